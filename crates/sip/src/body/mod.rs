@@ -1,0 +1,1 @@
+//! Message bodies callcomp reads and writes. (to be written)
