@@ -1,1 +1,2 @@
+//! Parser benchmarks; the messages and groups land with the SIP core's benchmark work.
 fn main() {}

@@ -79,16 +79,17 @@ fn message() -> impl Strategy<Value = Message> {
         })
 }
 
-/// What a message says, independent of how it was written.
-fn summary(
-    m: &Message,
-) -> (
+/// What a message says, independent of how it was written: method, URI, status, headers
+/// (lower-cased names with raw values) and body.
+type Summary = (
     Option<String>,
     Option<String>,
     Option<u16>,
     Vec<(String, Vec<u8>)>,
     Vec<u8>,
-) {
+);
+
+fn summary(m: &Message) -> Summary {
     (
         m.method().map(|x| x.to_string()),
         m.uri().map(|x| x.to_string()),
