@@ -5,8 +5,10 @@
 //! of SIP or of tokio: the server translates SIP into [`Fact`]s, passes `now` as a [`Time`],
 //! forwards the returned [`Event`]s and calls [`Switch::on_timer`] at [`Switch::next_deadline`].
 //!
-//! - [`tapi`]: the TAPI constants (call states, reasons, modes, feature bits, LINEERR codes).
-//! - [`line`], [`call`]: lines and call appearances.
+//! - [`tapi`]: the TAPI constants (call states, reasons, modes, feature bits).
+//! - [`line_error`]: the LINEERR codes.
+//! - [`time`]: time as an input.
+//! - [`line`](mod@line), [`call`]: lines and call appearances.
 //! - [`facts`]: what the B2BUA reports, including the classified failures.
 //! - [`events`]: what applications are told.
 //! - [`switch`]: the state machine.
@@ -15,6 +17,7 @@ pub mod call;
 pub mod events;
 pub mod facts;
 pub mod line;
+pub mod line_error;
 pub mod switch;
 pub mod tapi;
 pub mod time;
