@@ -1,6 +1,33 @@
 //! The telephony domain of callcomp, sans-IO.
 //!
-//! This crate will hold lines, addresses, calls and their TAPI states, completion requests,
-//! per-callee queues and timers. It knows nothing of SIP or of tokio: input is facts,
-//! commands and the current time; output is actions and events (see DESIGN.md §1, §2).
-//! It is empty until the call model lands.
+//! Lines, calls and their TAPI states, driven by facts from the B2BUA and by the current time,
+//! producing the LINE_* events applications see (DESIGN.md §1, §2, §4). This crate knows nothing
+//! of SIP or of tokio: the server translates SIP into [`Fact`]s, passes `now` as a [`Time`],
+//! forwards the returned [`Event`]s and calls [`Switch::on_timer`] at [`Switch::next_deadline`].
+//!
+//! - [`tapi`]: the TAPI constants (call states, reasons, modes, feature bits).
+//! - [`line_error`]: the LINEERR codes.
+//! - [`time`]: time as an input.
+//! - [`line`](mod@line), [`call`]: lines and call appearances.
+//! - [`facts`]: what the B2BUA reports, including the classified failures.
+//! - [`events`]: what applications are told.
+//! - [`switch`]: the state machine.
+
+pub mod call;
+pub mod events;
+pub mod facts;
+pub mod line;
+pub mod line_error;
+pub mod switch;
+pub mod tapi;
+pub mod time;
+
+pub use call::{Call, CallFeatures, CallId, CallRef, Direction, IdAllocator, StateMode};
+pub use events::{AppNewCall, CallInfoChange, CallStateChange, Event, EventKind};
+pub use facts::{CallerLeg, Fact, FactError, Failure, Party, Side};
+pub use line::{AddLineError, Line};
+pub use switch::{Switch, SwitchConfig, DEFAULT_OFFER_WINDOW};
+pub use tapi::{
+    BusyMode, CallInfoState, CallReason, CallState, CompletionMode, DisconnectMode, LineErr,
+};
+pub use time::Time;
