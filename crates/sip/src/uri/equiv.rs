@@ -36,22 +36,29 @@ pub(super) fn tel(a: &TelUri, b: &TelUri) -> bool {
 fn contains_all(a: &Params, b: &Params) -> bool {
     a.iter().all(|p| {
         b.iter()
-            .any(|q| p.name.eq_ignore_ascii_case(&q.name) && param_eq(p, q))
+            .any(|q| norm_eq(&p.name, &q.name, true) && param_eq(p, q))
     })
 }
 
 fn sip_params(a: &Params, b: &Params) -> bool {
     for name in MUST_MATCH {
-        match (a.get(name), b.get(name)) {
+        match (find(a, name), find(b, name)) {
             (None, None) => {}
             (Some(p), Some(q)) if param_eq(p, q) => {}
             _ => return false,
         }
     }
-    // Any other parameter counts only when both URIs carry it.
+    // Any other parameter counts only when both URIs carry it. With repeated names, the
+    // first occurrence is the one that counts.
     a.iter()
-        .filter(|p| !MUST_MATCH.iter().any(|m| p.name.eq_ignore_ascii_case(m)))
-        .all(|p| b.get(&p.name).is_none_or(|q| param_eq(p, q)))
+        .filter(|p| !MUST_MATCH.iter().any(|m| norm_eq(&p.name, m, true)))
+        .filter(|p| find(a, &p.name).is_some_and(|first| std::ptr::eq(first, *p)))
+        .all(|p| find(b, &p.name).is_none_or(|q| param_eq(p, q)))
+}
+
+/// The first parameter whose name matches, escapes and case aside.
+fn find<'a>(params: &'a Params, name: &str) -> Option<&'a Param> {
+    params.iter().find(|p| norm_eq(&p.name, name, true))
 }
 
 fn param_eq(p: &Param, q: &Param) -> bool {
@@ -71,9 +78,10 @@ fn headers(a: &[(String, String)], b: &[(String, String)]) -> bool {
     }
     let mut used = vec![false; b.len()];
     a.iter().all(|(name, value)| {
-        let found = b.iter().enumerate().position(|(i, (n, v))| {
-            !used[i] && norm_eq(name, n, true) && norm_eq(value, v, false)
-        });
+        let found = b
+            .iter()
+            .enumerate()
+            .position(|(i, (n, v))| !used[i] && norm_eq(name, n, true) && norm_eq(value, v, false));
         match found {
             Some(i) => {
                 used[i] = true;

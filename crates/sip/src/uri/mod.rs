@@ -20,7 +20,7 @@ use std::str::FromStr;
 use crate::params::Params;
 
 pub use host::Host;
-pub(crate) use host::parse_hostport;
+pub(crate) use host::{parse_hostport, parse_ipv4, parse_port};
 
 /// A URI found in a request line or a header.
 #[derive(Debug, Clone, PartialEq, Eq)]

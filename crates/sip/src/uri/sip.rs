@@ -107,11 +107,7 @@ fn parse_headers(s: &str, base: usize) -> Result<Vec<(String, String)>, UriError
 
 /// `user = 1*( unreserved / escaped / user-unreserved )`.
 fn is_user_char(b: u8) -> bool {
-    is_unreserved(b)
-        || matches!(
-            b,
-            b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
-        )
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
 }
 
 /// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`.

@@ -18,9 +18,9 @@ pub(super) fn parse(s: &str, base: usize) -> Result<TelUri, UriError> {
         number
             .bytes()
             .any(|b| b.is_ascii_hexdigit() || b == b'*' || b == b'#')
-            && number.bytes().all(|b| {
-                b.is_ascii_hexdigit() || b == b'*' || b == b'#' || is_visual_separator(b)
-            })
+            && number
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'*' || b == b'#' || is_visual_separator(b))
     };
     if !valid {
         return Err(bad());
