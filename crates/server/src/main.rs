@@ -1,12 +1,15 @@
 //! `callcomp`: the SIP call-completion server and its command-line client.
 //!
-//! The SIP core (`callcomp-sip`) is in place; the server (registrar, B2BUA, store, API) and
-//! the call-completion engine arrive next. Until then the subcommands below are listed so
-//! that `--help` shows what the binary will do, and each one says plainly that it is not
+//! The SIP core (`callcomp-sip`) and the configuration are in place; the server (registrar,
+//! B2BUA, store, API) and the call-completion engine arrive next. Until then `check-config`
+//! works, `serve` checks its configuration and stops there, and the other subcommands are
+//! listed so that `--help` shows what the binary will do, each saying plainly that it is not
 //! available yet instead of pretending.
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use callcomp::config::{Config, Transport};
 use clap::{Parser, Subcommand};
 
 /// A SIP call-completion server: camp-on, callback, intrude and message, the TAPI way.
@@ -19,13 +22,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the server (SIP on 127.0.0.1:5060, API on 127.0.0.1:8060 by default). [not yet available]
+    /// Run the server (SIP on 127.0.0.1:5060, API on 127.0.0.1:8060 by default). [not yet
+    /// available beyond checking the configuration]
     Serve {
         /// Configuration file (TOML); embedded defaults without one.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
     },
-    /// Check a configuration file and report each error with its key and line. [not yet available]
+    /// Check a configuration file and report each error with its key and line.
     CheckConfig {
         /// The file to check.
         file: std::path::PathBuf,
@@ -79,8 +83,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let name = match cli.command {
-        Command::Serve { .. } => "serve",
-        Command::CheckConfig { .. } => "check-config",
+        Command::CheckConfig { file } => return check_config(&file),
+        Command::Serve { config } => {
+            if let Some(file) = config {
+                if let Err(code) = load(&file) {
+                    return code;
+                }
+            }
+            "serve"
+        }
         Command::Lines => "lines",
         Command::Calls { .. } => "calls",
         Command::Call { .. } => "call",
@@ -95,4 +106,65 @@ fn main() -> ExitCode {
          the server and its API arrive with the next milestones (see README.md, Status)."
     );
     ExitCode::from(2)
+}
+
+/// `check-config FILE`: `FILE: ok` and a summary on stdout (warnings on stderr), exit 0; or
+/// each error as `FILE:LINE:COL: key: message` on stderr, exit 1.
+fn check_config(file: &Path) -> ExitCode {
+    let config = match load(file) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let shown = file.display();
+    println!("{shown}: ok");
+    let users: Vec<&str> = config.users.keys().map(String::as_str).collect();
+    if users.is_empty() {
+        println!("  users: none");
+    } else {
+        println!("  users: {} ({})", users.len(), users.join(", "));
+    }
+    let transports: Vec<&str> = config
+        .sip
+        .transports
+        .iter()
+        .map(|t| match t {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+        .collect();
+    let listen: Vec<String> = config.sip.listen.iter().map(ToString::to_string).collect();
+    println!("  sip: {} on {}", transports.join("+"), listen.join(", "));
+    println!(
+        "  api: {}{}",
+        config.api.listen,
+        if config.api.token.is_some() {
+            " (token required)"
+        } else {
+            ""
+        }
+    );
+    println!("  domain: {}", config.domain);
+    println!("  store: {}", config.store.path.display());
+    for warning in config.warnings() {
+        eprintln!("{shown}: warning: {warning}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads and checks a configuration file; on failure prints why and gives exit code 1.
+fn load(file: &Path) -> Result<Config, ExitCode> {
+    let shown = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{shown}: cannot read: {e}");
+            return Err(ExitCode::FAILURE);
+        }
+    };
+    Config::from_toml_str(&text, &shown).map_err(|errors| {
+        for e in errors.iter() {
+            eprintln!("{e}");
+        }
+        ExitCode::FAILURE
+    })
 }

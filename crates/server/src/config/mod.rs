@@ -1,0 +1,531 @@
+//! The server's configuration: a TOML file read into [`Config`], or embedded defaults.
+//!
+//! DESIGN §5: `callcomp serve` with no file runs on [`Config::default`] (SIP on 127.0.0.1:5060
+//! over UDP and TCP, API on 127.0.0.1:8060, store `callcomp.db`, open registration). A file
+//! overrides any subset of the keys; every key it omits keeps its default. The key reference
+//! is `docs/config.md`; `callcomp.example.toml` shows every key with a comment.
+//!
+//! Durations are strings with a unit (`"20s"`, `"5m"`, `"1h30m"`, see [`duration`]); the one
+//! exception is `completion.guard_ms`, an integer of milliseconds, named so in DESIGN §2.3.
+//!
+//! Loading ([`Config::from_toml_str`]) reports every problem with the dotted key, the line and
+//! the column: TOML syntax, unknown keys, wrong types and the checks of [`validate`].
+
+pub mod duration;
+mod load;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, ConfigErrorKind, ConfigErrors};
+pub use validate::Warning;
+
+/// The whole configuration. Every field has a default, so an empty file is a valid one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The SIP domain of the users: line `alice` has the AOR `sip:alice@<domain>`.
+    pub domain: String,
+    /// SIP transports and call handling.
+    pub sip: SipConfig,
+    /// Registration of phones.
+    pub registrar: RegistrarConfig,
+    /// Call-completion limits, timers and predefined messages.
+    pub completion: CompletionConfig,
+    /// The HTTP/WebSocket application API.
+    pub api: ApiConfig,
+    /// The SQLite store.
+    pub store: StoreConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// The configured users (lines), by name.
+    pub users: BTreeMap<String, UserConfig>,
+}
+
+/// `[sip]`: where SIP is served and how calls are handled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Addresses to listen on; each one is served on every transport of `transports`.
+    #[serde(deserialize_with = "socket_addr::deserialize_list")]
+    pub listen: Vec<SocketAddr>,
+    /// Transports to serve (`udp`, `tcp`).
+    pub transports: Vec<Transport>,
+    /// How long a callee's phone may ring before the call counts as not answered.
+    #[serde(with = "duration::serde_text")]
+    pub no_answer_timeout: Duration,
+}
+
+/// A SIP transport the server can listen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// SIP over UDP (RFC 3261 §18).
+    Udp,
+    /// SIP over TCP (RFC 3261 §18).
+    Tcp,
+}
+
+/// `[registrar]`: who may register, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrarConfig {
+    /// Whether any user name may register without a password. Unset: open exactly when no
+    /// `[users]` are configured (see [`Config::open_registration`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open: Option<bool>,
+    /// Digest realm for authentication. Unset: the `domain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// Shortest registration accepted; shorter requests get 423 with this as Min-Expires.
+    #[serde(with = "duration::serde_text")]
+    pub min_expires: Duration,
+    /// Longest registration granted; longer requests are cut down to this.
+    #[serde(with = "duration::serde_text")]
+    pub max_expires: Duration,
+}
+
+/// `[completion]`: the call-completion service (DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompletionConfig {
+    /// Completion modes offered; a mode left out is never advertised nor accepted.
+    pub modes: Vec<Mode>,
+    /// Outstanding requests a line may have; 0 makes completion unavailable.
+    pub max_call_completions: u32,
+    /// Requests that may wait on one callee.
+    pub max_queue: u32,
+    /// How long a failed call stays `busy`/`ringback` so that completion can still be asked.
+    #[serde(with = "duration::serde_text")]
+    pub offer_window: Duration,
+    /// How long a caller's INVITE is held open (183) on busy, so `campon`/`intrude` can apply;
+    /// 0 answers 486 at once.
+    #[serde(with = "duration::serde_text")]
+    pub busy_hold: Duration,
+    /// Milliseconds the callee is left alone after becoming available, before the recall.
+    pub guard_ms: u64,
+    /// How long a callback recall rings the caller.
+    #[serde(with = "duration::serde_text")]
+    pub recall_ring: Duration,
+    /// How long a camped-on caller waits before getting 486.
+    #[serde(with = "duration::serde_text")]
+    pub campon_max: Duration,
+    /// Lifetime of a request made on busy (CCBS).
+    #[serde(with = "duration::serde_text")]
+    pub ccbs_expiry: Duration,
+    /// Lifetime of a request made on no answer (CCNR).
+    #[serde(with = "duration::serde_text")]
+    pub ccnr_expiry: Duration,
+    /// Lifetime of a request made on not registered (CCNL).
+    #[serde(with = "duration::serde_text")]
+    pub ccnl_expiry: Duration,
+    /// The predefined texts of mode `message`; a message id is an index into this list.
+    pub completion_messages: Vec<String>,
+}
+
+/// A call-completion mode (LINECALLCOMPLMODE_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The call is queued and goes through when the callee is free.
+    Campon,
+    /// The caller is rung back when the callee is free.
+    Callback,
+    /// The caller joins the callee's current call.
+    Intrude,
+    /// A predefined message is left for the callee.
+    Message,
+}
+
+impl Mode {
+    /// The mode's name as the file and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Campon => "campon",
+            Mode::Callback => "callback",
+            Mode::Intrude => "intrude",
+            Mode::Message => "message",
+        }
+    }
+}
+
+/// `[api]`: the application API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of the HTTP/WebSocket listener.
+    #[serde(deserialize_with = "socket_addr::deserialize")]
+    pub listen: SocketAddr,
+    /// When set, every request needs `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+}
+
+/// `[store]`: the SQLite database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Database file, relative to the working directory unless absolute.
+    pub path: PathBuf,
+}
+
+/// `[log]`: what the server logs and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// The least severe level written.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// A log severity threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Failures only.
+    Error,
+    /// Failures and warnings.
+    Warn,
+    /// The normal level: starts, stops, registrations, completions.
+    Info,
+    /// Per-message detail.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[users.<name>]`: one line. Unset overrides take the `[completion]`/`[sip]` value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserConfig {
+    /// Digest password; unset means the user registers without authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Display name shown to others (e.g. in a recall's From).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Whether a second call reaches the phone while the user is on a call (DESIGN §2.3).
+    pub call_waiting: bool,
+    /// Whether others may intrude into this user's calls.
+    pub intrudable: bool,
+    /// What happens, for a caller of this line whose phone has no RFC 6910, when the callee is busy.
+    pub on_busy: Policy,
+    /// Same, when the callee does not answer.
+    pub on_no_answer: Policy,
+    /// Override of `completion.busy_hold` for calls this user makes.
+    #[serde(
+        with = "duration::serde_text::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub busy_hold: Option<Duration>,
+    /// Override of `sip.no_answer_timeout` for calls to this user.
+    #[serde(
+        with = "duration::serde_text::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub no_answer_timeout: Option<Duration>,
+    /// Override of `completion.max_call_completions` for this line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_call_completions: Option<u32>,
+    /// Override of `completion.max_queue` for calls waiting on this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<u32>,
+}
+
+/// Per-user automatic policy for phones without RFC 6910 (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Only offer completion (Call-Info on the failure response); nothing automatic.
+    Offer,
+    /// Request a callback automatically.
+    Callback,
+    /// Camp on automatically.
+    Campon,
+}
+
+impl Policy {
+    /// The completion mode this policy requests, if any.
+    pub fn mode(self) -> Option<Mode> {
+        match self {
+            Policy::Offer => None,
+            Policy::Callback => Some(Mode::Callback),
+            Policy::Campon => Some(Mode::Campon),
+        }
+    }
+}
+
+/// A password or token: compared and serialized as is, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the code that must use it (digest, bearer check).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One line's settings with every override resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineSettings {
+    /// The line (user) name.
+    pub name: String,
+    /// The AOR, `sip:<name>@<domain>`.
+    pub aor: String,
+    /// See [`UserConfig::call_waiting`].
+    pub call_waiting: bool,
+    /// See [`UserConfig::intrudable`].
+    pub intrudable: bool,
+    /// See [`UserConfig::on_busy`].
+    pub on_busy: Policy,
+    /// See [`UserConfig::on_no_answer`].
+    pub on_no_answer: Policy,
+    /// Effective busy hold for calls this line makes.
+    pub busy_hold: Duration,
+    /// Effective ring time for calls to this line.
+    pub no_answer_timeout: Duration,
+    /// Effective limit of outstanding requests of this line.
+    pub max_call_completions: u32,
+    /// Effective queue limit on this line as a callee.
+    pub max_queue: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            domain: "127.0.0.1".to_owned(),
+            sip: SipConfig::default(),
+            registrar: RegistrarConfig::default(),
+            completion: CompletionConfig::default(),
+            api: ApiConfig::default(),
+            store: StoreConfig::default(),
+            log: LogConfig::default(),
+            users: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> SipConfig {
+        SipConfig {
+            listen: vec![SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5060))],
+            transports: vec![Transport::Udp, Transport::Tcp],
+            no_answer_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> RegistrarConfig {
+        RegistrarConfig {
+            open: None,
+            realm: None,
+            min_expires: Duration::from_secs(60),
+            max_expires: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl Default for CompletionConfig {
+    fn default() -> CompletionConfig {
+        CompletionConfig {
+            modes: vec![Mode::Campon, Mode::Callback, Mode::Intrude, Mode::Message],
+            max_call_completions: 5,
+            max_queue: 10,
+            offer_window: Duration::from_secs(20),
+            busy_hold: Duration::ZERO,
+            guard_ms: 1500,
+            recall_ring: Duration::from_secs(20),
+            campon_max: Duration::from_secs(300),
+            ccbs_expiry: Duration::from_secs(3600),
+            ccnr_expiry: Duration::from_secs(7200),
+            ccnl_expiry: Duration::from_secs(7200),
+            completion_messages: vec![
+                "Please call me back.".to_owned(),
+                "I tried to reach you; no need to call back.".to_owned(),
+                "Please call me back, it is urgent.".to_owned(),
+            ],
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8060)),
+            token: None,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            path: PathBuf::from("callcomp.db"),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: LogLevel::Info,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for UserConfig {
+    fn default() -> UserConfig {
+        UserConfig {
+            password: None,
+            display_name: None,
+            call_waiting: true,
+            intrudable: true,
+            on_busy: Policy::Offer,
+            on_no_answer: Policy::Offer,
+            busy_hold: None,
+            no_answer_timeout: None,
+            max_call_completions: None,
+            max_queue: None,
+        }
+    }
+}
+
+impl Config {
+    /// Whether unknown user names may register without a password: `registrar.open` when set,
+    /// else true exactly when no users are configured (the no-file case of DESIGN §5).
+    pub fn open_registration(&self) -> bool {
+        self.registrar.open.unwrap_or(self.users.is_empty())
+    }
+
+    /// The digest realm: `registrar.realm`, else the domain.
+    pub fn realm(&self) -> &str {
+        self.registrar.realm.as_deref().unwrap_or(&self.domain)
+    }
+
+    /// The settings of a configured line, overrides resolved; `None` for an unknown name.
+    pub fn line(&self, name: &str) -> Option<LineSettings> {
+        let user = self.users.get(name)?;
+        Some(self.resolve(name, user))
+    }
+
+    /// The settings for a user that registered under open registration without a `[users]`
+    /// entry: the defaults of [`UserConfig`] with the global limits.
+    pub fn open_line(&self, name: &str) -> LineSettings {
+        self.resolve(name, &UserConfig::default())
+    }
+
+    fn resolve(&self, name: &str, user: &UserConfig) -> LineSettings {
+        let c = &self.completion;
+        LineSettings {
+            name: name.to_owned(),
+            aor: format!("sip:{name}@{}", self.domain),
+            call_waiting: user.call_waiting,
+            intrudable: user.intrudable,
+            on_busy: user.on_busy,
+            on_no_answer: user.on_no_answer,
+            busy_hold: user.busy_hold.unwrap_or(c.busy_hold),
+            no_answer_timeout: user.no_answer_timeout.unwrap_or(self.sip.no_answer_timeout),
+            max_call_completions: user.max_call_completions.unwrap_or(c.max_call_completions),
+            max_queue: user.max_queue.unwrap_or(c.max_queue),
+        }
+    }
+}
+
+/// Socket addresses written as `"IP:PORT"`, with a message that says so when they are not.
+mod socket_addr {
+    use std::fmt;
+    use std::net::SocketAddr;
+
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::Deserializer;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        d.deserialize_str(AddrVisitor)
+    }
+
+    pub(super) fn deserialize_list<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<SocketAddr>, D::Error> {
+        d.deserialize_seq(ListVisitor)
+    }
+
+    struct AddrVisitor;
+
+    impl Visitor<'_> for AddrVisitor {
+        type Value = SocketAddr;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an address \"IP:PORT\" such as \"127.0.0.1:5060\" or \"[::1]:5060\"")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<SocketAddr, E> {
+            v.parse().map_err(|_| {
+                E::custom(format!(
+                    "\"{v}\" is not an address \"IP:PORT\" such as \"127.0.0.1:5060\" or \
+                     \"[::1]:5060\" (an IP address, not a host name, and a port)"
+                ))
+            })
+        }
+    }
+
+    struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<SocketAddr>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of addresses such as [\"127.0.0.1:5060\"]")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<SocketAddr>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(addr) = seq.next_element::<Item>()? {
+                out.push(addr.0);
+            }
+            Ok(out)
+        }
+    }
+
+    struct Item(SocketAddr);
+
+    impl<'de> serde::Deserialize<'de> for Item {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+            deserialize(d).map(Item)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,405 @@
+//! The checks that types cannot express: ranges, emptiness, duplicates, names, and keys that
+//! must agree with each other. [`check`] returns every finding, not just the first.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::load::quote_key;
+use super::{Config, ConfigErrorKind, Mode};
+
+/// A problem found by [`check`], at a dotted key path.
+pub(super) struct Finding {
+    pub(super) key: String,
+    pub(super) kind: ConfigErrorKind,
+}
+
+/// Something legal but worth saying when the server starts or the file is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// Any user name may register without a password.
+    OpenRegistration,
+    /// The API listens beyond loopback and no `api.token` is set.
+    ApiWithoutToken {
+        /// The API listen address.
+        listen: SocketAddr,
+    },
+    /// Mode `message` is offered but `completion.completion_messages` is empty, so it will
+    /// not be advertised.
+    MessageModeWithoutMessages,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::OpenRegistration => {
+                f.write_str("registration is open: any user name may register without a password")
+            }
+            Warning::ApiWithoutToken { listen } => write!(
+                f,
+                "the API listens on {listen}, beyond loopback, and api.token is not set"
+            ),
+            Warning::MessageModeWithoutMessages => {
+                f.write_str("mode `message` is offered but completion.completion_messages is empty")
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Legal settings that deserve a warning in the log and in `check-config`.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut out = Vec::new();
+        if self.open_registration() {
+            out.push(Warning::OpenRegistration);
+        }
+        if self.api.token.is_none() && !self.api.listen.ip().is_loopback() {
+            out.push(Warning::ApiWithoutToken {
+                listen: self.api.listen,
+            });
+        }
+        if self.completion.modes.contains(&Mode::Message)
+            && self.completion.completion_messages.is_empty()
+        {
+            out.push(Warning::MessageModeWithoutMessages);
+        }
+        out
+    }
+}
+
+/// Longest predefined message, in bytes (it travels in one SIP MESSAGE).
+pub(super) const MAX_MESSAGE_BYTES: usize = 500;
+/// Most predefined messages.
+pub(super) const MAX_MESSAGES: usize = 100;
+
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Runs every check on a deserialized configuration.
+pub(super) fn check(config: &Config) -> Vec<Finding> {
+    let mut f = Findings(Vec::new());
+
+    if config.domain.is_empty() {
+        f.push("domain", ConfigErrorKind::Empty);
+    } else if !is_host(&config.domain) {
+        f.push("domain", ConfigErrorKind::InvalidDomain);
+    }
+
+    let sip = &config.sip;
+    if sip.listen.is_empty() {
+        f.push("sip.listen", ConfigErrorKind::Empty);
+    }
+    f.duplicates("sip.listen", &sip.listen);
+    if sip.transports.is_empty() {
+        f.push("sip.transports", ConfigErrorKind::Empty);
+    }
+    f.duplicates("sip.transports", &sip.transports);
+    f.duration(
+        "sip.no_answer_timeout",
+        sip.no_answer_timeout,
+        false,
+        10 * MINUTE,
+        "1s to 10m",
+    );
+
+    let reg = &config.registrar;
+    if reg.open == Some(false) && config.users.is_empty() {
+        f.push("registrar.open", ConfigErrorKind::NobodyCanRegister);
+    }
+    if let Some(realm) = &reg.realm {
+        f.text("registrar.realm", realm, 128);
+    }
+    f.duration(
+        "registrar.min_expires",
+        reg.min_expires,
+        false,
+        DAY,
+        "1s to 1d",
+    );
+    f.duration(
+        "registrar.max_expires",
+        reg.max_expires,
+        false,
+        7 * DAY,
+        "1s to 7d",
+    );
+    if reg.min_expires > reg.max_expires {
+        f.push(
+            "registrar.min_expires",
+            ConfigErrorKind::MinAboveMax {
+                max_key: "registrar.max_expires",
+            },
+        );
+    }
+
+    let c = &config.completion;
+    f.duplicates("completion.modes", &c.modes);
+    f.range(
+        "completion.max_call_completions",
+        c.max_call_completions.into(),
+        0,
+        1000,
+        "0 to 1000",
+    );
+    f.range(
+        "completion.max_queue",
+        c.max_queue.into(),
+        1,
+        10_000,
+        "1 to 10000",
+    );
+    f.duration(
+        "completion.offer_window",
+        c.offer_window,
+        false,
+        HOUR,
+        "1s to 1h",
+    );
+    f.duration(
+        "completion.busy_hold",
+        c.busy_hold,
+        true,
+        5 * MINUTE,
+        "0s to 5m",
+    );
+    f.range("completion.guard_ms", c.guard_ms, 0, 60_000, "0 to 60000");
+    f.duration(
+        "completion.recall_ring",
+        c.recall_ring,
+        false,
+        10 * MINUTE,
+        "1s to 10m",
+    );
+    f.duration(
+        "completion.campon_max",
+        c.campon_max,
+        false,
+        DAY,
+        "1s to 1d",
+    );
+    f.duration(
+        "completion.ccbs_expiry",
+        c.ccbs_expiry,
+        false,
+        30 * DAY,
+        "1s to 30d",
+    );
+    f.duration(
+        "completion.ccnr_expiry",
+        c.ccnr_expiry,
+        false,
+        30 * DAY,
+        "1s to 30d",
+    );
+    f.duration(
+        "completion.ccnl_expiry",
+        c.ccnl_expiry,
+        false,
+        30 * DAY,
+        "1s to 30d",
+    );
+    if c.completion_messages.len() > MAX_MESSAGES {
+        f.push(
+            "completion.completion_messages",
+            ConfigErrorKind::TooLong { max: MAX_MESSAGES },
+        );
+    }
+    for (id, text) in c.completion_messages.iter().enumerate() {
+        f.text(
+            &format!("completion.completion_messages[{id}]"),
+            text,
+            MAX_MESSAGE_BYTES,
+        );
+    }
+
+    if let Some(token) = &config.api.token {
+        let token = token.expose();
+        if token.is_empty() {
+            f.push("api.token", ConfigErrorKind::Empty);
+        } else if !is_visible_ascii(token) {
+            f.push("api.token", ConfigErrorKind::InvalidSecret);
+        } else if token.len() > 256 {
+            f.push("api.token", ConfigErrorKind::TooLong { max: 256 });
+        }
+    }
+
+    if config.store.path.as_os_str().is_empty() {
+        f.push("store.path", ConfigErrorKind::Empty);
+    }
+
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, user) in &config.users {
+        let at = format!("users.{}", quote_key(name));
+        if !is_user_name(name) {
+            f.push(&at, ConfigErrorKind::InvalidUserName);
+        }
+        if let Some(first) = seen.insert(name.to_ascii_lowercase(), name) {
+            f.push(
+                &at,
+                ConfigErrorKind::Duplicate {
+                    first: format!("users.{}", quote_key(first)),
+                },
+            );
+        }
+        if let Some(password) = &user.password {
+            let key = format!("{at}.password");
+            if password.expose().is_empty() {
+                f.push(&key, ConfigErrorKind::Empty);
+            } else if password.expose().chars().any(char::is_control) {
+                f.push(&key, ConfigErrorKind::ControlCharacter);
+            } else if password.expose().len() > 256 {
+                f.push(&key, ConfigErrorKind::TooLong { max: 256 });
+            }
+        }
+        if let Some(display) = &user.display_name {
+            f.text(&format!("{at}.display_name"), display, 128);
+        }
+        for (policy, key) in [
+            (user.on_busy, "on_busy"),
+            (user.on_no_answer, "on_no_answer"),
+        ] {
+            if let Some(mode) = policy.mode() {
+                if !c.modes.contains(&mode) {
+                    f.push(
+                        &format!("{at}.{key}"),
+                        ConfigErrorKind::ModeNotOffered { mode },
+                    );
+                }
+            }
+        }
+        if let Some(d) = user.busy_hold {
+            f.duration(&format!("{at}.busy_hold"), d, true, 5 * MINUTE, "0s to 5m");
+        }
+        if let Some(d) = user.no_answer_timeout {
+            f.duration(
+                &format!("{at}.no_answer_timeout"),
+                d,
+                false,
+                10 * MINUTE,
+                "1s to 10m",
+            );
+        }
+        if let Some(n) = user.max_call_completions {
+            f.range(
+                &format!("{at}.max_call_completions"),
+                n.into(),
+                0,
+                1000,
+                "0 to 1000",
+            );
+        }
+        if let Some(n) = user.max_queue {
+            f.range(
+                &format!("{at}.max_queue"),
+                n.into(),
+                1,
+                10_000,
+                "1 to 10000",
+            );
+        }
+    }
+    f.0
+}
+
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, key: &str, kind: ConfigErrorKind) {
+        self.0.push(Finding {
+            key: key.to_owned(),
+            kind,
+        });
+    }
+
+    /// A duration in `[min, max]`, where `min` is zero when `zero_ok`, else one second.
+    fn duration(
+        &mut self,
+        key: &str,
+        d: Duration,
+        zero_ok: bool,
+        max: Duration,
+        range: &'static str,
+    ) {
+        if d.is_zero() && !zero_ok {
+            self.push(key, ConfigErrorKind::MustBePositive);
+        } else if (!zero_ok && d < SECOND) || d > max {
+            self.push(key, ConfigErrorKind::OutOfRange { range });
+        }
+    }
+
+    fn range(&mut self, key: &str, n: u64, min: u64, max: u64, range: &'static str) {
+        if n == 0 && min > 0 {
+            self.push(key, ConfigErrorKind::MustBePositive);
+        } else if n < min || n > max {
+            self.push(key, ConfigErrorKind::OutOfRange { range });
+        }
+    }
+
+    fn duplicates<T: PartialEq>(&mut self, key: &str, items: &[T]) {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(j) = items[..i].iter().position(|x| x == item) {
+                self.push(
+                    &format!("{key}[{i}]"),
+                    ConfigErrorKind::Duplicate {
+                        first: format!("{key}[{j}]"),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A free text: not empty, no control characters, at most `max` bytes.
+    fn text(&mut self, key: &str, text: &str, max: usize) {
+        if text.trim().is_empty() {
+            self.push(key, ConfigErrorKind::Empty);
+        } else if text.chars().any(char::is_control) {
+            self.push(key, ConfigErrorKind::ControlCharacter);
+        } else if text.len() > max {
+            self.push(key, ConfigErrorKind::TooLong { max });
+        }
+    }
+}
+
+/// A user name is the user part of the AOR and a path segment of the API: a conservative
+/// subset of RFC 3261 `unreserved`, 1 to 64 characters.
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'~'))
+}
+
+/// RFC 3261 `host`: a host name (dot-separated labels of letters, digits and inner hyphens,
+/// an optional final dot), an IPv4 address, or an IPv6 address in brackets.
+fn is_host(s: &str) -> bool {
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    if s.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let name = s.strip_suffix('.').unwrap_or(s);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        // the last label of a host name is not all digits (that would be a bad IPv4)
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_visible_ascii(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
