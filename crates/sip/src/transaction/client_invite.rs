@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::header_name::HeaderName;
+use crate::headers::cseq::CSeq;
 use crate::message::Message;
 use crate::method::Method;
 
@@ -217,7 +218,7 @@ impl AckBase {
         ack.push_raw(HeaderName::MaxForwards, "70");
         copy_fields(request, &mut ack, &HeaderName::From);
         copy_fields(request, &mut ack, &HeaderName::CallId);
-        ack.push_raw(HeaderName::CSeq, format!("{cseq} ACK"));
+        ack.push(&CSeq::new(cseq, Method::Ack));
         copy_fields(request, &mut ack, &HeaderName::Route);
         Ok(AckBase { template: ack })
     }

@@ -17,7 +17,8 @@
 use std::fmt;
 
 use crate::header_name::HeaderName;
-use crate::headers::parse_number;
+use crate::headers::call_id::CallId;
+use crate::headers::cseq::CSeq;
 use crate::message::Message;
 use crate::method::Method;
 use crate::params::Params;
@@ -105,8 +106,8 @@ pub enum KeyError {
         /// Method in CSeq.
         cseq: Method,
     },
-    /// An RFC 2543 request without Call-ID.
-    #[error("missing Call-ID")]
+    /// An RFC 2543 request without a valid Call-ID.
+    #[error("missing or malformed Call-ID")]
     MissingCallId,
     /// A CANCEL was expected.
     #[error("not a CANCEL")]
@@ -160,11 +161,10 @@ impl TransactionKey {
                 method,
             }),
             _ => {
-                let call_id = request
-                    .get_str(&HeaderName::CallId)
-                    .map(|v| text::trim_wsp(&v).to_string())
-                    .filter(|v| !v.is_empty())
-                    .ok_or(KeyError::MissingCallId)?;
+                let call_id = match request.header::<CallId>() {
+                    Some(Ok(CallId(id))) => id,
+                    _ => return Err(KeyError::MissingCallId),
+                };
                 Ok(TransactionKey::Legacy(Box::new(LegacyKey {
                     request_uri: request.uri().map(|u| u.to_string()).unwrap_or_default(),
                     from_tag: tag(request, &HeaderName::From),
@@ -303,17 +303,11 @@ impl TopVia {
 
 /// The CSeq number and method.
 pub(crate) fn cseq(message: &Message) -> Result<(u32, Method), KeyError> {
-    let value = message
-        .get_str(&HeaderName::CSeq)
-        .ok_or(KeyError::MissingCSeq)?;
-    let mut words = value.split_ascii_whitespace();
-    let (Some(number), Some(method), None) = (words.next(), words.next(), words.next()) else {
-        return Err(KeyError::MalformedCSeq);
-    };
-    let number = parse_number(number, u64::from(u32::MAX)).map_err(|_| KeyError::MalformedCSeq)?;
-    let number = u32::try_from(number).map_err(|_| KeyError::MalformedCSeq)?;
-    let method = Method::parse(method.as_bytes()).ok_or(KeyError::MalformedCSeq)?;
-    Ok((number, method))
+    match message.header::<CSeq>() {
+        None => Err(KeyError::MissingCSeq),
+        Some(Err(_)) => Err(KeyError::MalformedCSeq),
+        Some(Ok(CSeq { seq, method })) => Ok((seq, method)),
+    }
 }
 
 /// The `tag` parameter of From or To: the parameters follow the name-addr, outside quotes
