@@ -54,7 +54,7 @@ enum State {
     Accepted,
     /// Holds the ACK to re-send for each retransmitted final response.
     Completed {
-        ack: Message,
+        ack: Box<Message>,
     },
     Terminated,
 }
@@ -143,14 +143,16 @@ impl ClientInvite {
                 if linger.is_zero() {
                     self.terminate(&mut out);
                 } else {
-                    self.state = State::Completed { ack };
+                    self.state = State::Completed { ack: Box::new(ack) };
                     self.armed.arm(Timer::D, now, linger, &mut out);
                 }
             }
             // RFC 6026 §7.2: every 2xx seen in Accepted goes up, so the TU can ACK it.
             (State::Accepted, Class::Success) => out.push(Output::ToTransactionUser(response)),
             // §17.1.1.2: a retransmitted final response is answered with the same ACK.
-            (State::Completed { ack }, Class::Failure) => out.push(Output::Send(ack.clone())),
+            (State::Completed { ack }, Class::Failure) => {
+                out.push(Output::Send(Message::clone(ack)));
+            }
             _ => {}
         }
         out

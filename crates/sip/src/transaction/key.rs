@@ -12,20 +12,20 @@
 //!   with the method replaced by INVITE (§9.2).
 //!
 //! Values are compared as the sender wrote them, except the sent-by host and the legacy top
-//! Via, which are compared case-insensitively (lower-cased in the key).
+//! Via, which are compared case-insensitively (lower-cased in the key; the legacy top Via in
+//! the normal form the typed Via writes, so white space does not matter).
 
 use std::fmt;
 
 use crate::header_name::HeaderName;
 use crate::headers::call_id::CallId;
 use crate::headers::cseq::CSeq;
+use crate::headers::from_to::{From, To};
+use crate::headers::via::{Via, MAGIC_COOKIE};
+use crate::headers::Header;
 use crate::message::Message;
 use crate::method::Method;
-use crate::params::Params;
 use crate::text;
-
-/// The RFC 3261 branch prefix (§8.1.1.7).
-pub const MAGIC_COOKIE: &str = "z9hG4bK";
 
 /// Identifies one transaction among all a layer holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -66,7 +66,7 @@ pub struct LegacyKey {
     pub cseq: u32,
     /// Method of the request that created the transaction (INVITE for its ACK).
     pub method: Method,
-    /// The whole top Via value, lower-cased.
+    /// The top Via value in normal form, lower-cased.
     pub top_via: String,
 }
 
@@ -167,12 +167,12 @@ impl TransactionKey {
                 };
                 Ok(TransactionKey::Legacy(Box::new(LegacyKey {
                     request_uri: request.uri().map(|u| u.to_string()).unwrap_or_default(),
-                    from_tag: tag(request, &HeaderName::From),
-                    to_tag: tag(request, &HeaderName::To),
+                    from_tag: from_tag(request),
+                    to_tag: to_tag(request),
                     call_id,
                     cseq: seq,
                     method,
-                    top_via: via.whole.to_ascii_lowercase(),
+                    top_via: via.normalized,
                 })))
             }
         }
@@ -245,19 +245,26 @@ impl fmt::Display for TransactionKey {
     }
 }
 
-/// The top Via value of a message, as much of it as keys need.
+/// The top Via of a message: the typed value and the text it was read from.
 pub(crate) struct TopVia {
-    /// The whole first value, unfolded and trimmed.
+    /// The first value of the first Via field, unfolded and trimmed, as written.
     pub(crate) whole: String,
     /// `host[:port]`, host lower-cased.
     pub(crate) sent_by: String,
     /// The `branch` parameter.
     pub(crate) branch: Option<String>,
+    /// The value in normal form, lower-cased: what RFC 2543 matching compares.
+    pub(crate) normalized: String,
 }
 
 impl TopVia {
     /// Reads the first value of the first Via field.
     pub(crate) fn of(message: &Message) -> Result<TopVia, KeyError> {
+        let via = match message.header::<Via>() {
+            None => return Err(KeyError::MissingVia),
+            Some(Err(_)) => return Err(KeyError::MalformedVia),
+            Some(Ok(via)) => via,
+        };
         let value = message
             .get_str(&HeaderName::Via)
             .ok_or(KeyError::MissingVia)?;
@@ -265,38 +272,16 @@ impl TopVia {
             .next()
             .map(|v| text::trim_wsp(v).to_string())
             .ok_or(KeyError::MalformedVia)?;
-        let (head, params) = match whole.find(';') {
-            Some(i) => (&whole[..i], &whole[i..]),
-            None => (whole.as_str(), ""),
-        };
-        // `SIP / 2.0 / UDP sent-by`: white space may surround the slashes.
-        let mut parts = head.splitn(3, '/');
-        let (Some(name), Some(version), Some(rest)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(KeyError::MalformedVia);
-        };
-        if !text::eq_ignore_case(text::trim_wsp(name), "SIP") || text::trim_wsp(version) != "2.0" {
-            return Err(KeyError::MalformedVia);
+        let mut sent_by = via.host.to_string().to_ascii_lowercase();
+        if let Some(port) = via.port {
+            sent_by.push(':');
+            sent_by.push_str(&port.to_string());
         }
-        let rest = text::trim_wsp(rest);
-        let split = rest.find([' ', '\t']).ok_or(KeyError::MalformedVia)?;
-        let (transport, sent_by) = rest.split_at(split);
-        let sent_by: String = sent_by
-            .chars()
-            .filter(|c| *c != ' ' && *c != '\t')
-            .collect();
-        if !text::is_token(transport) || sent_by.is_empty() {
-            return Err(KeyError::MalformedVia);
-        }
-        let params = Params::parse_header_params(params).map_err(|_| KeyError::MalformedVia)?;
-        let branch = params
-            .value("branch")
-            .map(str::to_string)
-            .filter(|b| !b.is_empty());
         Ok(TopVia {
-            sent_by: sent_by.to_ascii_lowercase(),
-            branch,
             whole,
+            sent_by,
+            branch: via.branch().map(str::to_string).filter(|b| !b.is_empty()),
+            normalized: via.to_value().to_ascii_lowercase(),
         })
     }
 }
@@ -310,15 +295,21 @@ pub(crate) fn cseq(message: &Message) -> Result<(u32, Method), KeyError> {
     }
 }
 
-/// The `tag` parameter of From or To: the parameters follow the name-addr, outside quotes
-/// and angle brackets.
-pub(crate) fn tag(message: &Message, name: &HeaderName) -> Option<String> {
-    let value = message.get_str(name)?;
-    text::split_top_level(&value, b';')
-        .skip(1)
-        .filter_map(|p| p.split_once('='))
-        .find(|(n, _)| text::eq_ignore_case(text::trim_wsp(n), "tag"))
-        .map(|(_, v)| text::trim_wsp(v).to_string())
+/// The `tag` parameter of From or To; `None` also when the header is absent or malformed
+/// (such a request still gets a key; the TU answers it as it sees fit).
+pub(crate) fn from_tag(message: &Message) -> Option<String> {
+    match message.header::<From>() {
+        Some(Ok(from)) => from.tag().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The `tag` parameter of To, as [`from_tag`].
+pub(crate) fn to_tag(message: &Message) -> Option<String> {
+    match message.header::<To>() {
+        Some(Ok(to)) => to.tag().map(str::to_string),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -370,11 +361,15 @@ mod tests {
     #[test]
     fn server_key_table() {
         let base = "Via: SIP/2.0/UDP PC33.Atlanta.example.com:5060;branch=z9hG4bKx\r\n";
-        let rows: [(&str, Result<&str, KeyError>); 6] = [
+        let rows: [(&str, Result<&str, KeyError>); 7] = [
             (base, Ok("server z9hG4bKx pc33.atlanta.example.com:5060 OPTIONS")),
             (
                 "Via: SIP / 2.0 / UDP   pc33.atlanta.example.com:5060 ;branch=z9hG4bKx, SIP/2.0/TCP other\r\n",
                 Ok("server z9hG4bKx pc33.atlanta.example.com:5060 OPTIONS"),
+            ),
+            (
+                "Via: SIP/2.0/TCP [2001:DB8::1] : 5070;branch=z9hG4bKx\r\n",
+                Ok("server z9hG4bKx [2001:db8::1]:5070 OPTIONS"),
             ),
             ("", Err(KeyError::MissingVia)),
             ("Via: SIP/2.0/UDP\r\n", Err(KeyError::MalformedVia)),
@@ -417,8 +412,8 @@ mod tests {
 
     #[test]
     fn tags_ignore_brackets_and_quotes() {
-        let m = parse("OPTIONS sip:b@c SIP/2.0\r\nFrom: \"x;tag=no\" <sip:a@c;tag=no>;Tag=yes\r\nTo: sip:b@c;tag=t2\r\nContent-Length: 0\r\n\r\n");
-        assert_eq!(tag(&m, &HeaderName::From).as_deref(), Some("yes"));
-        assert_eq!(tag(&m, &HeaderName::To).as_deref(), Some("t2"));
+        let m = parse("OPTIONS sip:b@c SIP/2.0\r\nFrom: \"x;tag=no\" <sip:a@c;tag=no>;tag=yes\r\nTo: sip:b@c;tag=t2\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(from_tag(&m).as_deref(), Some("yes"));
+        assert_eq!(to_tag(&m).as_deref(), Some("t2"));
     }
 }

@@ -122,10 +122,10 @@ impl TransactionLayer {
         // so creation only fails on inputs `server_for_request` already refused.
         let created = if message.method() == Some(&Method::Invite) {
             ServerInvite::new(message.clone(), reliable, self.config, now)
-                .map(|(txn, outputs)| (Txn::UasInvite(txn), outputs))
+                .map(|(txn, outputs)| (Txn::UasInvite(Box::new(txn)), outputs))
         } else {
             ServerNonInvite::new(message.clone(), reliable, self.config)
-                .map(|txn| (Txn::UasOther(txn), Vec::new()))
+                .map(|txn| (Txn::UasOther(Box::new(txn)), Vec::new()))
         };
         let Ok((txn, outputs)) = created else {
             return Err(KeyError::NotARequest);
@@ -158,10 +158,10 @@ impl TransactionLayer {
         }
         let (txn, outputs) = if request.method() == Some(&Method::Invite) {
             let (txn, outputs) = ClientInvite::start(request, reliable, self.config, now)?;
-            (Txn::UacInvite(txn), outputs)
+            (Txn::UacInvite(Box::new(txn)), outputs)
         } else {
             let (txn, outputs) = ClientNonInvite::start(request, reliable, self.config, now)?;
-            (Txn::UacOther(txn), outputs)
+            (Txn::UacOther(Box::new(txn)), outputs)
         };
         self.insert(key.clone(), txn);
         let mut out = Vec::new();
@@ -304,10 +304,10 @@ struct Entry {
 /// Any of the four machines.
 #[derive(Debug)]
 enum Txn {
-    UacInvite(ClientInvite),
-    UacOther(ClientNonInvite),
-    UasInvite(ServerInvite),
-    UasOther(ServerNonInvite),
+    UacInvite(Box<ClientInvite>),
+    UacOther(Box<ClientNonInvite>),
+    UasInvite(Box<ServerInvite>),
+    UasOther(Box<ServerNonInvite>),
 }
 
 impl Txn {
