@@ -12,6 +12,7 @@
 //! - [`uri`], [`name_addr`], [`params`], [`text`]: URIs and the lexical rules under them.
 //! - [`headers`]: typed header fields.
 //! - [`builder`]: requests and responses per RFC 3261 §8.1.1 and §8.2.6.
+//! - [`check`]: what a transaction and a dialog need beyond a well-formed message.
 //! - [`transaction`]: client and server transactions (RFC 3261 §17, RFC 6026).
 //! - [`auth`]: server-side digest authentication (RFC 7616, RFC 8760).
 //! - [`body`]: the RFC 6910 `application/call-completion` body and PIDF basic status.
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod body;
 pub mod builder;
+pub mod check;
 pub mod header_name;
 pub mod headers;
 pub mod message;

@@ -1,17 +1,22 @@
 //! `CSeq` (RFC 3261 §20.16): the sequence number and method that order requests within a
 //! dialog and tie responses to their request.
 //!
-//! The grammar is `1*DIGIT LWS Method`. RFC 3261 §8.1.1.5 requires the number to be below
-//! 2^31; a larger one is refused here, so callers never do arithmetic on an overlarge value
-//! (RFC 4475 §3.1.2.4 expects 400 for the `scalar02` CSeq).
+//! The grammar is `1*DIGIT LWS Method`. The number must fit 32 bits (RFC 3261 §20.16); a
+//! larger one is refused here, so callers never do arithmetic on an overlarge value (RFC 4475
+//! §3.1.2.4 expects 400 for the `scalar02` CSeq). The lower bound of §8.1.1.5 (below 2^31)
+//! binds only the first request a UA sends, which later requests may count up from, so a
+//! receiver accepts the whole 32-bit range.
 
 use crate::header_name::HeaderName;
 use crate::headers::{parse_number, Header, HeaderError};
 use crate::method::Method;
 use crate::text;
 
-/// Largest sequence number RFC 3261 §8.1.1.5 allows (2^31 - 1).
-pub const MAX_SEQ: u32 = (1 << 31) - 1;
+/// Largest sequence number a CSeq can carry (RFC 3261 §20.16: 32 bits unsigned).
+pub const MAX_SEQ: u32 = u32::MAX;
+
+/// Largest number a UA may start a dialog's sequence with (RFC 3261 §8.1.1.5: below 2^31).
+pub const MAX_INITIAL_SEQ: u32 = (1 << 31) - 1;
 
 /// A `CSeq` value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,7 +74,7 @@ mod tests {
             // RFC 4475 §3.1.1.1 (wsinv.dat) after unfolding: leading zeros, extra LWS.
             ("0009  INVITE", 9, Method::Invite),
             ("0\tACK", 0, Method::Ack),
-            ("2147483647 BYE", MAX_SEQ, Method::Bye),
+            ("4294967295 BYE", MAX_SEQ, Method::Bye),
             (
                 "139122385 !interesting-Method0123456789_*+`.%indeed'~",
                 139122385,
@@ -95,8 +100,8 @@ mod tests {
                 HeaderError::Syntax("CSeq needs a number, white space and a method"),
             ),
             (
-                "2147483648 INVITE",
-                HeaderError::InvalidNumber("2147483648".into()),
+                "4294967296 INVITE",
+                HeaderError::InvalidNumber("4294967296".into()),
             ),
             // RFC 4475 §3.1.2.4 (scalar02.dat).
             (

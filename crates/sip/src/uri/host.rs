@@ -130,9 +130,19 @@ pub(crate) fn parse_port(s: &str) -> Result<u16, UriError> {
 fn parse_ipv6(inner: &str) -> Result<Ipv6Addr, UriError> {
     // std accepts exactly RFC 4291 text forms (including the IPv4-suffixed ones) and no
     // zone identifiers, which matches RFC 3261 `IPv6address`.
-    inner
-        .parse::<Ipv6Addr>()
-        .map_err(|_| UriError::BadIpv6(format!("[{inner}]")))
+    if let Ok(addr) = inner.parse::<Ipv6Addr>() {
+        return Ok(addr);
+    }
+    // RFC 5118 §4.10: the RFC 3261 ABNF lets one extra colon through before an IPv4 tail
+    // (`2001:db8:::192.0.2.1`); receivers must tolerate it, reading it as `::`.
+    match inner.split_once(":::") {
+        Some((head, tail)) if !tail.contains("::") && !head.contains("::") => {
+            format!("{head}::{tail}")
+                .parse::<Ipv6Addr>()
+                .map_err(|_| UriError::BadIpv6(format!("[{inner}]")))
+        }
+        _ => Err(UriError::BadIpv6(format!("[{inner}]"))),
+    }
 }
 
 /// RFC 3261 `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part at

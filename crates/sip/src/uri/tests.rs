@@ -96,6 +96,14 @@ fn sip_uris_parse_and_write() {
             None,
             "sip:user@[2001:db8::c000:201]",
         ),
+        // RFC 5118 §4.10: the extra colon the RFC 3261 ABNF allows is tolerated.
+        (
+            "sip:user@[2001:db8:::192.0.2.1]",
+            Some("user"),
+            v6("2001:db8::c000:201"),
+            None,
+            "sip:user@[2001:db8::c000:201]",
+        ),
         // RFC 4475 §3.1.1.7 semiuri: ';' in the user part.
         (
             "sip:user;par=u%40example.net@example.com",
@@ -257,11 +265,15 @@ fn bad_uris_are_refused_with_the_reason() {
         ("sip:user@", EmptyHost),
         ("sip:@host", EmptyUser),
         ("sip:user@:5060", EmptyHost),
-        // RFC 5118 §4.10 ipv6-bad, §4.3 three colons.
+        // RFC 5118 §4.2 ipv6-bad; §4.10 tolerates one extra colon, not two.
         ("sip:2001:db8::10", UnbracketedIpv6("2001:db8::10".into())),
         (
-            "sip:user@[2001:db8:::192.0.2.1]",
-            BadIpv6("[2001:db8:::192.0.2.1]".into()),
+            "sip:user@[2001:db8::::192.0.2.1]",
+            BadIpv6("[2001:db8::::192.0.2.1]".into()),
+        ),
+        (
+            "sip:user@[2001::db8:::192.0.2.1]",
+            BadIpv6("[2001::db8:::192.0.2.1]".into()),
         ),
         ("sip:[2001:db8::10", BadIpv6("[2001:db8::10".into())),
         ("sip:[example.com]", BadIpv6("[example.com]".into())),
