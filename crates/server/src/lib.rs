@@ -4,3 +4,4 @@
 //! API join it as they land.
 
 pub mod config;
+pub mod transport;

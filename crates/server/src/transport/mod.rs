@@ -1,0 +1,133 @@
+//! SIP transports: UDP and TCP sockets on every `sip.listen` address (RFC 3261 §18).
+//!
+//! The transport owns the sockets and nothing else. Inbound bytes become [`Inbound`] events
+//! on one channel that the server core reads; the core hands back [`Outbound`] messages with
+//! a [`Target`]. Framing, the RFC 3581 `received`/`rport` stamp on the top Via of every
+//! inbound request, stateless `400`/`505`/`513` answers to requests that do not parse, TCP
+//! connection reuse, and the bounds on connections and idle time all live here, so the core
+//! only ever sees well-formed messages with a known peer.
+//!
+//! Interface (shared with the core; the implementation is in the submodules):
+//! - [`start`] binds every configured address and protocol and returns a [`TransportHandle`]
+//!   and the receiving end of the inbound channel;
+//! - [`TransportHandle::send`] queues an outbound message without blocking the caller;
+//! - [`Target::reply_to`] is where a response to a request from a peer goes: the same TCP
+//!   connection, or the UDP source address and port (symmetric response routing, which
+//!   is what RFC 3581 `rport` asks for and what phones behind NAT need).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use callcomp_sip::message::Message;
+
+/// The transport protocol a message came over or goes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// UDP: one message per datagram, unreliable (transactions retransmit).
+    Udp,
+    /// TCP: a byte stream framed by Content-Length, reliable.
+    Tcp,
+}
+
+impl Proto {
+    /// Whether the transport is reliable (RFC 3261 §17: no retransmissions, zero linger).
+    pub fn is_reliable(self) -> bool {
+        matches!(self, Proto::Tcp)
+    }
+
+    /// The Via transport token (`UDP`, `TCP`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Udp => "UDP",
+            Proto::Tcp => "TCP",
+        }
+    }
+}
+
+/// Identifies one TCP connection for as long as it is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// The protocol it came over.
+    pub proto: Proto,
+    /// The remote address and port.
+    pub remote: SocketAddr,
+    /// Our address it arrived on.
+    pub local: SocketAddr,
+    /// The TCP connection, for TCP.
+    pub conn: Option<ConnId>,
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The protocol to use.
+    pub proto: Proto,
+    /// The remote address and port.
+    pub remote: SocketAddr,
+    /// A TCP connection to reuse when it is still open; otherwise a connection to `remote`
+    /// is reused or opened.
+    pub conn: Option<ConnId>,
+}
+
+impl Target {
+    /// Where responses to a request from `peer` go: back over the same connection, or to
+    /// the UDP source address.
+    pub fn reply_to(peer: &Peer) -> Target {
+        Target {
+            proto: peer.proto,
+            remote: peer.remote,
+            conn: peer.conn,
+        }
+    }
+}
+
+/// What the transport delivers to the core.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A well-formed message. Requests carry `received`/`rport` on their top Via already.
+    Message {
+        /// The message.
+        message: Message,
+        /// Where it came from.
+        peer: Peer,
+        /// When its last byte was read.
+        at: Instant,
+    },
+    /// A TCP connection closed (by the peer, an error, or the idle bound); messages
+    /// targeted at it must find another way.
+    Closed(ConnId),
+}
+
+/// A message for the transport to send.
+#[derive(Debug)]
+pub struct Outbound {
+    /// Where it goes.
+    pub target: Target,
+    /// The serialized message.
+    pub bytes: Vec<u8>,
+}
+
+/// Bounds on what the transport keeps open.
+#[derive(Debug, Clone)]
+pub struct TransportLimits {
+    /// At most this many TCP connections at once; new ones beyond it are refused.
+    pub max_connections: usize,
+    /// A TCP connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+    /// Parser limits for every message.
+    pub parse: callcomp_sip::parse::Limits,
+}
+
+impl Default for TransportLimits {
+    fn default() -> TransportLimits {
+        TransportLimits {
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(600),
+            parse: callcomp_sip::parse::Limits::default(),
+        }
+    }
+}
