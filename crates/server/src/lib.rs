@@ -1,7 +1,9 @@
 //! The `callcomp` runtime as a library, so that the binary and the tests share it.
 //!
-//! For now it holds the configuration ([`config`]); transports, registrar, B2BUA, store and
-//! API join it as they land.
+//! - [`config`]: the TOML configuration, its embedded defaults and its checks;
+//! - [`store`]: the SQLite store (registrations now; completion requests later);
+//! - [`transport`]: UDP and TCP sockets.
 
 pub mod config;
+pub mod store;
 pub mod transport;
