@@ -612,6 +612,11 @@ async fn token_is_required_everywhere_but_healthz() {
             );
         }
     }
+    // Unknown paths and methods are answered before the token is checked (docs/api.md).
+    let (status, _, _) = send(&router, Method::GET, "/v2/nothing", &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(&router, Method::PUT, "/v1/lines", &[], None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     // The right token opens every route (the status is then the route's own answer).
     let good = [("authorization", "Bearer s3cret")];
     let (status, _, body) = send(&router, Method::GET, "/v1/lines", &good, None).await;
