@@ -12,12 +12,23 @@ use std::process::ExitCode;
 use callcomp::config::{Config, Transport};
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 /// A SIP call-completion server: camp-on, callback, intrude and message, the TAPI way.
 #[derive(Parser, Debug)]
 #[command(name = "callcomp", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The API of the server that lines, calls, call, drop and events talk to.
+    #[arg(long, global = true, env = "CALLCOMP_API", default_value = cli::DEFAULT_API)]
+    api: String,
+    /// The API's bearer token (api.token in the server's configuration).
+    #[arg(long, global = true, env = "CALLCOMP_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -34,21 +45,21 @@ enum Command {
         /// The file to check.
         file: std::path::PathBuf,
     },
-    /// List lines with their capabilities and status. [not yet available]
+    /// List lines with their address, calls and completion capabilities.
     Lines,
-    /// List calls, of all lines or of one. [not yet available]
+    /// List the calls that are not idle, of all lines or of one.
     Calls {
         /// Only this line's calls.
         line: Option<String>,
     },
-    /// Make a third-party call: ring LINE's phone, then TO. [not yet available]
+    /// Make a third-party call: ring LINE's phone, then TO; prints the new call.
     Call {
         /// The calling line.
         line: String,
         /// The destination.
         to: String,
     },
-    /// Drop a call. [not yet available]
+    /// Drop a call.
     Drop {
         /// The call id.
         id: u32,
@@ -76,12 +87,17 @@ enum Command {
         /// Only this line's requests.
         line: Option<String>,
     },
-    /// Follow the event stream (LINE_* events). [not yet available]
+    /// Follow the event stream (LINE_* events), one line per event, until interrupted.
     Events,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let options = cli::Options {
+        api: cli.api,
+        token: cli.token,
+        json: cli.json,
+    };
     let name = match cli.command {
         Command::CheckConfig { file } => return check_config(&file),
         Command::Serve { config } => {
@@ -92,14 +108,14 @@ fn main() -> ExitCode {
             }
             "serve"
         }
-        Command::Lines => "lines",
-        Command::Calls { .. } => "calls",
-        Command::Call { .. } => "call",
-        Command::Drop { .. } => "drop",
+        Command::Lines => return cli::run_lines(&options),
+        Command::Calls { line } => return cli::run_calls(&options, line.as_deref()),
+        Command::Call { line, to } => return cli::run_call(&options, &line, &to),
+        Command::Drop { id } => return cli::run_drop(&options, id),
         Command::Complete { .. } => "complete",
         Command::Uncomplete { .. } => "uncomplete",
         Command::Completions { .. } => "completions",
-        Command::Events => "events",
+        Command::Events => return cli::run_events(&options),
     };
     eprintln!(
         "callcomp {name}: not available yet. This build has the SIP core only; \
