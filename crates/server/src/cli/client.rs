@@ -198,6 +198,9 @@ impl Client {
             // a minute is far beyond that and still ends a hung request.
             .timeout_global(Some(Duration::from_secs(60)))
             .max_redirects(0)
+            // The API is local; an HTTP_PROXY meant for the web must not see its token (the
+            // WebSocket of `events` goes direct as well).
+            .proxy(None)
             .user_agent(concat!("callcomp-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
