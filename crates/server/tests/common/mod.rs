@@ -12,6 +12,8 @@
 //! - [`Phone`] registers a user with `phone.xml` and then plays a callee scenario
 //!   (`uas_*.xml`, loaded with `-oocsf`); [`call`] runs a phone and a caller side by side.
 //!
+//! `CALLCOMP_E2E_BIN=/path/to/callcomp` runs the tests against another build of the server.
+//!
 //! SIPp is required: [`require_sipp`] fails the test with installation advice when it is
 //! missing, so a machine without SIPp never reports these tests as passed. `scripts/test`
 //! installs it.
@@ -278,9 +280,17 @@ impl ServerConfig {
     }
 }
 
+/// The `callcomp` binary under test: `$CALLCOMP_E2E_BIN` when set (e.g. a release build, for
+/// a run by hand), else the one Cargo built for this test.
+pub fn callcomp_bin() -> PathBuf {
+    std::env::var_os("CALLCOMP_E2E_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_callcomp")))
+}
+
 /// Runs the `callcomp` binary with `args` and returns (exit code, stdout, stderr).
 pub fn callcomp(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_callcomp"))
+    let out = Command::new(callcomp_bin())
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -325,7 +335,7 @@ impl Server {
         let (config_path, sip_port, api_port) = config.write(dir.path());
         let stderr_path = dir.path().join("stderr.log");
         let stdout_path = dir.path().join("stdout.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_callcomp"))
+        let child = Command::new(callcomp_bin())
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
