@@ -218,11 +218,16 @@ impl Message {
     }
 
     /// Every value of a typed header, across all its fields, in order.
+    ///
+    /// A field of a list header whose value is empty or only white space (`Supported:`)
+    /// contributes no elements: RFC 3261 §20 allows such empty lists.
     pub fn header_all<H: Header>(&self) -> Result<Vec<H>, InvalidHeader> {
         let mut out = Vec::new();
         for raw in self.get_all_raw(&H::NAME) {
             with_value::<H, _>(raw, |value| {
-                if H::LIST {
+                if H::LIST && text::trim_wsp(value).is_empty() {
+                    // An empty list: nothing to add.
+                } else if H::LIST {
                     for item in text::split_top_level(value, b',') {
                         out.push(H::parse(item)?);
                     }
@@ -608,6 +613,33 @@ v=0\n";
         let reparsed = parse(&m.to_bytes());
         assert_eq!(reparsed.status(), Some(486));
         assert_eq!(reparsed.reason_phrase().as_deref(), Some("Busy Here"));
+    }
+
+    #[test]
+    fn empty_list_headers_have_no_elements() {
+        use crate::headers::call_id::CallId;
+        use crate::headers::tokens::{Allow, Supported};
+        // RFC 3261 §20.37 and §20.5: `Supported:` and `Allow:` may be empty. A folded
+        // value that is only white space is empty too.
+        let m = parse(b"OPTIONS sip:a@b SIP/2.0\r\nSupported:\r\nAllow: \r\n \r\nAllow: INVITE\r\nSupported: timer\r\nCall-ID: \r\nContent-Length: 0\r\n\r\n");
+        let supported = m.header_all::<Supported>().unwrap();
+        assert_eq!(supported, [Supported("timer".into())]);
+        assert_eq!(m.header_all::<Allow>().unwrap(), [Allow(Method::Invite)]);
+        // Only list headers: an empty Call-ID is still an error.
+        assert_eq!(
+            m.header_all::<CallId>(),
+            Err(InvalidHeader {
+                name: HeaderName::CallId,
+                source: HeaderError::Empty
+            })
+        );
+        // An empty element between commas is still refused.
+        let m = parse(
+            b"OPTIONS sip:a@b SIP/2.0\r\nSupported: timer,,path\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert!(m.header_all::<Supported>().is_err());
+        let m = parse(b"OPTIONS sip:a@b SIP/2.0\r\nSupported:\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(m.header_all::<Supported>(), Ok(vec![]));
     }
 
     #[test]

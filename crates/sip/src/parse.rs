@@ -47,6 +47,9 @@ impl Default for Limits {
 }
 
 /// Result of parsing from a stream.
+// A `Message` is a few hundred bytes (a parsed request URI is inline); it is produced once
+// per message and moved straight out, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Framed {
     /// A whole message, and how many bytes of the input it used (leading CRLFs included).
