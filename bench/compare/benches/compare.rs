@@ -13,11 +13,27 @@ use callcomp_bench_compare::MESSAGES;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 mod callcomp {
+    use callcomp_sip::headers::call_id::CallId;
+    use callcomp_sip::headers::cseq::CSeq;
+    use callcomp_sip::headers::from_to::{From, To};
+    use callcomp_sip::headers::via::Via;
     use callcomp_sip::message::Message;
     use callcomp_sip::parse::Limits;
 
     pub fn parse(bytes: &[u8], limits: &Limits) -> Option<Message> {
         Message::parse_datagram(bytes, limits).ok()
+    }
+
+    /// Parses, then reads the five headers as typed values; `None` if any is missing or bad.
+    pub fn typed(bytes: &[u8], limits: &Limits) -> Option<(Via, From, To, CSeq, CallId)> {
+        let m = Message::parse_datagram(bytes, limits).ok()?;
+        Some((
+            m.header::<Via>()?.ok()?,
+            m.header::<From>()?.ok()?,
+            m.header::<To>()?.ok()?,
+            m.header::<CSeq>()?.ok()?,
+            m.header::<CallId>()?.ok()?,
+        ))
     }
 }
 
@@ -97,6 +113,7 @@ fn parse(c: &mut Criterion) {
 }
 
 fn typed(c: &mut Criterion) {
+    let ours = callcomp_sip::parse::Limits::default();
     let theirs = sipx_sip::parser::Limits::datagram();
     let mut group = c.benchmark_group("typed");
     for (name, bytes) in MESSAGES {
@@ -106,6 +123,9 @@ fn typed(c: &mut Criterion) {
         );
         assert!(rsipstack::typed(bytes).is_some(), "rsipstack: {name}");
         group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(BenchmarkId::new("callcomp", name), |b| {
+            b.iter(|| callcomp::typed(black_box(bytes), &ours))
+        });
         group.bench_function(BenchmarkId::new("sipx", name), |b| {
             b.iter(|| sipx::typed(Bytes::from_static(black_box(bytes)), &theirs))
         });
