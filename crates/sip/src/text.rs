@@ -59,7 +59,11 @@ pub fn is_wsp(b: u8) -> bool {
 
 /// Trims spaces and tabs on both ends.
 pub fn trim_wsp(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    // Byte scan: SP and HTAB are ASCII, so the cut points are char boundaries.
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_wsp(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_wsp(c)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// Replaces every line fold (`CRLF` or bare `LF` followed by white space) by one space.
@@ -173,6 +177,11 @@ pub fn read_quoted(s: &str) -> Option<(String, &str)> {
     let mut i = 1;
     let mut start = 1;
     while i < bytes.len() {
+        // Only a backslash or a quote ends a plain run.
+        match memchr::memchr2(b'\\', b'"', &bytes[i..]) {
+            Some(offset) => i += offset,
+            None => return None,
+        }
         match bytes[i] {
             b'\\' => {
                 out.push_str(&s[start..i]);
@@ -213,6 +222,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn trim_wsp_cuts_only_spaces_and_tabs() {
+        for (input, expected) in [
+            ("  a b \t", "a b"),
+            ("\t\t", ""),
+            ("", ""),
+            ("x", "x"),
+            (" é ", "é"),
+            ("\r\na\r\n", "\r\na\r\n"),
+            (" \u{a0}z\u{a0} ", "\u{a0}z\u{a0}"),
+        ] {
+            assert_eq!(trim_wsp(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
     fn token_chars_are_exactly_rfc_3261() {
         let marks = b"-.!%*_+`'~";
         for b in 0..=255u8 {
@@ -251,6 +275,9 @@ mod tests {
         write_quoted(&mut out, &s);
         assert_eq!(out, r#""J \"Rosenberg\" \\""#);
         assert!(read_quoted(r#""unterminated"#).is_none());
+        assert!(read_quoted(r#""ends in a backslash\"#).is_none());
+        assert_eq!(read_quoted("\"é\\ü\"\"x"), Some(("éü".to_string(), "\"x")));
+        assert_eq!(read_quoted("\"\";tag=1"), Some((String::new(), ";tag=1")));
     }
 
     #[test]
