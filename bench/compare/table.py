@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Turn criterion results into markdown tables of median times.
 
-Usage: table.py [CRITERION_DIR]
+Usage: table.py [CRITERION_DIR ...]
 
-CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion. Benchmarks
+CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion. Given several
+directories (copies of criterion's output from repeated runs), each benchmark's figure is the
+lowest of its medians: on a shared machine the run least disturbed by other work. Benchmarks
 named `<group>/<parser>/<message>` (bench/compare) give one table per group with a column
 per parser and the ratio of each other parser to callcomp; benchmarks named
 `<group>/<message>` (crates/sip/benches/parse.rs) give one table with a column per group.
@@ -27,12 +29,14 @@ def fmt(ns: float) -> str:
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
 
 
-def collect(root: Path) -> dict:
-    """Maps the benchmark id parts (directory names) to the median in ns."""
+def collect(roots: list) -> dict:
+    """Maps the benchmark id parts (directory names) to the lowest median in ns."""
     results = {}
-    for estimates in root.glob("**/new/estimates.json"):
-        parts = estimates.relative_to(root).parts[:-2]
-        results[parts] = median_ns(estimates)
+    for root in roots:
+        for estimates in root.glob("**/new/estimates.json"):
+            parts = estimates.relative_to(root).parts[:-2]
+            ns = median_ns(estimates)
+            results[parts] = min(ns, results.get(parts, ns))
     return results
 
 
@@ -82,14 +86,15 @@ def crate_table(results: dict) -> list:
 
 def main() -> int:
     if len(sys.argv) > 1:
-        root = Path(sys.argv[1])
+        roots = [Path(arg) for arg in sys.argv[1:]]
     else:
         target = os.environ.get("CARGO_TARGET_DIR", "target")
-        root = Path(target) / "criterion"
-    if not root.is_dir():
-        print(f"no criterion results under {root}", file=sys.stderr)
-        return 1
-    results = collect(root)
+        roots = [Path(target) / "criterion"]
+    for root in roots:
+        if not root.is_dir():
+            print(f"no criterion results under {root}", file=sys.stderr)
+            return 1
+    results = collect(roots)
     lines = compare_tables(results) + crate_table(results)
     print("\n".join(lines))
     return 0
