@@ -248,81 +248,193 @@ impl HeaderName {
 }
 
 /// Maps a name to a known header without allocating; `None` for extension headers.
+///
+/// Called once per header line while indexing, so it avoids copying the name: the first
+/// letter picks a short table and the length rules out most of its entries before any
+/// case-insensitive comparison.
 fn lookup(name: &[u8]) -> Option<HeaderName> {
-    let mut buf = [0u8; 24];
-    if name.is_empty() || name.len() > buf.len() {
-        return None;
+    let first = name.first()?.to_ascii_lowercase();
+    if name.len() == 1 {
+        return compact_form(first);
     }
-    for (dst, src) in buf.iter_mut().zip(name) {
-        *dst = src.to_ascii_lowercase();
+    let table: &[(&[u8], HeaderName)] = match first {
+        b'a' => &A_NAMES,
+        b'c' => &C_NAMES,
+        b'd' => &D_NAMES,
+        b'e' => &E_NAMES,
+        b'f' => &F_NAMES,
+        b'i' => &I_NAMES,
+        b'm' => &M_NAMES,
+        b'o' => &O_NAMES,
+        b'p' => &P_NAMES,
+        b'r' => &R_NAMES,
+        b's' => &S_NAMES,
+        b't' => &T_NAMES,
+        b'u' => &U_NAMES,
+        b'v' => &V_NAMES,
+        b'w' => &W_NAMES,
+        _ => return None,
+    };
+    table
+        .iter()
+        .find(|(known, _)| known.len() == name.len() && eq_lowercase(name, known))
+        .map(|(_, header)| header.clone())
+}
+
+/// True when `name` lower-cased equals `known` (already lower case, same length).
+///
+/// Eight bytes at a time: every known name of eight bytes or more is compared as two or
+/// more words, the last one overlapping the one before it.
+fn eq_lowercase(name: &[u8], known: &[u8]) -> bool {
+    if name.len() < 8 {
+        return name
+            .iter()
+            .zip(known)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b);
     }
-    Some(match &buf[..name.len()] {
-        b"accept" => HeaderName::Accept,
-        b"accept-contact" | b"a" => HeaderName::AcceptContact,
-        b"accept-encoding" => HeaderName::AcceptEncoding,
-        b"accept-language" => HeaderName::AcceptLanguage,
-        b"alert-info" => HeaderName::AlertInfo,
-        b"allow" => HeaderName::Allow,
-        b"allow-events" | b"u" => HeaderName::AllowEvents,
-        b"authentication-info" => HeaderName::AuthenticationInfo,
-        b"authorization" => HeaderName::Authorization,
-        b"call-id" | b"i" => HeaderName::CallId,
-        b"call-info" => HeaderName::CallInfo,
-        b"contact" | b"m" => HeaderName::Contact,
-        b"content-disposition" => HeaderName::ContentDisposition,
-        b"content-encoding" | b"e" => HeaderName::ContentEncoding,
-        b"content-language" => HeaderName::ContentLanguage,
-        b"content-length" | b"l" => HeaderName::ContentLength,
-        b"content-type" | b"c" => HeaderName::ContentType,
-        b"cseq" => HeaderName::CSeq,
-        b"date" => HeaderName::Date,
-        b"error-info" => HeaderName::ErrorInfo,
-        b"event" | b"o" => HeaderName::Event,
-        b"expires" => HeaderName::Expires,
-        b"from" | b"f" => HeaderName::From,
-        b"identity" | b"y" => HeaderName::Identity,
-        b"in-reply-to" => HeaderName::InReplyTo,
-        b"max-forwards" => HeaderName::MaxForwards,
-        b"mime-version" => HeaderName::MimeVersion,
-        b"min-expires" => HeaderName::MinExpires,
-        b"min-se" => HeaderName::MinSe,
-        b"organization" => HeaderName::Organization,
-        b"p-asserted-identity" => HeaderName::PAssertedIdentity,
-        b"path" => HeaderName::Path,
-        b"priority" => HeaderName::Priority,
-        b"privacy" => HeaderName::Privacy,
-        b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-        b"proxy-authorization" => HeaderName::ProxyAuthorization,
-        b"proxy-require" => HeaderName::ProxyRequire,
-        b"rack" => HeaderName::RAck,
-        b"reason" => HeaderName::Reason,
-        b"record-route" => HeaderName::RecordRoute,
-        b"refer-to" | b"r" => HeaderName::ReferTo,
-        b"referred-by" | b"b" => HeaderName::ReferredBy,
-        b"reject-contact" | b"j" => HeaderName::RejectContact,
-        b"reply-to" => HeaderName::ReplyTo,
-        b"require" => HeaderName::Require,
-        b"retry-after" => HeaderName::RetryAfter,
-        b"route" => HeaderName::Route,
-        b"rseq" => HeaderName::RSeq,
-        b"server" => HeaderName::Server,
-        b"service-route" => HeaderName::ServiceRoute,
-        b"session-expires" | b"x" => HeaderName::SessionExpires,
-        b"sip-etag" => HeaderName::SipEtag,
-        b"sip-if-match" => HeaderName::SipIfMatch,
-        b"subject" | b"s" => HeaderName::Subject,
-        b"subscription-state" => HeaderName::SubscriptionState,
-        b"supported" | b"k" => HeaderName::Supported,
-        b"timestamp" => HeaderName::Timestamp,
-        b"to" | b"t" => HeaderName::To,
-        b"unsupported" => HeaderName::Unsupported,
-        b"user-agent" => HeaderName::UserAgent,
-        b"via" | b"v" => HeaderName::Via,
-        b"warning" => HeaderName::Warning,
-        b"www-authenticate" => HeaderName::WwwAuthenticate,
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let last = name.len() - 8;
+    let mut at = 0;
+    loop {
+        let at_now = at.min(last);
+        if lowercase_word(word(name, at_now)) != word(known, at_now) {
+            return false;
+        }
+        if at_now == last {
+            return true;
+        }
+        at += 8;
+    }
+}
+
+/// ASCII lower case of eight bytes at once; bytes that are not `A`..=`Z` are kept.
+fn lowercase_word(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, with the high bit cleared first so that no addition carries into the next
+    // byte: the high bit of `ge_a` says ">= 'A'", of `gt_z` says "> 'Z'".
+    let low7 = x & !HIGH;
+    let ge_a = low7 + ONES * (0x80 - u64::from(b'A'));
+    let gt_z = low7 + ONES * (0x80 - u64::from(b'Z') - 1);
+    // Upper-case letters: >= 'A', not > 'Z', and not a byte with its own high bit set.
+    let upper = ge_a & !gt_z & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// The header a one-letter compact form (RFC 3261 §7.3.3 and later RFCs) stands for.
+fn compact_form(letter: u8) -> Option<HeaderName> {
+    Some(match letter {
+        b'a' => HeaderName::AcceptContact,
+        b'u' => HeaderName::AllowEvents,
+        b'i' => HeaderName::CallId,
+        b'm' => HeaderName::Contact,
+        b'e' => HeaderName::ContentEncoding,
+        b'l' => HeaderName::ContentLength,
+        b'c' => HeaderName::ContentType,
+        b'o' => HeaderName::Event,
+        b'f' => HeaderName::From,
+        b'y' => HeaderName::Identity,
+        b'r' => HeaderName::ReferTo,
+        b'b' => HeaderName::ReferredBy,
+        b'j' => HeaderName::RejectContact,
+        b'x' => HeaderName::SessionExpires,
+        b's' => HeaderName::Subject,
+        b'k' => HeaderName::Supported,
+        b't' => HeaderName::To,
+        b'v' => HeaderName::Via,
         _ => return None,
     })
 }
+
+static A_NAMES: [(&[u8], HeaderName); 9] = [
+    (b"accept", HeaderName::Accept),
+    (b"accept-contact", HeaderName::AcceptContact),
+    (b"accept-encoding", HeaderName::AcceptEncoding),
+    (b"accept-language", HeaderName::AcceptLanguage),
+    (b"alert-info", HeaderName::AlertInfo),
+    (b"allow", HeaderName::Allow),
+    (b"allow-events", HeaderName::AllowEvents),
+    (b"authentication-info", HeaderName::AuthenticationInfo),
+    (b"authorization", HeaderName::Authorization),
+];
+static C_NAMES: [(&[u8], HeaderName); 9] = [
+    (b"call-id", HeaderName::CallId),
+    (b"call-info", HeaderName::CallInfo),
+    (b"contact", HeaderName::Contact),
+    (b"content-disposition", HeaderName::ContentDisposition),
+    (b"content-encoding", HeaderName::ContentEncoding),
+    (b"content-language", HeaderName::ContentLanguage),
+    (b"content-length", HeaderName::ContentLength),
+    (b"content-type", HeaderName::ContentType),
+    (b"cseq", HeaderName::CSeq),
+];
+static D_NAMES: [(&[u8], HeaderName); 1] = [(b"date", HeaderName::Date)];
+static E_NAMES: [(&[u8], HeaderName); 3] = [
+    (b"error-info", HeaderName::ErrorInfo),
+    (b"event", HeaderName::Event),
+    (b"expires", HeaderName::Expires),
+];
+static F_NAMES: [(&[u8], HeaderName); 1] = [(b"from", HeaderName::From)];
+static I_NAMES: [(&[u8], HeaderName); 2] = [
+    (b"identity", HeaderName::Identity),
+    (b"in-reply-to", HeaderName::InReplyTo),
+];
+static M_NAMES: [(&[u8], HeaderName); 4] = [
+    (b"max-forwards", HeaderName::MaxForwards),
+    (b"mime-version", HeaderName::MimeVersion),
+    (b"min-expires", HeaderName::MinExpires),
+    (b"min-se", HeaderName::MinSe),
+];
+static O_NAMES: [(&[u8], HeaderName); 1] = [(b"organization", HeaderName::Organization)];
+static P_NAMES: [(&[u8], HeaderName); 7] = [
+    (b"p-asserted-identity", HeaderName::PAssertedIdentity),
+    (b"path", HeaderName::Path),
+    (b"priority", HeaderName::Priority),
+    (b"privacy", HeaderName::Privacy),
+    (b"proxy-authenticate", HeaderName::ProxyAuthenticate),
+    (b"proxy-authorization", HeaderName::ProxyAuthorization),
+    (b"proxy-require", HeaderName::ProxyRequire),
+];
+static R_NAMES: [(&[u8], HeaderName); 11] = [
+    (b"rack", HeaderName::RAck),
+    (b"reason", HeaderName::Reason),
+    (b"record-route", HeaderName::RecordRoute),
+    (b"refer-to", HeaderName::ReferTo),
+    (b"referred-by", HeaderName::ReferredBy),
+    (b"reject-contact", HeaderName::RejectContact),
+    (b"reply-to", HeaderName::ReplyTo),
+    (b"require", HeaderName::Require),
+    (b"retry-after", HeaderName::RetryAfter),
+    (b"route", HeaderName::Route),
+    (b"rseq", HeaderName::RSeq),
+];
+static S_NAMES: [(&[u8], HeaderName); 8] = [
+    (b"server", HeaderName::Server),
+    (b"service-route", HeaderName::ServiceRoute),
+    (b"session-expires", HeaderName::SessionExpires),
+    (b"sip-etag", HeaderName::SipEtag),
+    (b"sip-if-match", HeaderName::SipIfMatch),
+    (b"subject", HeaderName::Subject),
+    (b"subscription-state", HeaderName::SubscriptionState),
+    (b"supported", HeaderName::Supported),
+];
+static T_NAMES: [(&[u8], HeaderName); 2] = [
+    (b"timestamp", HeaderName::Timestamp),
+    (b"to", HeaderName::To),
+];
+static U_NAMES: [(&[u8], HeaderName); 2] = [
+    (b"unsupported", HeaderName::Unsupported),
+    (b"user-agent", HeaderName::UserAgent),
+];
+static V_NAMES: [(&[u8], HeaderName); 1] = [(b"via", HeaderName::Via)];
+static W_NAMES: [(&[u8], HeaderName); 2] = [
+    (b"warning", HeaderName::Warning),
+    (b"www-authenticate", HeaderName::WwwAuthenticate),
+];
 
 impl PartialEq for HeaderName {
     fn eq(&self, other: &HeaderName) -> bool {
@@ -391,6 +503,52 @@ mod tests {
             HeaderName::from("WWW-Authenticate").as_str(),
             "WWW-Authenticate"
         );
+    }
+
+    #[test]
+    fn every_known_name_is_found_in_any_case() {
+        let tables: [&[(&[u8], HeaderName)]; 15] = [
+            &A_NAMES, &C_NAMES, &D_NAMES, &E_NAMES, &F_NAMES, &I_NAMES, &M_NAMES, &O_NAMES,
+            &P_NAMES, &R_NAMES, &S_NAMES, &T_NAMES, &U_NAMES, &V_NAMES, &W_NAMES,
+        ];
+        let mut count = 0;
+        for (lower, header) in tables.into_iter().flatten() {
+            count += 1;
+            assert!(!matches!(header, HeaderName::Extension(_)));
+            assert_eq!(&HeaderName::from_bytes(lower), header);
+            assert_eq!(&HeaderName::from(header.as_str()), header);
+            assert_eq!(
+                &HeaderName::from(header.as_str().to_uppercase().as_str()),
+                header
+            );
+            assert!(header.as_str().as_bytes().eq_ignore_ascii_case(lower));
+        }
+        assert_eq!(count, 63);
+        // Near misses stay extensions.
+        for near in ["vias", "to-", "call-i", "content-lengthx", "q", "", "x-via"] {
+            assert!(
+                matches!(HeaderName::from(near), HeaderName::Extension(_)),
+                "{near}"
+            );
+        }
+    }
+
+    #[test]
+    fn word_lowercasing_matches_ascii_lowercase_for_every_byte() {
+        for b in 0..=255u8 {
+            let x = u64::from_le_bytes([b, b'Q', b, 0xC1, b'z', b'@', b'[', b]);
+            let expected = u64::from_le_bytes(
+                [b, b'Q', b, 0xC1, b'z', b'@', b'[', b].map(|c| c.to_ascii_lowercase()),
+            );
+            assert_eq!(lowercase_word(x), expected, "byte {b}");
+        }
+        assert!(eq_lowercase(b"Content-Length", b"content-length"));
+        assert!(eq_lowercase(b"CONTENT-TYPE", b"content-type"));
+        assert!(!eq_lowercase(b"Content-Lengtx", b"content-length"));
+        assert!(!eq_lowercase(b"Xontent-Length", b"content-length"));
+        // '\r' | 0x20 is '-': a plain OR-with-0x20 compare would wrongly accept this.
+        assert!(!eq_lowercase(b"content\rlength", b"content-length"));
+        assert!(!eq_lowercase(b"call\rid", b"call-id"));
     }
 
     #[test]

@@ -7,12 +7,25 @@ use std::borrow::Cow;
 
 /// `token` characters of RFC 3261 §25.1: alphanumerics and `-.!%*_+`~'`.
 pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    // A table lookup: this runs for every byte of every header name and parameter.
+    TOKEN_CHARS[usize::from(b)]
 }
+
+/// [`is_token_char`] for every byte value.
+const TOKEN_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    table
+};
 
 /// True when `s` is a non-empty `token`.
 pub fn is_token(s: &str) -> bool {
@@ -46,14 +59,18 @@ pub fn is_wsp(b: u8) -> bool {
 
 /// Trims spaces and tabs on both ends.
 pub fn trim_wsp(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    // Byte scan: SP and HTAB are ASCII, so the cut points are char boundaries.
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_wsp(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_wsp(c)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// Replaces every line fold (`CRLF` or bare `LF` followed by white space) by one space.
 ///
 /// Borrows when there is nothing to unfold, which is the common case.
 pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
-    if !value.iter().any(|&b| b == b'\r' || b == b'\n') {
+    if memchr::memchr2(b'\r', b'\n', value).is_none() {
         return Cow::Borrowed(value);
     }
     let mut out = Vec::with_capacity(value.len());
@@ -108,6 +125,21 @@ impl<'a> Iterator for SplitTopLevel<'a> {
         let mut in_angle = false;
         let mut i = 0;
         while i < bytes.len() {
+            // Jump to the next byte that can matter in the current state; the bytes in
+            // between change nothing. Values are mostly plain, so this is one vectorised
+            // search per item instead of a loop over every byte.
+            let rest = &bytes[i..];
+            let next = if in_quotes {
+                memchr::memchr2(b'\\', b'"', rest)
+            } else if in_angle {
+                memchr::memchr2(b'"', b'>', rest)
+            } else {
+                memchr::memchr3(self.sep, b'"', b'<', rest)
+            };
+            match next {
+                Some(offset) => i += offset,
+                None => break,
+            }
             let b = bytes[i];
             if in_quotes {
                 if b == b'\\' {
@@ -145,6 +177,11 @@ pub fn read_quoted(s: &str) -> Option<(String, &str)> {
     let mut i = 1;
     let mut start = 1;
     while i < bytes.len() {
+        // Only a backslash or a quote ends a plain run.
+        match memchr::memchr2(b'\\', b'"', &bytes[i..]) {
+            Some(offset) => i += offset,
+            None => return None,
+        }
         match bytes[i] {
             b'\\' => {
                 out.push_str(&s[start..i]);
@@ -185,6 +222,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn trim_wsp_cuts_only_spaces_and_tabs() {
+        for (input, expected) in [
+            ("  a b \t", "a b"),
+            ("\t\t", ""),
+            ("", ""),
+            ("x", "x"),
+            (" é ", "é"),
+            ("\r\na\r\n", "\r\na\r\n"),
+            (" \u{a0}z\u{a0} ", "\u{a0}z\u{a0}"),
+        ] {
+            assert_eq!(trim_wsp(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn token_chars_are_exactly_rfc_3261() {
+        let marks = b"-.!%*_+`'~";
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || marks.contains(&b);
+            assert_eq!(is_token_char(b), expected, "byte {b}");
+        }
+    }
+
+    #[test]
     fn unfold_replaces_folds_by_one_space() {
         assert_eq!(&*unfold(b"a\r\n  b"), b"a b");
         assert_eq!(&*unfold(b"a \r\n\tb"), b"a b");
@@ -214,6 +275,9 @@ mod tests {
         write_quoted(&mut out, &s);
         assert_eq!(out, r#""J \"Rosenberg\" \\""#);
         assert!(read_quoted(r#""unterminated"#).is_none());
+        assert!(read_quoted(r#""ends in a backslash\"#).is_none());
+        assert_eq!(read_quoted("\"é\\ü\"\"x"), Some(("éü".to_string(), "\"x")));
+        assert_eq!(read_quoted("\"\";tag=1"), Some((String::new(), ";tag=1")));
     }
 
     #[test]

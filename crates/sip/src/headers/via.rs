@@ -184,8 +184,14 @@ impl Header for Via {
         let s = s.trim_start_matches([' ', '\t']);
         let end = s.find(';').unwrap_or(s.len());
         // COLON = SWS ":" SWS: drop white space around the ':' before reading host:port.
-        let sent_by: Vec<&str> = s[..end].split(':').map(text::trim_wsp).collect();
-        let (host, port) = parse_hostport(&sent_by.join(":"), 0)?;
+        // The rewrite (and its allocations) is needed only when there is white space.
+        let sent_by = text::trim_wsp(&s[..end]);
+        let (host, port) = if sent_by.contains([' ', '\t']) {
+            let parts: Vec<&str> = sent_by.split(':').map(text::trim_wsp).collect();
+            parse_hostport(&parts.join(":"), 0)?
+        } else {
+            parse_hostport(sent_by, 0)?
+        };
         let params = Params::parse_header_params(&s[end..])?;
         check_params(&params)?;
         Ok(Via {
@@ -213,8 +219,12 @@ impl Header for Via {
 fn check_params(params: &Params) -> Result<(), HeaderError> {
     for p in params.iter() {
         let value = p.value.as_deref();
-        let name = p.name.to_ascii_lowercase();
-        match (name.as_str(), value) {
+        // Compared without allocating a lower-case copy: this runs for every Via read.
+        let name = ["ttl", "rport", "maddr", "received", "branch"]
+            .into_iter()
+            .find(|known| p.name.eq_ignore_ascii_case(known))
+            .unwrap_or("");
+        match (name, value) {
             ("ttl", Some(v)) => {
                 parse_number(v, 255)?;
             }

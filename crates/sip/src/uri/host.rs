@@ -149,13 +149,21 @@ fn parse_ipv6(inner: &str) -> Result<Ipv6Addr, UriError> {
 /// most 255 (leading zeros are decimal, not octal).
 pub(crate) fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split('.');
+    let mut parts = s.as_bytes().split(|&b| b == b'.');
     for octet in &mut octets {
         let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+        if part.is_empty() || part.len() > 3 {
             return None;
         }
-        *octet = part.parse::<u8>().ok()?;
+        // At most three digits, so the sum cannot overflow a u16.
+        let mut n: u16 = 0;
+        for &b in part {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u16::from(b - b'0');
+        }
+        *octet = u8::try_from(n).ok()?;
     }
     if parts.next().is_some() {
         return None;
@@ -185,4 +193,31 @@ fn is_hostname(s: &str) -> bool {
         last = label;
     }
     last.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_dotted_quads() {
+        // RFC 3261 §25.1 IPv4address: four parts of 1 to 3 decimal digits, each at most 255.
+        let rows: [(&str, Option<[u8; 4]>); 12] = [
+            ("192.0.2.1", Some([192, 0, 2, 1])),
+            ("255.255.255.255", Some([255, 255, 255, 255])),
+            ("000.010.0.9", Some([0, 10, 0, 9])),
+            ("256.0.0.1", None),
+            ("1.2.3", None),
+            ("1.2.3.4.5", None),
+            ("1..2.3", None),
+            ("1234.0.0.1", None),
+            ("a.b.c.d", None),
+            ("1.2.3.4.", None),
+            ("+1.2.3.4", None),
+            ("", None),
+        ];
+        for (text, expected) in rows {
+            assert_eq!(parse_ipv4(text), expected.map(Ipv4Addr::from), "{text}");
+        }
+    }
 }

@@ -30,7 +30,8 @@ pub(super) fn parse(s: &str, base: usize, secure: bool) -> Result<SipUri, UriErr
         }
         None => (None, None, s, base),
     };
-    let host_end = after.find([';', '?']).unwrap_or(after.len());
+    // Both are ASCII, so the byte index found is a char boundary.
+    let host_end = memchr::memchr2(b';', b'?', after.as_bytes()).unwrap_or(after.len());
     let (host, port) = parse_hostport(&after[..host_end], after_base)?;
     let rest = &after[host_end..];
     let rest_base = after_base + host_end;
