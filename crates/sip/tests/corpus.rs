@@ -16,7 +16,7 @@ use callcomp_sip::headers::contact::Contact;
 use callcomp_sip::headers::content_type::ContentType;
 use callcomp_sip::headers::cseq::CSeq;
 use callcomp_sip::headers::date::Date;
-use callcomp_sip::headers::numbers::{Expires, MaxForwards};
+use callcomp_sip::headers::numbers::{ContentLength, Expires, MaxForwards, RetryAfter};
 use callcomp_sip::headers::route::{RecordRoute, Route};
 use callcomp_sip::headers::tokens::{ProxyRequire, Require};
 use callcomp_sip::headers::via::{Transport, Via};
@@ -201,6 +201,10 @@ fn wsinv_short_tortuous_invite() {
         Some("Quoted string \"\"")
     );
     assert_eq!(msg.body().len(), 150);
+    assert_eq!(
+        msg.header::<ContentLength>().unwrap().unwrap(),
+        ContentLength(150)
+    );
     let ct = msg.header::<ContentType>().unwrap().unwrap();
     assert!(ct.is("application", "sdp"));
 }
@@ -396,6 +400,7 @@ fn mpart01_multipart_with_binary() {
     assert!(msg.body().contains(&0));
     let ct = msg.header::<ContentType>().unwrap().unwrap();
     assert!(ct.is("multipart", "mixed"));
+    assert_eq!(ct.boundary().as_deref(), Some("7a9cbec02ceef655"));
 }
 
 #[test]
@@ -479,6 +484,13 @@ fn invalid_messages_fail_for_the_right_reason() {
         .method()
         .unwrap()
         .is_extension());
+
+    // scalarlg's Retry-After is out of range as well.
+    let scalarlg = parse(&rfc4475("scalarlg"));
+    assert_eq!(
+        scalarlg.header::<RetryAfter>().unwrap().unwrap_err().source,
+        callcomp_sip::headers::HeaderError::InvalidNumber("949302838503028349304023988".into())
+    );
 
     // scalar02's other overlarge scalars are refused by their own types too.
     let scalar02 = parse(&rfc4475("scalar02"));
