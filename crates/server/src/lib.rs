@@ -4,4 +4,5 @@
 //! API join it as they land.
 
 pub mod config;
+pub mod registrar;
 pub mod transport;
