@@ -1,8 +1,6 @@
-//! The `callcomp` runtime as a library, so that the binary and the tests share it.
-//!
-//! For now it holds the configuration ([`config`]); transports, registrar, B2BUA, store and
-//! API join it as they land.
+//! The callcomp server library: the runtime pieces that the `callcomp` binary wires together.
 
 pub mod config;
 pub mod registrar;
+pub mod store;
 pub mod transport;

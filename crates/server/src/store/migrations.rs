@@ -1,0 +1,223 @@
+//! Versioned schema migrations, kept in SQLite's `PRAGMA user_version`.
+//!
+//! [`MIGRATIONS`] is an append-only list: version `n` is entry `n - 1`. A shipped entry is never
+//! edited, because files in the field already carry its result; a schema change is a new
+//! entry at the end. Each pending migration runs in its own transaction together with the
+//! version bump, so the file is always at a whole version.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// One step of the schema.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    /// The version the file has once this step ran; the first is 1, then consecutive.
+    pub(crate) version: u32,
+    /// A short name for logs and errors.
+    pub(crate) name: &'static str,
+    /// The statements of the step.
+    pub(crate) sql: &'static str,
+}
+
+/// Every migration this build knows, oldest first. Append; never edit a shipped entry.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "registrar bindings",
+    // q is in thousandths (q=0.5 is 500); times are ms since the UNIX epoch; `received` is the
+    // source address:port the REGISTER came from; `instance` is the +sip.instance, if any.
+    sql: "
+        CREATE TABLE bindings (
+            aor           TEXT    NOT NULL,
+            contact_uri   TEXT    NOT NULL,
+            expires_at_ms INTEGER NOT NULL,
+            q             INTEGER NOT NULL CHECK (q BETWEEN 0 AND 1000),
+            call_id       TEXT    NOT NULL,
+            cseq          INTEGER NOT NULL CHECK (cseq >= 0),
+            received      TEXT    NOT NULL,
+            transport     TEXT    NOT NULL,
+            user_agent    TEXT    NOT NULL,
+            instance      TEXT,
+            updated_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (aor, contact_uri)
+        ) WITHOUT ROWID;
+        CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
+    ",
+}];
+
+/// The newest schema version this build can create or use.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The schema version recorded in the file.
+pub(crate) fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Brings the file at `path` up to the last version of `migrations`; returns how many steps
+/// ran. Refuses a file that is newer than `migrations` knows. `migrations` is a parameter so
+/// tests can exercise upgrades with lists of their own.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[Migration],
+) -> Result<usize, StoreError> {
+    let known = migrations.last().map_or(0, |m| m.version);
+    let found = current_version(conn).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source: Arc::new(source),
+    })?;
+    if found < 0 {
+        return Err(StoreError::ForeignSchema {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
+    if found > i64::from(known) {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    let mut applied = 0;
+    for step in migrations.iter().filter(|m| i64::from(m.version) > found) {
+        apply(conn, step).map_err(|source| StoreError::Migration {
+            path: path.to_path_buf(),
+            version: step.version,
+            name: step.name,
+            source: Arc::new(source),
+        })?;
+        tracing::info!(
+            version = step.version,
+            name = step.name,
+            "store schema migrated"
+        );
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// Runs one step and records its version, atomically.
+fn apply(conn: &mut Connection, step: &Migration) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(step.sql)?;
+    tx.pragma_update(None, "user_version", step.version)?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2_GOOD: Migration = Migration {
+        version: 2,
+        name: "test table",
+        sql: "CREATE TABLE extra (id INTEGER PRIMARY KEY);",
+    };
+
+    /// Creates a table, then fails: the table must not survive.
+    const V2_BROKEN: Migration = Migration {
+        version: 2,
+        name: "broken",
+        sql: "CREATE TABLE half (id INTEGER); THIS IS NOT SQL;",
+    };
+
+    fn table_exists(conn: &Connection, name: &str) -> bool {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            == 1
+    }
+
+    #[test]
+    fn versions_start_at_one_and_are_consecutive() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "migration {}", m.name);
+        }
+        assert_eq!(latest_version(), MIGRATIONS.len() as u32);
+    }
+
+    #[test]
+    fn from_empty_applies_every_step_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = Path::new(":memory:");
+        assert_eq!(current_version(&conn).unwrap(), 0);
+        assert_eq!(
+            migrate(&mut conn, path, MIGRATIONS).unwrap(),
+            MIGRATIONS.len()
+        );
+        assert_eq!(current_version(&conn).unwrap(), i64::from(latest_version()));
+        assert!(table_exists(&conn, "bindings"));
+        // Running again is a no-op.
+        assert_eq!(migrate(&mut conn, path, MIGRATIONS).unwrap(), 0);
+    }
+
+    #[test]
+    fn upgrade_runs_only_the_new_step() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = Path::new(":memory:");
+        migrate(&mut conn, path, MIGRATIONS).unwrap();
+        let v2 = [MIGRATIONS[0], V2_GOOD];
+        assert_eq!(migrate(&mut conn, path, &v2).unwrap(), 1);
+        assert_eq!(current_version(&conn).unwrap(), 2);
+        assert!(table_exists(&conn, "extra"));
+    }
+
+    #[test]
+    fn failed_step_leaves_previous_version_and_no_trace() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = Path::new("test.db");
+        let list = [MIGRATIONS[0], V2_BROKEN];
+        let err = migrate(&mut conn, path, &list).unwrap_err();
+        match &err {
+            StoreError::Migration { version, name, .. } => {
+                assert_eq!((*version, *name), (2, "broken"));
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(err.to_string().contains("test.db"), "{err}");
+        // Step 1 committed on its own; step 2 left nothing behind.
+        assert_eq!(current_version(&conn).unwrap(), 1);
+        assert!(table_exists(&conn, "bindings"));
+        assert!(!table_exists(&conn, "half"));
+    }
+
+    #[test]
+    fn newer_file_is_refused_with_both_versions() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        // Only the first step, so the message stays stable as migrations are appended.
+        let err = migrate(&mut conn, Path::new("/srv/callcomp.db"), &MIGRATIONS[..1]).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::NewerSchema {
+                found: 7,
+                known: 1,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "/srv/callcomp.db: database schema version 7 is newer than this callcomp (knows 1)"
+        );
+        // Nothing was touched.
+        assert_eq!(current_version(&conn).unwrap(), 7);
+        assert!(!table_exists(&conn, "bindings"));
+    }
+
+    #[test]
+    fn negative_version_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", -3).unwrap();
+        let err = migrate(&mut conn, Path::new("x.db"), MIGRATIONS).unwrap_err();
+        assert!(matches!(err, StoreError::ForeignSchema { found: -3, .. }));
+    }
+}
