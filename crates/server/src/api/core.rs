@@ -1,0 +1,65 @@
+//! The seam between the HTTP API and the server core.
+//!
+//! The API holds an `Arc<dyn Core>` and knows nothing else of the server: the core (the switch
+//! behind its lock, the B2BUA, the store) implements this trait, and tests implement it over a
+//! bare [`callcomp_switch::Switch`]. Reads are synchronous snapshots; operations that make the
+//! core talk SIP return boxed futures so the trait stays object-safe without `async_trait`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use callcomp_switch::{Event, LineErr};
+use tokio::sync::broadcast;
+
+use super::views::{CallView, LineView};
+
+/// A boxed, sendable future: what the core's asynchronous operations return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the API needs from the server core.
+pub trait Core: Send + Sync + 'static {
+    /// Every line, by name.
+    fn lines(&self) -> Vec<LineView>;
+
+    /// The line named `name`; `LINEERR_INVALLINEHANDLE` if there is none.
+    fn line(&self, name: &str) -> Result<LineView, LineErr>;
+
+    /// The calls on line `name` that are not idle, by id; `LINEERR_INVALLINEHANDLE` for an
+    /// unknown line.
+    fn line_calls(&self, name: &str) -> Result<Vec<CallView>, LineErr>;
+
+    /// The call with this id; `LINEERR_INVALCALLHANDLE` if there is none (0 included).
+    fn call(&self, id: u32) -> Result<CallView, LineErr>;
+
+    /// lineMakeCall, third-party: ring line `line`'s phone, then `to`. Resolves once the call
+    /// exists on the line (not when it is answered), with its view.
+    fn make_call(&self, line: String, to: String) -> BoxFuture<'_, Result<CallView, ApiFailure>>;
+
+    /// lineDrop: end call `id` (its SIP legs, or its offer window). Resolves once the core has
+    /// accepted the drop; the state changes arrive as events.
+    fn drop_call(&self, id: u32) -> BoxFuture<'_, Result<(), ApiFailure>>;
+
+    /// A receiver of every event from now on, in `seq` order. The API turns a lag of the
+    /// receiver into a `lagged` message; the stream ends when the core drops its sender.
+    fn subscribe(&self) -> broadcast::Receiver<Event>;
+}
+
+/// Why a core operation failed: a TAPI line error, optionally with the detail that explains it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiFailure {
+    /// A line error, as is.
+    #[error(transparent)]
+    Line(#[from] LineErr),
+    /// A line error with a detail for the message (`LINEERR_OPERATIONFAILED`: "the phone of
+    /// alice did not answer").
+    #[error("{error}: {detail}")]
+    Detailed {
+        /// The line error.
+        error: LineErr,
+        /// What went wrong, for a person.
+        detail: String,
+    },
+    /// The destination is not an address the core can call (`LINEERR_INVALADDRESS`).
+    #[error("the destination `{0}` is not a valid address")]
+    InvalAddress(String),
+}

@@ -1,0 +1,263 @@
+//! The JSON shapes of the API's resources (DESIGN §2, §4): lines with their capabilities and
+//! status, calls, and the request bodies.
+//!
+//! Every TAPI enum travels twice, as its lower-case name and as its numeric value
+//! (`"state": "busy", "state_value": 64`), so that an application written against TAPI can use
+//! the numbers it knows and everyone else the names.
+
+use callcomp_switch::tapi::{
+    LINEADDRCAPFLAGS_COMPLETIONID, LINEADDRFEATURE_UNCOMPLETECALL, LINECALLFEATURE_COMPLETECALL,
+};
+use callcomp_switch::{Call, CallReason, CallState, CompletionMode, Direction, Line, StateMode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A condition under which a call can be completed (`LINECALLCOMPLCOND_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CompletionCond {
+    /// The callee was busy (CCBS).
+    Busy,
+    /// The callee did not answer (CCNR).
+    Noanswer,
+    /// The callee was not registered (CCNL); a callcomp extension to TAPI's two conditions.
+    Notregistered,
+}
+
+impl CompletionCond {
+    /// Every condition, in ascending order of value.
+    pub const ALL: &'static [CompletionCond] = &[
+        CompletionCond::Busy,
+        CompletionCond::Noanswer,
+        CompletionCond::Notregistered,
+    ];
+
+    /// The numeric value: `LINECALLCOMPLCOND_BUSY` (1) and `_NOANSWER` (2) from `tapi.h`, and
+    /// the top bit for `notregistered`, which TAPI does not define.
+    pub const fn value(self) -> u32 {
+        match self {
+            CompletionCond::Busy => 0x1,
+            CompletionCond::Noanswer => 0x2,
+            CompletionCond::Notregistered => 0x8000_0000,
+        }
+    }
+}
+
+/// The completion capabilities of a line's address (a LINEADDRESSCAPS subset, DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddressCaps {
+    /// The completion modes the address offers (`campon`, `callback`, `intrude`, `message`).
+    #[schema(value_type = Vec<String>, example = json!(["callback", "message"]))]
+    pub call_completion_modes: Vec<CompletionMode>,
+    /// The same, as the OR of the `LINECALLCOMPLMODE_*` values.
+    pub call_completion_modes_value: u32,
+    /// The conditions under which completion can be requested.
+    pub call_completion_conds: Vec<CompletionCond>,
+    /// The same, as the OR of the condition values.
+    pub call_completion_conds_value: u32,
+    /// How many requests the line may have outstanding; 0 means completion is unavailable.
+    pub max_call_completions: u32,
+    /// The predefined texts for mode `message`, numbered from 0.
+    pub completion_messages: Vec<String>,
+    /// `dwAddrCapFlags`: `LINEADDRCAPFLAGS_COMPLETIONID` when completion is available.
+    pub addr_cap_flags: u32,
+    /// `dwCallFeatures`: `LINECALLFEATURE_COMPLETECALL` when completion is available.
+    pub call_features: u32,
+    /// `dwAddressFeatures`: `LINEADDRFEATURE_UNCOMPLETECALL` when completion is available.
+    pub address_features: u32,
+    /// `dwCallFeatures2`: the `LINECALLFEATURE2_COMPL*` bits of the offered modes.
+    pub call_features2: u32,
+}
+
+impl AddressCaps {
+    /// The capabilities of an address offering `modes` under `conds`, with up to `max`
+    /// outstanding requests and these predefined `messages`; the flag words follow from them.
+    ///
+    /// With `max == 0` or no modes, completion is unavailable: no modes and no feature bits.
+    pub fn new(
+        modes: &[CompletionMode],
+        conds: &[CompletionCond],
+        max: u32,
+        messages: Vec<String>,
+    ) -> AddressCaps {
+        let available = max > 0 && !modes.is_empty();
+        let modes: Vec<CompletionMode> = if available {
+            modes.to_vec()
+        } else {
+            Vec::new()
+        };
+        let (flag, call_feature, address_feature) = if available {
+            (
+                LINEADDRCAPFLAGS_COMPLETIONID,
+                LINECALLFEATURE_COMPLETECALL,
+                LINEADDRFEATURE_UNCOMPLETECALL,
+            )
+        } else {
+            (0, 0, 0)
+        };
+        AddressCaps {
+            call_completion_modes_value: modes.iter().fold(0, |b, m| b | m.value()),
+            call_features2: modes.iter().fold(0, |b, m| b | m.feature2()),
+            call_completion_modes: modes,
+            call_completion_conds: conds.to_vec(),
+            call_completion_conds_value: conds.iter().fold(0, |b, c| b | c.value()),
+            max_call_completions: if available { max } else { 0 },
+            completion_messages: messages,
+            addr_cap_flags: flag,
+            call_features: call_feature,
+            address_features: address_feature,
+        }
+    }
+
+    /// An address on which completion is not available.
+    pub fn unavailable() -> AddressCaps {
+        AddressCaps::new(&[], &[], 0, Vec::new())
+    }
+}
+
+/// A line's current status (a LINEDEVSTATUS subset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineStatus {
+    /// Outstanding completion requests of the line (`dwNumCallCompletions`).
+    pub num_call_completions: u32,
+    /// Calls on the line that are not idle.
+    pub num_calls: u32,
+    /// Whether the line's phone has a call in progress (a SIP leg open).
+    pub in_call: bool,
+}
+
+/// One line: a configured user with its one address (DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineView {
+    /// The line's name, the user part (`alice`).
+    pub name: String,
+    /// The address of record (`sip:alice@example.com`).
+    pub address: String,
+    /// The address id on the line (always 0).
+    pub address_id: u32,
+    /// What completion the address offers.
+    pub caps: AddressCaps,
+    /// What the line is doing now.
+    pub status: LineStatus,
+}
+
+impl LineView {
+    /// The view of `line` with these capabilities and status.
+    pub fn of(line: &Line, caps: AddressCaps, status: LineStatus) -> LineView {
+        LineView {
+            name: line.name.clone(),
+            address: line.address.clone(),
+            address_id: callcomp_switch::line::ADDRESS_ID,
+            caps,
+            status,
+        }
+    }
+}
+
+/// One call as its line sees it (LINECALLINFO and LINECALLSTATUS subsets, DESIGN §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CallView {
+    /// The call id (never 0).
+    pub id: u32,
+    /// The line the call is on.
+    pub line: String,
+    /// The address id on the line (always 0).
+    pub address_id: u32,
+    /// `in` or `out`, as the line sees it.
+    #[schema(value_type = String, example = "out")]
+    pub direction: Direction,
+    /// The other party.
+    pub remote: String,
+    /// The TAPI call state (`idle`, `offering`, `dialing`, `proceeding`, `ringback`, `busy`,
+    /// `connected`, `disconnected`, …).
+    #[schema(value_type = String, example = "busy")]
+    pub state: CallState,
+    /// The state's `LINECALLSTATE_*` value.
+    pub state_value: u32,
+    /// The detail of `busy` (busy mode) or `disconnected` (disconnect mode), if any.
+    pub mode: Option<String>,
+    /// The detail's TAPI value.
+    pub mode_value: Option<u32>,
+    /// Why the call exists (`direct`, `callcompletion`, `campedon`, `intrude`, …).
+    #[schema(value_type = String, example = "direct")]
+    pub reason: CallReason,
+    /// The reason's `LINECALLREASON_*` value.
+    pub reason_value: u32,
+    /// The completion request behind the call; only with reason `callcompletion`.
+    pub completion_id: Option<u32>,
+    /// `dwCallFeatures`: `LINECALLFEATURE_COMPLETECALL` when completion can be requested now.
+    pub call_features: u32,
+    /// `dwCallFeatures2`: the `LINECALLFEATURE2_COMPL*` bits of the modes requestable now.
+    pub call_features2: u32,
+    /// The completion modes that could be requested on the call now.
+    #[schema(value_type = Vec<String>, example = json!(["callback", "message"]))]
+    pub completion_modes: Vec<CompletionMode>,
+    /// When the call appeared, in milliseconds since the UNIX epoch.
+    pub created_ms: u64,
+    /// When the call entered its current state.
+    pub state_since_ms: u64,
+    /// When the call was answered, if it was.
+    pub connected_ms: Option<u64>,
+    /// While the call waits in its offer window: when it will go idle.
+    pub offer_until_ms: Option<u64>,
+}
+
+impl CallView {
+    /// The view of `call` on an address that offers the completion modes `offered`.
+    pub fn of(call: &Call, offered: &[CompletionMode]) -> CallView {
+        let features = call.call_features(offered);
+        let completion_modes = call
+            .completable_modes()
+            .into_iter()
+            .filter(|m| offered.contains(m))
+            .collect();
+        CallView {
+            id: call.id.get(),
+            line: call.line.clone(),
+            address_id: callcomp_switch::line::ADDRESS_ID,
+            direction: call.direction,
+            remote: call.remote.clone(),
+            state: call.state,
+            state_value: call.state.value(),
+            mode: call.mode.map(|m| StateMode::as_str(m).to_owned()),
+            mode_value: call.mode.map(StateMode::value),
+            reason: call.reason,
+            reason_value: call.reason.value(),
+            completion_id: call.completion_id,
+            call_features: features.features,
+            call_features2: features.features2,
+            completion_modes,
+            created_ms: call.created.as_millis(),
+            state_since_ms: call.state_since.as_millis(),
+            connected_ms: call.connected_at.map(|t| t.as_millis()),
+            offer_until_ms: call.offer_until.map(|t| t.as_millis()),
+        }
+    }
+}
+
+/// The body of `POST /v1/lines/{line}/calls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MakeCallRequest {
+    /// The destination: a line name (`bob`) or a SIP URI.
+    #[schema(example = "bob")]
+    pub to: String,
+}
+
+/// The body of `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The message a WebSocket client gets instead of events it was too slow to receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LaggedMessage {
+    /// Always `lagged`.
+    #[schema(example = "lagged")]
+    pub event: String,
+    /// How many events were skipped; the next event's `seq` is that many past the last one seen.
+    pub missed: u64,
+}
