@@ -46,3 +46,56 @@ impl Binding {
         self.q.unwrap_or(1000)
     }
 }
+
+impl From<&Binding> for crate::store::Binding {
+    fn from(b: &Binding) -> crate::store::Binding {
+        crate::store::Binding {
+            aor: b.aor.clone(),
+            contact_uri: b.contact_uri.clone(),
+            expires_at_ms: b.expires_at_ms,
+            q: b.q.unwrap_or(crate::store::MAX_Q).min(crate::store::MAX_Q),
+            call_id: b.call_id.clone(),
+            cseq: b.cseq,
+            received: b.source.map(|s| s.remote.to_string()).unwrap_or_default(),
+            transport: b
+                .source
+                .map(|s| s.proto.as_str().to_owned())
+                .unwrap_or_default(),
+            user_agent: b.user_agent.clone().unwrap_or_default(),
+            instance: b.instance.clone(),
+            updated_at_ms: b.updated_at_ms,
+        }
+    }
+}
+
+impl From<crate::store::Binding> for Binding {
+    /// A stored binding; its source comes back without the TCP connection (which did not
+    /// survive the restart), and q=1 reads as "no q".
+    fn from(b: crate::store::Binding) -> Binding {
+        let proto = match b.transport.as_str() {
+            "UDP" => Some(crate::transport::Proto::Udp),
+            "TCP" => Some(crate::transport::Proto::Tcp),
+            _ => None,
+        };
+        let source = match (proto, b.received.parse()) {
+            (Some(proto), Ok(remote)) => Some(Target {
+                proto,
+                remote,
+                conn: None,
+            }),
+            _ => None,
+        };
+        Binding {
+            aor: b.aor,
+            contact_uri: b.contact_uri,
+            expires_at_ms: b.expires_at_ms,
+            q: (b.q < crate::store::MAX_Q).then_some(b.q),
+            call_id: b.call_id,
+            cseq: b.cseq,
+            source,
+            user_agent: (!b.user_agent.is_empty()).then_some(b.user_agent),
+            instance: b.instance,
+            updated_at_ms: b.updated_at_ms,
+        }
+    }
+}
