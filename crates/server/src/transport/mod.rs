@@ -14,6 +14,23 @@
 //! - [`Target::reply_to`] is where a response to a request from a peer goes: the same TCP
 //!   connection, or the UDP source address and port (symmetric response routing, which
 //!   is what RFC 3581 `rport` asks for and what phones behind NAT need).
+//!
+//! Layout: `runtime` (binding, the handle, the dispatcher, what UDP and TCP share), `udp`,
+//! `tcp` (framing, keep-alives, connection table and bounds), `stamp` (RFC 3581), `reject`
+//! (stateless answers built from bytes that did not parse).
+//!
+//! Counts of messages in and out, parse errors and drops are kept in [`TransportStats`]
+//! and logged through `tracing`; the `metrics` facade is not wired in yet.
+
+mod reject;
+mod runtime;
+mod stamp;
+mod tcp;
+mod udp;
+
+pub use reject::reject;
+pub use runtime::{start, SendError, TransportError, TransportHandle, TransportStats};
+pub use stamp::{stamp_via, StampError};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -86,6 +103,9 @@ impl Target {
 }
 
 /// What the transport delivers to the core.
+// One event per message, moved straight through the channel: boxing the message would only
+// add an allocation (the same choice as `callcomp_sip::parse::Framed`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Inbound {
     /// A well-formed message. Requests carry `received`/`rport` on their top Via already.

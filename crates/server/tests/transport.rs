@@ -1,0 +1,517 @@
+//! The SIP transports over real sockets on 127.0.0.1 (RFC 3261 §18, RFC 3581, RFC 5626 §3.5.1).
+//!
+//! Every wait is a receive bounded by a generous timeout; nothing sleeps.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use callcomp::transport::{
+    start, ConnId, Inbound, Outbound, Peer, Proto, SendError, Target, TransportHandle,
+    TransportLimits,
+};
+use callcomp_sip::headers::via::Via;
+use callcomp_sip::message::Message;
+use callcomp_sip::parse::{Framed, Limits};
+use callcomp_sip::HeaderName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc::Receiver;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn request(method: &str, via: &str, call_id: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:bob@example.com SIP/2.0\r\n\
+Via: {via}\r\n\
+From: <sip:alice@example.com>;tag=a1\r\n\
+To: <sip:bob@example.com>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 {method}\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+const RESPONSE: &[u8] = b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n\
+Call-ID: c1\r\n\
+CSeq: 1 REGISTER\r\n\
+Content-Length: 0\r\n\r\n";
+
+async fn start_local(limits: TransportLimits) -> (TransportHandle, Receiver<Inbound>) {
+    start(
+        &["127.0.0.1:0".parse().unwrap()],
+        &[Proto::Udp, Proto::Tcp],
+        limits,
+    )
+    .await
+    .unwrap()
+}
+
+async fn next_event(rx: &mut Receiver<Inbound>) -> Inbound {
+    timeout(WAIT, rx.recv())
+        .await
+        .expect("no inbound event in time")
+        .expect("inbound channel closed")
+}
+
+async fn next_message(rx: &mut Receiver<Inbound>) -> (Message, Peer) {
+    match next_event(rx).await {
+        Inbound::Message { message, peer, .. } => (message, peer),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+async fn udp_client() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").await.unwrap()
+}
+
+async fn udp_recv(socket: &UdpSocket) -> Message {
+    let mut buf = vec![0u8; 65_535];
+    let (n, _) = timeout(WAIT, socket.recv_from(&mut buf))
+        .await
+        .expect("no datagram in time")
+        .unwrap();
+    Message::parse_datagram(&buf[..n], &Limits::default()).unwrap()
+}
+
+/// Reads the next message from a TCP stream, keeping what follows it in `buf`.
+async fn tcp_read(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Message {
+    loop {
+        if let Framed::Complete(m, used) = Message::parse_stream(buf, &Limits::default()).unwrap() {
+            buf.drain(..used);
+            return m;
+        }
+        let n = timeout(WAIT, stream.read_buf(buf))
+            .await
+            .expect("no TCP bytes in time")
+            .unwrap();
+        assert!(n > 0, "connection closed before a whole message");
+    }
+}
+
+/// Waits for the server to close a TCP stream (EOF or reset).
+async fn tcp_expect_closed(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    match timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("connection not closed in time")
+    {
+        Ok(_) => assert!(rest.is_empty(), "unexpected bytes: {rest:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}
+
+fn top_via(m: &Message) -> Via {
+    m.header::<Via>().unwrap().unwrap()
+}
+
+fn tcp_addr(handle: &TransportHandle) -> SocketAddr {
+    handle.local_addr(Proto::Tcp).unwrap()
+}
+
+#[tokio::test]
+async fn udp_and_tcp_share_the_port_the_os_chose() {
+    let (handle, _rx) = start_local(TransportLimits::default()).await;
+    let addrs = handle.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    let udp = handle.local_addr(Proto::Udp).unwrap();
+    let tcp = tcp_addr(&handle);
+    assert_ne!(udp.port(), 0);
+    assert_eq!(udp, tcp);
+}
+
+#[tokio::test]
+async fn udp_round_trip_with_rport() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let client = udp_client().await;
+    let server = handle.local_addr(Proto::Udp).unwrap();
+    let register = request(
+        "REGISTER",
+        "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1",
+        "c1",
+    );
+    client.send_to(&register, server).await.unwrap();
+
+    let (message, peer) = next_message(&mut rx).await;
+    assert_eq!(peer.proto, Proto::Udp);
+    assert_eq!(peer.remote, client.local_addr().unwrap());
+    assert_eq!(peer.local, server);
+    assert_eq!(peer.conn, None);
+    let via = top_via(&message);
+    assert_eq!(via.received(), Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(via.rport(), Some(Some(client.local_addr().unwrap().port())));
+
+    handle
+        .send(Outbound {
+            target: Target::reply_to(&peer),
+            bytes: RESPONSE.to_vec(),
+        })
+        .unwrap();
+    let reply = udp_recv(&client).await;
+    assert_eq!(reply.status(), Some(200));
+    assert_eq!(reply.to_bytes(), RESPONSE);
+    assert_eq!(handle.stats().messages_in, 1);
+}
+
+#[tokio::test]
+async fn udp_via_from_the_source_address_is_left_alone() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let client = udp_client().await;
+    let port = client.local_addr().unwrap().port();
+    let via = format!("SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK2");
+    let options = request("OPTIONS", &via, "c2");
+    client
+        .send_to(&options, handle.local_addr(Proto::Udp).unwrap())
+        .await
+        .unwrap();
+    let (message, _) = next_message(&mut rx).await;
+    assert_eq!(message.to_bytes(), options);
+}
+
+#[tokio::test]
+async fn malformed_udp_request_gets_a_stateless_answer() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let client = udp_client().await;
+    let server = handle.local_addr(Proto::Udp).unwrap();
+    // (request, expected status, expected reason, its Call-ID)
+    let rows: &[(&[u8], u16, &str, &str)] = &[
+        (
+            b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKbad1\r\n\
+To: <sip:bob@example.com>\r\n\
+i: bad-1\r\n\
+CSeq: 1 INVITE\r\n\
+Content-Length: -5\r\n\r\n",
+            400,
+            "Invalid Content-Length",
+            "bad-1",
+        ),
+        (
+            b"OPTIONS sip:bob@example.com SIP/7.0\r\n\
+v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKbad2\r\n\
+Call-ID: bad-2\r\n\
+CSeq: 2 OPTIONS\r\n\r\n",
+            505,
+            "Version Not Supported",
+            "bad-2",
+        ),
+        // The message parses but its top Via does not.
+        (
+            b"OPTIONS sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP\r\n\
+Call-ID: bad-3\r\n\
+CSeq: 3 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n",
+            400,
+            "Invalid Via header",
+            "bad-3",
+        ),
+    ];
+    for (input, status, reason, call_id) in rows {
+        client.send_to(input, server).await.unwrap();
+        let answer = udp_recv(&client).await;
+        assert_eq!(answer.status(), Some(*status));
+        assert_eq!(answer.reason_phrase().as_deref(), Some(*reason));
+        // The Via is copied as written, whatever its header name spelling.
+        let text = String::from_utf8_lossy(input);
+        let via_line = text
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with('v'))
+            .unwrap();
+        let via_value = via_line.split_once(':').unwrap().1.trim();
+        assert_eq!(answer.get_str(&HeaderName::Via).as_deref(), Some(via_value));
+        assert_eq!(
+            answer.get_str(&HeaderName::CallId).as_deref(),
+            Some(*call_id)
+        );
+        let cseq_line = text.lines().find(|l| l.starts_with("CSeq")).unwrap();
+        assert_eq!(
+            answer.get_str(&HeaderName::CSeq).as_deref(),
+            Some(cseq_line.split_once(':').unwrap().1.trim())
+        );
+        assert_eq!(
+            answer.get_str(&HeaderName::ContentLength).as_deref(),
+            Some("0")
+        );
+        if text.contains("To:") {
+            // A To header without a tag gains one (RFC 3261 §8.2.6.2).
+            let to = answer
+                .header::<callcomp_sip::headers::from_to::To>()
+                .unwrap()
+                .unwrap();
+            assert!(to.tag().is_some());
+        }
+    }
+    assert_eq!(handle.stats().rejected, 3);
+    assert_eq!(handle.stats().parse_errors, 3);
+    // Nothing reached the core.
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn malformed_udp_response_is_dropped() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let client = udp_client().await;
+    let server = handle.local_addr(Proto::Udp).unwrap();
+    client
+        .send_to(
+            b"SIP/2.0 999 Way Out\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n\r\n",
+            server,
+        )
+        .await
+        .unwrap();
+    let options = request("OPTIONS", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK3", "c3");
+    client.send_to(&options, server).await.unwrap();
+    // Datagrams are handled in order: the next event is the OPTIONS ...
+    let (message, _) = next_message(&mut rx).await;
+    assert_eq!(message.get_str(&HeaderName::CallId).as_deref(), Some("c3"));
+    // ... and nothing was sent back for the broken response.
+    let mut buf = [0u8; 1024];
+    assert!(client.try_recv_from(&mut buf).is_err());
+    assert_eq!(handle.stats().parse_errors, 1);
+    assert_eq!(handle.stats().rejected, 0);
+}
+
+#[tokio::test]
+async fn tcp_two_messages_in_one_write_and_reply_on_the_connection() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    let mut both = request("OPTIONS", "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK4", "c4");
+    both.extend_from_slice(&request(
+        "OPTIONS",
+        "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK5",
+        "c5",
+    ));
+    client.write_all(&both).await.unwrap();
+
+    let (first, peer) = next_message(&mut rx).await;
+    let (second, peer2) = next_message(&mut rx).await;
+    assert_eq!(first.get_str(&HeaderName::CallId).as_deref(), Some("c4"));
+    assert_eq!(second.get_str(&HeaderName::CallId).as_deref(), Some("c5"));
+    assert_eq!(peer.proto, Proto::Tcp);
+    assert_eq!(peer.remote, client.local_addr().unwrap());
+    assert!(peer.conn.is_some());
+    assert_eq!(peer.conn, peer2.conn);
+    assert_eq!(
+        top_via(&first).received(),
+        Some("127.0.0.1".parse().unwrap())
+    );
+
+    handle
+        .send(Outbound {
+            target: Target::reply_to(&peer),
+            bytes: RESPONSE.to_vec(),
+        })
+        .unwrap();
+    let mut buf = Vec::new();
+    let reply = tcp_read(&mut client, &mut buf).await;
+    assert_eq!(reply.to_bytes(), RESPONSE);
+}
+
+#[tokio::test]
+async fn tcp_one_message_in_many_small_writes() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    client.set_nodelay(true).unwrap();
+    let mut message = request("INVITE", "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK6", "c6");
+    // A body, so that framing by Content-Length is exercised too.
+    let text = String::from_utf8(message)
+        .unwrap()
+        .replace("Content-Length: 0", "Content-Length: 5");
+    message = text.into_bytes();
+    message.extend_from_slice(b"hello");
+    for chunk in message.chunks(7) {
+        client.write_all(chunk).await.unwrap();
+        client.flush().await.unwrap();
+    }
+    let (got, _) = next_message(&mut rx).await;
+    assert_eq!(got.body(), b"hello");
+    assert_eq!(got.get_str(&HeaderName::CallId).as_deref(), Some("c6"));
+}
+
+#[tokio::test]
+async fn tcp_keep_alives() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    // A double-CRLF ping gets a single-CRLF pong (RFC 5626 §3.5.1).
+    client.write_all(b"\r\n\r\n").await.unwrap();
+    let mut pong = [0u8; 2];
+    timeout(WAIT, client.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n");
+    // CRLFs before a message are skipped.
+    let mut message = b"\r\n".to_vec();
+    message.extend_from_slice(&request(
+        "OPTIONS",
+        "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK7",
+        "c7",
+    ));
+    client.write_all(&message).await.unwrap();
+    let (got, _) = next_message(&mut rx).await;
+    assert_eq!(got.get_str(&HeaderName::CallId).as_deref(), Some("c7"));
+    // A second ping on the same connection works as well: the connection is still in step.
+    client.write_all(b"\r\n\r\n").await.unwrap();
+    timeout(WAIT, client.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n");
+}
+
+#[tokio::test]
+async fn tcp_framing_error_answers_400_and_closes() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    // No Content-Length: a stream cannot be framed (RFC 3261 §18.3).
+    client
+        .write_all(
+            b"OPTIONS sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK8\r\n\
+Call-ID: c8\r\n\
+CSeq: 8 OPTIONS\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let answer = tcp_read(&mut client, &mut buf).await;
+    assert_eq!(answer.status(), Some(400));
+    assert_eq!(
+        answer.reason_phrase().as_deref(),
+        Some("Content-Length required on stream transports")
+    );
+    assert_eq!(answer.get_str(&HeaderName::CallId).as_deref(), Some("c8"));
+    assert!(buf.is_empty());
+    tcp_expect_closed(&mut client).await;
+    assert!(matches!(next_event(&mut rx).await, Inbound::Closed(_)));
+}
+
+#[tokio::test]
+async fn tcp_max_connections_is_enforced() {
+    let limits = TransportLimits {
+        max_connections: 1,
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let mut first = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    first
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK9",
+            "c9",
+        ))
+        .await
+        .unwrap();
+    let (_, peer) = next_message(&mut rx).await;
+
+    // The second connection is accepted by the kernel, then closed by the server.
+    let mut second = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    tcp_expect_closed(&mut second).await;
+    assert_eq!(handle.stats().connections_refused, 1);
+
+    // The first one still works.
+    handle
+        .send(Outbound {
+            target: Target::reply_to(&peer),
+            bytes: RESPONSE.to_vec(),
+        })
+        .unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(tcp_read(&mut first, &mut buf).await.status(), Some(200));
+}
+
+#[tokio::test]
+async fn tcp_idle_connection_is_closed() {
+    let limits = TransportLimits {
+        idle_timeout: Duration::from_millis(200),
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    client
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKa",
+            "ca",
+        ))
+        .await
+        .unwrap();
+    let (_, peer) = next_message(&mut rx).await;
+    let conn: ConnId = peer.conn.unwrap();
+    match next_event(&mut rx).await {
+        Inbound::Closed(id) => assert_eq!(id, conn),
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    tcp_expect_closed(&mut client).await;
+}
+
+#[tokio::test]
+async fn tcp_connects_on_demand_and_reuses_the_connection() {
+    let (handle, mut rx) = start_local(TransportLimits::default()).await;
+    let phone = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let phone_addr = phone.local_addr().unwrap();
+    let target = Target {
+        proto: Proto::Tcp,
+        remote: phone_addr,
+        conn: None,
+    };
+    let first = request("OPTIONS", "SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKb", "cb");
+    handle
+        .send(Outbound {
+            target,
+            bytes: first.clone(),
+        })
+        .unwrap();
+    let (mut stream, _) = timeout(WAIT, phone.accept()).await.unwrap().unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(tcp_read(&mut stream, &mut buf).await.to_bytes(), first);
+
+    // The phone answers over the same connection; the core sees where it came from.
+    stream.write_all(RESPONSE).await.unwrap();
+    let (reply, peer) = next_message(&mut rx).await;
+    assert_eq!(reply.status(), Some(200));
+    assert_eq!(peer.remote, phone_addr);
+    assert!(peer.conn.is_some());
+
+    // A second message to the same address goes over the open connection.
+    let second = request("OPTIONS", "SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKc", "cc");
+    handle
+        .send(Outbound {
+            target,
+            bytes: second.clone(),
+        })
+        .unwrap();
+    assert_eq!(tcp_read(&mut stream, &mut buf).await.to_bytes(), second);
+}
+
+#[tokio::test]
+async fn shutdown_refuses_further_sends() {
+    let (handle, _rx) = start_local(TransportLimits::default()).await;
+    let clone = handle.clone();
+    handle.shutdown();
+    let result = clone.send(Outbound {
+        target: Target {
+            proto: Proto::Udp,
+            remote: "127.0.0.1:9".parse().unwrap(),
+            conn: None,
+        },
+        bytes: RESPONSE.to_vec(),
+    });
+    assert_eq!(result, Err(SendError::Stopped));
+}
+
+#[tokio::test]
+async fn bind_failure_names_the_address() {
+    let taken = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = start(&[addr], &[Proto::Udp], TransportLimits::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
