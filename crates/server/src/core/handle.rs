@@ -37,7 +37,9 @@ pub enum Command {
 pub struct CoreHandle {
     switch: Arc<Mutex<Switch>>,
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    /// The event channel, until [`CoreHandle::close_events`]: event streams end when every
+    /// sender is gone, so the handle gives its own up at shutdown.
+    events: Arc<Mutex<Option<broadcast::Sender<Event>>>>,
 }
 
 impl CoreHandle {
@@ -50,8 +52,17 @@ impl CoreHandle {
         CoreHandle {
             switch,
             commands,
-            events,
+            events: Arc::new(Mutex::new(Some(events))),
         }
+    }
+
+    /// Lets go of the event channel: once the core drops its sender too, every event stream
+    /// ends (and new subscribers get an ended stream).
+    pub fn close_events(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 
     fn line_view(switch: &Switch, line: &callcomp_switch::Line) -> LineView {
@@ -138,6 +149,14 @@ impl Core for CoreHandle {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+        let events = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match events.as_ref() {
+            Some(sender) => sender.subscribe(),
+            // A receiver whose sender is already gone: the stream ends at once.
+            None => broadcast::channel(1).1,
+        }
     }
 }
