@@ -13,7 +13,7 @@ pub mod decide;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use callcomp_sip::auth::{DigestAuth, Secret};
+use callcomp_sip::auth::{Algorithm, DigestAuth, Secret};
 use callcomp_sip::builder;
 use callcomp_sip::headers::auth::WwwAuthenticate;
 use callcomp_sip::headers::numbers::MinExpires;
@@ -70,7 +70,12 @@ impl Registrar {
             max_expires,
             default_expires: DEFAULT_EXPIRES.min(max_expires),
         };
-        Registrar::new(policy, DigestAuth::new(config.realm(), nonce_key))
+        // MD5 is offered first and SHA-256 second, although RFC 8760 §2.4 prefers SHA-256
+        // first: many user agents (SIPp among them) answer only the first challenge and know
+        // only MD5, while those that know SHA-256 choose it from the list themselves.
+        let auth = DigestAuth::new(config.realm(), nonce_key)
+            .with_algorithms(&[Algorithm::Md5, Algorithm::Sha256]);
+        Registrar::new(policy, auth)
     }
 
     /// The policy.
