@@ -75,9 +75,7 @@ fn init_tracing(config: &Config, log_level: Option<&str>) {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    if config.open_registration() {
-        tracing::warn!("open registration: any user name may register without a password (no [users] configured)");
-    }
+    // The warnings include the one for open registration.
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
@@ -143,7 +141,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding the API on {}", config.api.listen))?;
-    tracing::info!(addr = %listener.local_addr().unwrap_or(config.api.listen), "API listening");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {

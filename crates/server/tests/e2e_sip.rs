@@ -10,6 +10,23 @@ mod common;
 
 use common::{call, free_port, Server, ServerConfig, SipTransport, Sipp};
 
+// --- the server process (DESIGN §5) ---------------------------------------------------------
+
+#[test]
+fn sigterm_shuts_down_gracefully_with_exit_0() {
+    let mut server = Server::start(ServerConfig::default());
+    server
+        .sipp_as("register.xml", "carol")
+        .run()
+        .assert_success();
+    let status = server
+        .terminate()
+        .expect("callcomp serve exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    let stderr = server.stderr();
+    assert!(stderr.contains("stopped"), "{stderr}");
+}
+
 // --- registrar (RFC 3261 §10) -----------------------------------------------------------
 
 #[test]
