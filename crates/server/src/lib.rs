@@ -1,11 +1,13 @@
-//! The `callcomp` runtime as a library, so that the binary and the tests share it.
+//! The callcomp server library: the runtime pieces that the `callcomp` binary wires together.
 //!
-//! - [`config`]: the TOML configuration, its embedded defaults and its checks;
-//! - [`store`]: the SQLite store (registrations now; completion requests later);
-//! - [`transport`]: UDP and TCP sockets;
-//! - [`api`]: the HTTP and WebSocket API, in TAPI terms.
+//! - [`config`]: the configuration; [`store`]: the SQLite store; [`transport`]: UDP and TCP;
+//! - [`registrar`], [`b2bua`]: the SIP roles; [`core`](mod@core): the task that owns them;
+//! - [`api`]: the HTTP/WebSocket API over the core.
 
 pub mod api;
+pub mod b2bua;
 pub mod config;
+pub mod core;
+pub mod registrar;
 pub mod store;
 pub mod transport;

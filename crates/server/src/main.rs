@@ -1,10 +1,10 @@
 //! `callcomp`: the SIP call-completion server and its command-line client.
 //!
-//! The SIP core (`callcomp-sip`) and the configuration are in place; the server (registrar,
-//! B2BUA, store, API) and the call-completion engine arrive next. Until then `check-config`
-//! works, `serve` checks its configuration and stops there, and the other subcommands are
-//! listed so that `--help` shows what the binary will do, each saying plainly that it is not
-//! available yet instead of pretending.
+//! `serve` runs the server (registrar, B2BUA, store, API; see [`serve`]); `check-config`
+//! checks a configuration file. The client subcommands are listed so that `--help` shows
+//! what the binary will do, each saying plainly that it is not available yet.
+
+mod serve;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -33,12 +33,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the server (SIP on 127.0.0.1:5060, API on 127.0.0.1:8060 by default). [not yet
-    /// available beyond checking the configuration]
+    /// Run the server (SIP on 127.0.0.1:5060, API on 127.0.0.1:8060 by default).
     Serve {
         /// Configuration file (TOML); embedded defaults without one.
         #[arg(long)]
         config: Option<std::path::PathBuf>,
+        /// Log level (error, warn, info, debug, trace) or a tracing filter; `RUST_LOG`
+        /// overrides it, and without either the file's `log.level` applies.
+        #[arg(long)]
+        log_level: Option<String>,
     },
     /// Check a configuration file and report each error with its key and line.
     CheckConfig {
@@ -100,13 +103,15 @@ fn main() -> ExitCode {
     };
     let name = match cli.command {
         Command::CheckConfig { file } => return check_config(&file),
-        Command::Serve { config } => {
-            if let Some(file) = config {
-                if let Err(code) = load(&file) {
-                    return code;
-                }
-            }
-            "serve"
+        Command::Serve { config, log_level } => {
+            let config = match config {
+                Some(file) => match load(&file) {
+                    Ok(config) => config,
+                    Err(code) => return code,
+                },
+                None => Config::default(),
+            };
+            return serve::main(config, log_level.as_deref());
         }
         Command::Lines => return cli::run_lines(&options),
         Command::Calls { line } => return cli::run_calls(&options, line.as_deref()),

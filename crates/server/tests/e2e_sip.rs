@@ -3,10 +3,6 @@
 //!
 //! Users of the test server (`ServerConfig::default()`): alice and bob with passwords
 //! (`alice-secret`, `bob-secret`), carol and dave without; no-answer timeout 3 s.
-//!
-//! These tests are `#[ignore]`d until the SIP runtime (registrar and B2BUA) is on main; run
-//! them with `cargo test -p callcomp --test e2e_sip -- --ignored`, and drop the `ignore`
-//! attributes when the runtime lands.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,10 +10,26 @@ mod common;
 
 use common::{call, free_port, Server, ServerConfig, SipTransport, Sipp};
 
+// --- the server process (DESIGN §5) ---------------------------------------------------------
+
+#[test]
+fn sigterm_shuts_down_gracefully_with_exit_0() {
+    let mut server = Server::start(ServerConfig::default());
+    server
+        .sipp_as("register.xml", "carol")
+        .run()
+        .assert_success();
+    let status = server
+        .terminate()
+        .expect("callcomp serve exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    let stderr = server.stderr();
+    assert!(stderr.contains("stopped"), "{stderr}");
+}
+
 // --- registrar (RFC 3261 §10) -----------------------------------------------------------
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn register_with_digest_password() {
     let server = Server::start(ServerConfig::default());
     server
@@ -27,7 +39,6 @@ fn register_with_digest_password() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn register_without_password() {
     let server = Server::start(ServerConfig::default());
     server
@@ -37,7 +48,6 @@ fn register_without_password() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn register_over_tcp() {
     let server = Server::start(ServerConfig::default());
     server
@@ -48,7 +58,6 @@ fn register_over_tcp() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn register_with_wrong_password_is_refused() {
     let server = Server::start(ServerConfig::default());
     Sipp::new("register_wrong_password.xml")
@@ -60,7 +69,6 @@ fn register_with_wrong_password_is_refused() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn register_then_unregister() {
     let server = Server::start(ServerConfig::default());
     let port = free_port();
@@ -84,7 +92,6 @@ fn alice_calls_bob(server: &Server, scenario: &str) -> Sipp {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn basic_call_passes_sdp_both_ways_and_caller_hangs_up() {
     let server = Server::start(ServerConfig::default());
     let bob = server.phone("bob", "uas_answer.xml");
@@ -95,7 +102,6 @@ fn basic_call_passes_sdp_both_ways_and_caller_hangs_up() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn basic_call_between_users_without_passwords() {
     let server = Server::start(ServerConfig::default());
     let dave = server.phone("dave", "uas_answer.xml");
@@ -106,7 +112,6 @@ fn basic_call_between_users_without_passwords() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn callee_hangs_up() {
     let server = Server::start(ServerConfig::default());
     let bob = server.phone("bob", "uas_answer_then_bye.xml");
@@ -114,7 +119,6 @@ fn callee_hangs_up() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn reinvite_passes_across() {
     let server = Server::start(ServerConfig::default());
     let bob = server.phone("bob", "uas_reinvite.xml");
@@ -125,7 +129,6 @@ fn reinvite_passes_across() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn caller_cancels_while_ringing() {
     let server = Server::start(ServerConfig::default());
     let bob = server.phone("bob", "uas_noanswer.xml");
@@ -138,7 +141,6 @@ fn caller_cancels_while_ringing() {
 // --- failures carry the RFC 6910 offer (DESIGN §3) --------------------------------------
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn busy_callee_gives_486_with_offer_bs() {
     let server = Server::start(ServerConfig::default());
     let bob = server.phone("bob", "uas_busy.xml");
@@ -149,7 +151,6 @@ fn busy_callee_gives_486_with_offer_bs() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn unanswered_callee_gives_480_with_offer_nr() {
     // no_answer_timeout is 3 s in the test configuration: callcomp CANCELs bob's phone
     // (uas_noanswer.xml answers the CANCEL) and answers alice 480 with m=NR.
@@ -162,7 +163,6 @@ fn unanswered_callee_gives_480_with_offer_nr() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn unregistered_callee_gives_480_with_offer_nl() {
     let server = Server::start(ServerConfig::default());
     alice_calls_bob(&server, "call_expect_480.xml")
@@ -172,7 +172,6 @@ fn unregistered_callee_gives_480_with_offer_nl() {
 }
 
 #[test]
-#[ignore = "needs the SIP runtime (registrar, B2BUA): issue #3"]
 fn callee_that_unregistered_gives_480_with_offer_nl() {
     let server = Server::start(ServerConfig::default());
     let port = free_port();

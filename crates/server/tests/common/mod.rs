@@ -387,6 +387,26 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM and waits (bounded by [`SERVER_START_TIMEOUT`]) for the process to exit;
+    /// `None` if it did not exit in time (it is killed on drop then).
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().ok()?;
+        if !sent.success() {
+            return None;
+        }
+        let deadline = Instant::now() + SERVER_START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// What the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         let text = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();

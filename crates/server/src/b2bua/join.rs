@@ -1,0 +1,281 @@
+//! Third-party calls (RFC 3725 flow I): callcomp rings a line's own phone first, with an
+//! INVITE without SDP; the phone's 2xx carries an offer, which goes in callcomp's INVITE to
+//! the destination; the destination's 2xx carries the answer, which goes in the ACK to the
+//! phone (and the destination gets its ACK). From then on the call is an ordinary B2BUA call.
+//!
+//! `lineMakeCall` (`POST /v1/lines/{line}/calls`) uses it, and so will the callback recall
+//! of call completion (the phone rings showing the callee, then the callee is called). A
+//! failure on either side tears both down: the phone's 2xx is acknowledged and ended with a
+//! BYE, the destination's INVITE is cancelled.
+
+use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::cseq::CSeq;
+use callcomp_sip::headers::numbers::MaxForwards;
+use callcomp_sip::message::Message;
+use callcomp_sip::method::Method;
+use callcomp_sip::uri::Uri;
+use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
+
+use super::call::{Call, Leg, Phase, ThirdParty};
+use super::classify::{classify, Outcome};
+use super::dialog::copy_end_to_end;
+use super::fork::{ForkEvent, Outgoing};
+use super::{B2bua, Client, Ctx, Timer};
+use crate::core::ids;
+use crate::registrar::aor_user;
+
+/// Why a third-party call could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MakeCallError {
+    /// The calling line does not exist.
+    #[error("unknown line `{0}`")]
+    UnknownLine(String),
+    /// The destination is neither a line name nor a SIP URI of a line.
+    #[error("the destination `{0}` is not a line")]
+    InvalidAddress(String),
+    /// The calling line's phone has no binding to ring.
+    #[error("the phone of line `{0}` is not registered")]
+    PhoneNotRegistered(String),
+}
+
+/// What a third-party call connects: the line whose phone rings first, and who it calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The line whose phone is rung first.
+    pub line: String,
+    /// The destination line.
+    pub to: String,
+    /// The display name the phone shows for the call (the destination, by default).
+    pub display: Option<String>,
+}
+
+impl B2bua {
+    /// `lineMakeCall`: rings `line`'s phone, then calls `to` (a line name or its SIP URI).
+    pub fn make_call(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        line: &str,
+        to: &str,
+    ) -> Result<CallRef, MakeCallError> {
+        if cx.switch.line(line).is_none() {
+            return Err(MakeCallError::UnknownLine(line.to_owned()));
+        }
+        let dest = destination_line(to).filter(|d| cx.switch.line(d).is_some());
+        let Some(dest) = dest else {
+            return Err(MakeCallError::InvalidAddress(to.to_owned()));
+        };
+        self.join(
+            cx,
+            JoinRequest {
+                line: line.to_owned(),
+                to: dest,
+                display: None,
+            },
+        )
+    }
+
+    /// Starts the flow: rings the phone of `req.line` without SDP.
+    pub fn join(&mut self, cx: &mut Ctx<'_>, req: JoinRequest) -> Result<CallRef, MakeCallError> {
+        let destinations = cx.destinations(&req.line);
+        if destinations.is_empty() {
+            return Err(MakeCallError::PhoneNotRegistered(req.line));
+        }
+        let id = self.new_ref();
+        let (line_aor, dest_aor) = (cx.aor(&req.line), cx.aor(&req.to));
+        cx.fact(Fact::Dialed {
+            call: id,
+            from: Party::Line(req.line.clone()),
+            to: dest_aor.clone(),
+        });
+        let display = req.display.clone().unwrap_or_else(|| req.to.clone());
+        let from = format!(
+            "\"{}\" <{dest_aor}>;tag={}",
+            display.replace('"', ""),
+            ids::tag()
+        );
+        let invite = new_invite(cx, &line_aor, &from, &line_aor);
+        let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
+        self.index_dialog(&out.call_id, &out.tag, id, Side::Caller);
+        for key in out.forks.iter().filter_map(|f| f.key.clone()) {
+            self.clients.insert(key, (id, Client::Fork(Side::Caller)));
+        }
+        let mut call = Call::new(id, Leg::Out(out));
+        call.third_party = Some(ThirdParty::RingingPhone);
+        call.callee_line = Some(req.to.clone());
+        self.calls.insert(id, call);
+        let at = cx.now.instant + cx.line_settings(&req.line).no_answer_timeout;
+        self.arm(at, id, Timer::NoAnswer);
+        Ok(id)
+    }
+
+    /// A fork event of a third-party call.
+    pub(super) fn join_event(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        side: Side,
+        event: ForkEvent,
+    ) {
+        match (side, event) {
+            (_, ForkEvent::Nothing) => {}
+            (_, ForkEvent::Retransmitted) => self.resend_ack(cx, id, side),
+            (Side::Caller, ForkEvent::Provisional(_)) => {}
+            (Side::Caller, ForkEvent::Answered(answer)) => self.phone_answered(cx, id, answer),
+            (Side::Caller, ForkEvent::Failed) => {
+                self.disarm(id, Timer::NoAnswer);
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.phase = Phase::Ended;
+                }
+                cx.fact(Fact::Hangup {
+                    call: id,
+                    by: Side::Caller,
+                });
+            }
+            (Side::Callee, ForkEvent::Provisional(response)) => {
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                if matches!(response.status(), Some(180 | 183)) && !call.rang {
+                    call.rang = true;
+                    cx.fact(Fact::Ringing { call: id });
+                }
+            }
+            (Side::Callee, ForkEvent::Answered(answer)) => {
+                self.disarm(id, Timer::NoAnswer);
+                self.ack_out(cx, id, Side::Callee, None);
+                self.ack_out(cx, id, Side::Caller, Some(&answer));
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.phase = Phase::Connected;
+                }
+                cx.fact(Fact::Answered { call: id });
+            }
+            (Side::Callee, ForkEvent::Failed) => {
+                let outcome = match self.calls.get(&id).and_then(|c| c.callee.as_ref()) {
+                    Some(Leg::Out(Outgoing {
+                        best: Some((status, reason)),
+                        ..
+                    })) => Outcome::Response {
+                        status: *status,
+                        reason: reason.clone(),
+                    },
+                    _ => Outcome::TimedOut,
+                };
+                self.join_failed(cx, id, outcome);
+            }
+        }
+    }
+
+    /// The phone answered with its offer: call the destination with it.
+    fn phone_answered(&mut self, cx: &mut Ctx<'_>, id: CallRef, answer: Message) {
+        self.disarm(id, Timer::NoAnswer);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase != Phase::Setup {
+            return;
+        }
+        call.third_party = Some(ThirdParty::CallingDestination);
+        let Some(dest) = call.callee_line.clone() else {
+            return;
+        };
+        cx.fact(Fact::Proceeding { call: id });
+        let settings = cx.line_settings(&dest);
+        if !settings.call_waiting && cx.switch.line_in_call(&dest) {
+            return self.join_failed(cx, id, Outcome::BusyOnBusy);
+        }
+        let destinations = cx.destinations(&dest);
+        if destinations.is_empty() {
+            return self.join_failed(cx, id, Outcome::NotRegistered);
+        }
+        cx.fact(Fact::offered(id, dest.clone()));
+        let Some(Leg::Out(phone)) = self.calls.get(&id).map(|c| &c.caller) else {
+            return;
+        };
+        let Some(dialog) = phone.dialog.as_ref() else {
+            return;
+        };
+        // The phone's own AOR is the remote URI of the phone's dialog.
+        let from = format!("{};tag={}", dialog.remote_uri, ids::tag());
+        let dest_aor = cx.aor(&dest);
+        let mut invite = new_invite(cx, &dest_aor, &from, &dest_aor);
+        copy_end_to_end(&answer, &mut invite);
+        let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
+        self.attach_callee(id, out);
+        self.arm(
+            cx.now.instant + settings.no_answer_timeout,
+            id,
+            Timer::NoAnswer,
+        );
+    }
+
+    /// The third-party call failed on the destination's side (or the phone did not answer
+    /// in time): tear down both sides and report it.
+    pub(super) fn join_failed(&mut self, cx: &mut Ctx<'_>, id: CallRef, outcome: Outcome) {
+        self.disarm(id, Timer::NoAnswer);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase != Phase::Setup {
+            return;
+        }
+        call.phase = Phase::Ended;
+        let phone_answered = matches!(call.third_party, Some(ThirdParty::CallingDestination));
+        let rang = call.rang;
+        if let Some(Leg::Out(callee)) = &mut call.callee {
+            callee.abandon(cx.sip, cx.now);
+        }
+        if !phone_answered {
+            if let Leg::Out(phone) = &mut call.caller {
+                phone.abandon(cx.sip, cx.now);
+            }
+            cx.fact(Fact::Hangup {
+                call: id,
+                by: Side::Caller,
+            });
+            self.reap(id);
+            return;
+        }
+        self.ack_out(cx, id, Side::Caller, None);
+        self.send_bye(cx, id, Side::Caller);
+        let classified = classify(&outcome, rang);
+        cx.fact(Fact::Failed {
+            call: id,
+            cause: classified.failure,
+            caller_leg: CallerLeg::Released,
+        });
+        self.reap(id);
+    }
+}
+
+/// The line a destination names: `bob`, `sip:bob@…`.
+fn destination_line(to: &str) -> Option<String> {
+    if to.contains(':') {
+        return Uri::parse(to).ok().as_ref().and_then(aor_user);
+    }
+    let valid = !to.is_empty()
+        && to
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()+".contains(c));
+    valid.then(|| to.to_owned())
+}
+
+/// A new INVITE of callcomp's own (no body yet): Request-URI (replaced per fork), From with
+/// its tag, To, a new Call-ID, CSeq 1.
+fn new_invite(cx: &Ctx<'_>, uri: &str, from: &str, to: &str) -> Message {
+    let uri = Uri::parse(uri).unwrap_or_else(|_| {
+        Uri::Other(callcomp_sip::uri::OtherUri {
+            scheme: "sip".into(),
+            rest: uri.into(),
+        })
+    });
+    let mut invite = Message::new_request(Method::Invite, uri);
+    invite.push(&MaxForwards(70));
+    invite.push_raw(HeaderName::From, from.to_owned());
+    invite.push_raw(HeaderName::To, format!("<{to}>"));
+    invite.push_raw(
+        HeaderName::CallId,
+        ids::call_id(&cx.sip.advertise().ip().to_string()),
+    );
+    invite.push(&CSeq::new(1, Method::Invite));
+    invite
+}

@@ -1,0 +1,403 @@
+//! The back-to-back user agent (DESIGN §3): every call through callcomp is two dialogs, each
+//! with its own Call-ID, tags and CSeqs; SDP bodies pass through byte for byte.
+//!
+//! - [`call`]: one call, its sides and what it owes on the wire;
+//! - [`dialog`]: a dialog on either side, and building the messages in it;
+//! - [`fork`]: the outgoing side, forking to every contact of the callee;
+//! - [`setup`]: an ordinary call from the caller's INVITE to the answer or the failure;
+//! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
+//!   across, their responses passed back;
+//! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
+//! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer.
+//!
+//! The B2BUA is sans-IO like the layers under it: every entry point takes a [`Ctx`] with the
+//! transaction layer, the switch and the time, and leaves its messages in the layer's outbox
+//! and its switch events in the context.
+
+pub mod call;
+pub mod classify;
+pub mod dialog;
+pub mod fork;
+pub mod join;
+pub mod offer;
+pub mod relay;
+pub mod setup;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use callcomp_sip::builder;
+use callcomp_sip::message::Message;
+use callcomp_sip::transaction::TransactionKey;
+use callcomp_sip::uri::{Host, Uri};
+use callcomp_switch::{CallRef, Event, Fact, Side, Switch};
+
+use self::call::{Call, Leg, Phase};
+use self::fork::Destination;
+use crate::config::{Config, LineSettings};
+use crate::core::transactions::Transactions;
+use crate::core::Now;
+use crate::registrar::Registrar;
+use crate::transport::{Proto, Target};
+
+pub use self::join::MakeCallError;
+
+/// RFC 3261 T1, the base of the 2xx retransmission interval.
+const T1: Duration = Duration::from_millis(500);
+/// RFC 3261 T2, the cap of that interval.
+const T2: Duration = Duration::from_secs(4);
+
+/// What every B2BUA entry point works with.
+pub struct Ctx<'a> {
+    /// The transaction layer and the outbox.
+    pub sip: &'a mut Transactions,
+    /// The switch, fed with facts as calls progress.
+    pub switch: &'a mut Switch,
+    /// The switch events caused so far, for the core to publish.
+    pub events: &'a mut Vec<Event>,
+    /// Where the users are registered.
+    pub registrar: &'a Registrar,
+    /// The configuration.
+    pub config: &'a Config,
+    /// The time.
+    pub now: Now,
+}
+
+impl Ctx<'_> {
+    /// Feeds a fact to the switch; a refused fact is a B2BUA bug, logged and dropped.
+    pub fn fact(&mut self, fact: Fact) {
+        let kind = fact.kind();
+        match self.switch.handle(fact, self.now.wall) {
+            Ok(events) => self.events.extend(events),
+            Err(e) => tracing::warn!(error = %e, fact = kind, "switch refused a fact"),
+        }
+    }
+
+    /// The settings of line `name` (configured, or an open-registration user).
+    pub fn line_settings(&self, name: &str) -> LineSettings {
+        self.config
+            .line(name)
+            .unwrap_or_else(|| self.config.open_line(name))
+    }
+
+    /// Where to reach `user`'s phones: every live binding, best `q` first, sent to where the
+    /// REGISTER came from (NAT-friendly), else to the contact URI's address.
+    pub fn destinations(&self, user: &str) -> Vec<Destination> {
+        self.registrar
+            .contacts(user, self.now.ms())
+            .into_iter()
+            .filter_map(|b| {
+                let uri = Uri::parse(&b.contact_uri).ok()?;
+                let target = b.source.or_else(|| target_of(&uri))?;
+                Some(Destination { uri, target })
+            })
+            .collect()
+    }
+
+    /// The AOR of line `name`.
+    pub fn aor(&self, name: &str) -> String {
+        format!("sip:{name}@{}", self.config.domain)
+    }
+}
+
+/// The network destination a SIP URI names when its host is an IP address.
+pub fn target_of(uri: &Uri) -> Option<Target> {
+    let sip = uri.as_sip()?;
+    let ip = match &sip.host {
+        Host::Ipv4(ip) => IpAddr::V4(*ip),
+        Host::Ipv6(ip) => IpAddr::V6(*ip),
+        Host::Domain(_) => return None,
+    };
+    let tcp = sip
+        .params
+        .value("transport")
+        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+    Some(Target {
+        proto: if tcp { Proto::Tcp } else { Proto::Udp },
+        remote: SocketAddr::new(ip, sip.port.unwrap_or(5060)),
+        conn: None,
+    })
+}
+
+/// What a client transaction of the B2BUA is for.
+#[derive(Debug, Clone)]
+enum Client {
+    /// An INVITE of the fork set on this side.
+    Fork(Side),
+    /// A request relayed from side `from`; its responses go back on `server`.
+    Relay(Box<relay::Relayed>),
+    /// A request whose response needs nothing (CANCEL, our own BYE).
+    Fire,
+}
+
+/// Timers of the B2BUA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// The callee rang too long.
+    NoAnswer,
+    /// Retransmit unacknowledged 2xx responses.
+    Retransmit,
+}
+
+/// All calls of the B2BUA and the indexes that find them.
+#[derive(Debug, Default)]
+pub struct B2bua {
+    calls: HashMap<CallRef, Call>,
+    next_ref: u64,
+    /// (Call-ID, our tag) → the call and side of the dialog.
+    dialogs: HashMap<(String, String), (CallRef, Side)>,
+    clients: HashMap<TransactionKey, (CallRef, Client)>,
+    /// The caller's INVITE server transactions.
+    servers: HashMap<TransactionKey, CallRef>,
+    timers: BTreeSet<(Instant, CallRef, Timer)>,
+}
+
+impl B2bua {
+    /// No calls.
+    pub fn new() -> B2bua {
+        B2bua::default()
+    }
+
+    /// The number of calls in progress.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The call with this handle.
+    pub fn call(&self, id: CallRef) -> Option<&Call> {
+        self.calls.get(&id)
+    }
+
+    /// When [`B2bua::on_timer`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _, _)| *at)
+    }
+
+    /// Fires the timers due at `cx.now`.
+    pub fn on_timer(&mut self, cx: &mut Ctx<'_>) {
+        while let Some(&(at, call, timer)) = self.timers.first() {
+            if at > cx.now.instant {
+                break;
+            }
+            self.timers.remove(&(at, call, timer));
+            match timer {
+                Timer::NoAnswer => self.no_answer(cx, call),
+                Timer::Retransmit => self.retransmit(cx, call),
+            }
+        }
+    }
+
+    /// A response to one of our client transactions.
+    pub fn response(&mut self, cx: &mut Ctx<'_>, key: &TransactionKey, response: Message) {
+        let Some((call, client)) = self.clients.get(key).cloned() else {
+            return;
+        };
+        if response.status().is_some_and(|s| s >= 200) && !matches!(client, Client::Fork(_)) {
+            self.clients.remove(key);
+        }
+        match client {
+            Client::Fork(side) => self.fork_response(cx, call, side, key, response),
+            Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
+            Client::Fire => {}
+        }
+    }
+
+    /// A client transaction ended without a final response (Timer B/F, transport error).
+    pub fn timed_out(&mut self, cx: &mut Ctx<'_>, key: &TransactionKey) {
+        let Some((call, client)) = self.clients.remove(key) else {
+            return;
+        };
+        match client {
+            Client::Fork(side) => self.fork_timed_out(cx, call, side, key),
+            Client::Relay(relayed) => {
+                let response = builder::response(&relayed.request, 408, None, "");
+                cx.sip.respond(&relayed.server, response, cx.now.instant);
+                self.after_relay(cx, call, &relayed);
+            }
+            Client::Fire => {}
+        }
+    }
+
+    /// A response that matched no transaction: a 2xx retransmitted after its INVITE client
+    /// transaction ended. The ACK sent for it is sent again.
+    pub fn stray_response(&mut self, cx: &mut Ctx<'_>, response: &Message) {
+        if !response.status().is_some_and(|s| (200..300).contains(&s)) {
+            return;
+        }
+        let Ok(ess) = callcomp_sip::check::check_response(response) else {
+            return;
+        };
+        let Some(tag) = ess.from.tag() else {
+            return;
+        };
+        let Some(&(id, side)) = self.dialogs.get(&(ess.call_id.0.clone(), tag.to_owned())) else {
+            return;
+        };
+        if let Some((ack, target)) = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.sent_acks.get(&(side, ess.cseq.seq)))
+        {
+            cx.sip.send(ack, *target);
+        }
+    }
+
+    /// Allocates a fresh call handle.
+    fn new_ref(&mut self) -> CallRef {
+        self.next_ref += 1;
+        CallRef(self.next_ref)
+    }
+
+    /// Indexes the dialog (Call-ID, our tag) of `side` of `call`.
+    fn index_dialog(&mut self, call_id: &str, tag: &str, call: CallRef, side: Side) {
+        self.dialogs
+            .insert((call_id.to_owned(), tag.to_owned()), (call, side));
+    }
+
+    fn arm(&mut self, at: Instant, call: CallRef, timer: Timer) {
+        self.timers.insert((at, call, timer));
+    }
+
+    fn disarm(&mut self, call: CallRef, timer: Timer) {
+        self.timers.retain(|&(_, c, t)| !(c == call && t == timer));
+    }
+
+    /// Starts retransmitting a 2xx sent to `side` over UDP until its ACK arrives.
+    fn track_2xx(
+        &mut self,
+        cx: &Ctx<'_>,
+        id: CallRef,
+        side: Side,
+        seq: u32,
+        response: Message,
+        target: Target,
+    ) {
+        if target.proto.is_reliable() {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.unacked.retain(|u| !(u.side == side && u.seq == seq));
+        call.unacked.push(call::Unacked {
+            side,
+            seq,
+            response,
+            target,
+            interval: T1,
+            give_up: cx.now.instant + T1 * 64,
+        });
+        self.arm(cx.now.instant + T1, id, Timer::Retransmit);
+    }
+
+    fn retransmit(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let now = cx.now.instant;
+        call.unacked.retain(|u| u.give_up > now);
+        let mut next: Option<Instant> = None;
+        for u in &mut call.unacked {
+            cx.sip.send(&u.response, u.target);
+            u.interval = (u.interval * 2).min(T2);
+            let at = now + u.interval;
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        if let Some(at) = next {
+            self.arm(at, id, Timer::Retransmit);
+        }
+    }
+
+    /// Forgets a call once nothing is left to wait for.
+    fn reap(&mut self, id: CallRef) {
+        if !self.calls.get(&id).is_some_and(Call::finished) {
+            return;
+        }
+        self.calls.remove(&id);
+        self.dialogs.retain(|_, (c, _)| *c != id);
+        self.servers.retain(|_, c| *c != id);
+        self.clients
+            .retain(|_, (c, client)| *c != id || matches!(client, Client::Relay(_)));
+        self.timers.retain(|&(_, c, _)| c != id);
+    }
+
+    /// Ends a call in any phase from callcomp's side (lineDrop, shutdown): CANCEL or
+    /// failure responses for what is being set up, BYE for what is established. `by` is the
+    /// side whose line dropped it, for the switch.
+    pub fn drop_call(&mut self, cx: &mut Ctx<'_>, id: CallRef, by: Side) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if call.phase == Phase::Ended {
+            return true;
+        }
+        let status = if by == Side::Caller { 487 } else { 603 };
+        let mut byes = Vec::new();
+        for side in [Side::Caller, Side::Callee] {
+            let Some(leg) = call.leg_mut(side) else {
+                continue;
+            };
+            match leg {
+                Leg::In(incoming) => match incoming.server.take() {
+                    Some(key) => {
+                        let response = builder::response(
+                            &incoming.invite,
+                            status,
+                            None,
+                            &incoming.dialog.local_tag,
+                        );
+                        cx.sip.respond(&key, response, cx.now.instant);
+                    }
+                    None => byes.push(side),
+                },
+                Leg::Out(out) => {
+                    let answered = out.dialog.is_some();
+                    out.abandon(cx.sip, cx.now);
+                    if answered {
+                        byes.push(side);
+                    }
+                }
+            }
+        }
+        for side in byes {
+            self.ack_out(cx, id, side, None);
+            self.send_bye(cx, id, side);
+        }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.phase = Phase::Ended;
+        }
+        self.disarm(id, Timer::NoAnswer);
+        cx.fact(Fact::Hangup { call: id, by });
+        self.reap(id);
+        true
+    }
+
+    /// Sends a BYE of our own on `side` (its response needs nothing).
+    fn send_bye(&mut self, cx: &mut Ctx<'_>, id: CallRef, side: Side) {
+        let Some(dialog) = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.leg_mut(side))
+            .and_then(Leg::dialog_mut)
+        else {
+            return;
+        };
+        let bye = dialog.request(callcomp_sip::Method::Bye, cx.sip);
+        let target = dialog.target;
+        if let Some(key) = cx.sip.request(bye, target, cx.now.instant) {
+            self.clients.insert(key, (id, Client::Fire));
+        }
+    }
+
+    /// Ends every call (shutdown).
+    pub fn drop_all(&mut self, cx: &mut Ctx<'_>) {
+        let ids: Vec<CallRef> = self.calls.keys().copied().collect();
+        for id in ids {
+            self.drop_call(cx, id, Side::Caller);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,404 @@
+//! Setting up an ordinary call: the caller's INVITE is routed to the callee's phones, their
+//! responses come back to the caller, and the call ends answered or classified as failed.
+//!
+//! Routing: the Request-URI's user part names the callee line (a configured user, or under
+//! open registration any user that registered). Unknown → 404; known but without a binding
+//! → 480 with `m=NL`; `call_waiting = false` and already in a call → 486 with `m=BS`
+//! (busy-on-busy, DESIGN §2.3). Otherwise the call forks to every binding, provisional
+//! responses other than 100 are relayed (the first one with the completion offer, RFC 6910
+//! §7.1), the first 2xx is relayed and wins, and when every fork failed the best failure is
+//! classified ([`super::classify`]) and relayed with the offer where one applies. The
+//! no-answer timer (`no_answer_timeout` of the callee's line) cancels the forks and answers
+//! 480 with `m=NR`. A CANCEL from the caller cancels the forks and answers 487.
+
+use callcomp_sip::builder;
+use callcomp_sip::check::Essentials;
+use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::cseq::CSeq;
+use callcomp_sip::headers::numbers::MaxForwards;
+use callcomp_sip::message::Message;
+use callcomp_sip::method::Method;
+use callcomp_sip::transaction::TransactionKey;
+use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
+
+use super::call::{Call, Incoming, Leg, PendingAck, Phase};
+use super::classify::{classify, Outcome};
+use super::dialog::{copy_end_to_end, relay_response, Dialog};
+use super::fork::{ForkEvent, Outgoing};
+use super::offer::add_offer;
+use super::{B2bua, Client, Ctx, Timer};
+use crate::core::ids;
+use crate::registrar::aor_user;
+use crate::transport::Target;
+
+impl B2bua {
+    /// A new INVITE outside any dialog, from `peer`.
+    pub fn invite(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        key: TransactionKey,
+        request: Message,
+        ess: &Essentials,
+        peer: Target,
+    ) {
+        let tag = ids::tag();
+        let Some(dialog) = Dialog::as_uas(&request, &tag, peer) else {
+            let response = builder::response(&request, 400, Some("Missing From tag"), &tag);
+            cx.sip.respond(&key, response, cx.now.instant);
+            return;
+        };
+        let id = self.new_ref();
+        let caller_line = aor_user(&ess.from.uri).filter(|u| cx.switch.line(u).is_some());
+        let callee = request
+            .uri()
+            .and_then(aor_user)
+            .filter(|u| cx.switch.line(u).is_some() || cx.registrar.policy().users.contains_key(u));
+        let dialed = callee.as_deref().map_or_else(
+            || request.uri().map(ToString::to_string).unwrap_or_default(),
+            |c| cx.aor(c),
+        );
+        let from = match &caller_line {
+            Some(line) => Party::Line(line.clone()),
+            None => Party::External(ess.from.uri.to_string()),
+        };
+        cx.fact(Fact::Dialed {
+            call: id,
+            from,
+            to: dialed,
+        });
+        self.index_dialog(&dialog.call_id, &tag, id, Side::Caller);
+        self.servers.insert(key.clone(), id);
+        let incoming = Incoming {
+            invite: request,
+            server: Some(key),
+            dialog,
+            offered: false,
+        };
+        self.calls.insert(id, Call::new(id, Leg::In(incoming)));
+
+        let Some(callee) = callee else {
+            self.fail(
+                cx,
+                id,
+                None,
+                Outcome::Response {
+                    status: 404,
+                    reason: "Not Found".into(),
+                },
+            );
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.callee_line = Some(callee.clone());
+        }
+        let settings = cx.line_settings(&callee);
+        if !settings.call_waiting && cx.switch.line_in_call(&callee) {
+            self.fail(cx, id, None, Outcome::BusyOnBusy);
+            return;
+        }
+        let destinations = cx.destinations(&callee);
+        if destinations.is_empty() {
+            self.fail(cx, id, None, Outcome::NotRegistered);
+            return;
+        }
+        cx.fact(Fact::Proceeding { call: id });
+        cx.fact(Fact::offered(id, callee.clone()));
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Leg::In(incoming) = &call.caller else {
+            return;
+        };
+        let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(&callee));
+        let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
+        self.attach_callee(id, out);
+        let at = cx.now.instant + settings.no_answer_timeout;
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.ringing_timer = Some(at);
+        }
+        self.arm(at, id, Timer::NoAnswer);
+        self.check_all_failed(cx, id);
+    }
+
+    /// Makes `out` the callee side of `id` and indexes its dialog and transactions.
+    pub(super) fn attach_callee(&mut self, id: CallRef, out: Outgoing) {
+        self.index_dialog(&out.call_id, &out.tag, id, Side::Callee);
+        for key in out.forks.iter().filter_map(|f| f.key.clone()) {
+            self.clients.insert(key, (id, Client::Fork(Side::Callee)));
+        }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.callee = Some(Leg::Out(out));
+        }
+    }
+
+    /// Every fork may have failed at once (nothing could be sent).
+    fn check_all_failed(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let failed = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.callee.as_ref())
+            .is_some_and(|l| match l {
+                Leg::Out(o) => o.winner.is_none() && o.settled() && !o.abandoned,
+                Leg::In(_) => false,
+            });
+        if failed {
+            self.callee_failed(cx, id);
+        }
+    }
+
+    /// A response to a fork on `side`.
+    pub(super) fn fork_response(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        side: Side,
+        key: &TransactionKey,
+        response: Message,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(out) = call.leg_mut(side).and_then(Leg::as_out_mut) else {
+            return;
+        };
+        let Some(index) = out.fork_of(key) else {
+            return;
+        };
+        let event = out.on_response(index, response, cx.sip, cx.now);
+        if call.third_party.is_some() {
+            self.join_event(cx, id, side, event);
+            return;
+        }
+        match event {
+            ForkEvent::Nothing => {}
+            ForkEvent::Retransmitted => self.resend_ack(cx, id, side),
+            ForkEvent::Provisional(response) => self.callee_provisional(cx, id, &response),
+            ForkEvent::Answered(response) => self.callee_answered(cx, id, &response),
+            ForkEvent::Failed => self.callee_failed(cx, id),
+        }
+        self.reap(id);
+    }
+
+    /// A fork on `side` timed out.
+    pub(super) fn fork_timed_out(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        side: Side,
+        key: &TransactionKey,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(out) = call.leg_mut(side).and_then(Leg::as_out_mut) else {
+            return;
+        };
+        let Some(index) = out.fork_of(key) else {
+            return;
+        };
+        let event = out.on_timeout(index);
+        if call.third_party.is_some() {
+            self.join_event(cx, id, side, event);
+        } else if matches!(event, ForkEvent::Failed) {
+            self.callee_failed(cx, id);
+        }
+        self.reap(id);
+    }
+
+    fn callee_provisional(&mut self, cx: &mut Ctx<'_>, id: CallRef, response: &Message) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase != Phase::Setup {
+            return;
+        }
+        let ringing = matches!(response.status(), Some(180 | 183));
+        let first_ring = ringing && !call.rang;
+        call.rang |= ringing;
+        let Leg::In(incoming) = &mut call.caller else {
+            return;
+        };
+        let Some(key) = incoming.server.clone() else {
+            return;
+        };
+        let contact = cx.sip.contact(incoming.dialog.target.proto);
+        let mut relayed = relay_response(
+            &incoming.invite,
+            response,
+            &incoming.dialog.local_tag,
+            Some(&contact),
+        );
+        if !incoming.offered {
+            incoming.offered = true;
+            add_offer(&mut relayed, &cx.config.domain, "NR");
+        }
+        cx.sip.respond(&key, relayed, cx.now.instant);
+        if first_ring {
+            cx.fact(Fact::Ringing { call: id });
+        }
+    }
+
+    fn callee_answered(&mut self, cx: &mut Ctx<'_>, id: CallRef, response: &Message) {
+        self.disarm(id, Timer::NoAnswer);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let callee_seq = match &call.callee {
+            Some(Leg::Out(o)) => o.invite_seq,
+            _ => return,
+        };
+        if call.phase != Phase::Setup {
+            return;
+        }
+        call.phase = Phase::Connected;
+        let Leg::In(incoming) = &mut call.caller else {
+            return;
+        };
+        let Some(key) = incoming.server.take() else {
+            return;
+        };
+        let contact = cx.sip.contact(incoming.dialog.target.proto);
+        let relayed = relay_response(
+            &incoming.invite,
+            response,
+            &incoming.dialog.local_tag,
+            Some(&contact),
+        );
+        let caller_seq = incoming.dialog.remote_seq.unwrap_or(0);
+        let target = incoming.dialog.target;
+        call.pending_acks.push(PendingAck {
+            from: Side::Caller,
+            from_seq: caller_seq,
+            to_seq: callee_seq,
+        });
+        cx.sip.respond(&key, relayed.clone(), cx.now.instant);
+        self.track_2xx(cx, id, Side::Caller, caller_seq, relayed, target);
+        cx.fact(Fact::Answered { call: id });
+    }
+
+    /// Every fork failed: classify, answer the caller, tell the switch.
+    fn callee_failed(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(Leg::Out(out)) = &call.callee else {
+            return;
+        };
+        let outcome = match (&out.best, out.timed_out) {
+            (Some((status, reason)), _) => Outcome::Response {
+                status: *status,
+                reason: reason.clone(),
+            },
+            (None, _) => Outcome::TimedOut,
+        };
+        let rang = call.rang;
+        self.fail(cx, id, Some(rang), outcome);
+    }
+
+    /// Ends the caller's INVITE with the classified failure and reports it.
+    pub(super) fn fail(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        rang: Option<bool>,
+        outcome: Outcome,
+    ) {
+        self.disarm(id, Timer::NoAnswer);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase != Phase::Setup {
+            return;
+        }
+        call.phase = Phase::Ended;
+        let classified = classify(&outcome, rang.unwrap_or(call.rang));
+        if let Leg::In(incoming) = &mut call.caller {
+            if let Some(key) = incoming.server.take() {
+                let mut response = builder::response(
+                    &incoming.invite,
+                    classified.status,
+                    classified.reason.as_deref(),
+                    &incoming.dialog.local_tag,
+                );
+                if let Some(m) = classified.offer_mode() {
+                    add_offer(&mut response, &cx.config.domain, m);
+                }
+                cx.sip.respond(&key, response, cx.now.instant);
+            }
+        }
+        cx.fact(Fact::Failed {
+            call: id,
+            cause: classified.failure,
+            caller_leg: CallerLeg::Released,
+        });
+        self.reap(id);
+    }
+
+    /// The no-answer timer of call `id` fired: cancel the forks, answer 480 with `m=NR`.
+    pub(super) fn no_answer(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.ringing_timer = None;
+        if call.phase != Phase::Setup {
+            return;
+        }
+        if let Some(Leg::Out(out)) = &mut call.callee {
+            out.abandon(cx.sip, cx.now);
+        }
+        if call.third_party.is_some() {
+            self.join_failed(cx, id, Outcome::NoAnswerTimer);
+            return;
+        }
+        self.fail(cx, id, Some(true), Outcome::NoAnswerTimer);
+    }
+
+    /// A CANCEL; `cancels` is the INVITE server transaction it matched.
+    pub fn cancel(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        key: TransactionKey,
+        request: Message,
+        cancels: Option<TransactionKey>,
+    ) {
+        let Some(invite_key) = cancels else {
+            let response = builder::response(&request, 481, None, &ids::tag());
+            cx.sip.respond(&key, response, cx.now.instant);
+            return;
+        };
+        let response = builder::response(&request, 200, None, &ids::tag());
+        cx.sip.respond(&key, response, cx.now.instant);
+        let Some(&id) = self.servers.get(&invite_key) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase != Phase::Setup {
+            return;
+        }
+        self.drop_call(cx, id, Side::Caller);
+    }
+}
+
+/// The INVITE to the callee for the caller's INVITE: a new Call-ID, a new From tag, CSeq 1,
+/// the caller's identity in From, the callee's AOR in To, Max-Forwards one less, and the
+/// body and end-to-end headers as they came.
+fn callee_invite(cx: &Ctx<'_>, caller: &Message, ess: &Essentials, callee_aor: &str) -> Message {
+    let mut invite = Message::new_request(Method::Invite, ess.to.uri.clone());
+    let mut from = ess.from.clone();
+    from.params.remove("tag");
+    from.set_tag(&ids::tag());
+    invite.push(&MaxForwards(
+        ess.max_forwards.map_or(70, |m| m.saturating_sub(1)),
+    ));
+    invite.push(&from);
+    invite.push_raw(HeaderName::To, format!("<{callee_aor}>"));
+    invite.push_raw(
+        HeaderName::CallId,
+        ids::call_id(&cx.sip.advertise().ip().to_string()),
+    );
+    invite.push(&CSeq::new(1, Method::Invite));
+    copy_end_to_end(caller, &mut invite);
+    invite
+}

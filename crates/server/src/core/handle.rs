@@ -1,0 +1,162 @@
+//! The API's view of the core ([`crate::api::Core`]): reads are snapshots of the switch
+//! under its lock; operations that need SIP are commands to the core task, answered through
+//! a oneshot channel; events come from a broadcast channel the core publishes to.
+
+use std::sync::{Arc, Mutex};
+
+use callcomp_switch::{CallRef, Event, LineErr, Switch};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::lock;
+use crate::api::{AddressCaps, ApiFailure, BoxFuture, CallView, Core, LineStatus, LineView};
+use crate::b2bua::MakeCallError;
+
+/// A request from the API to the core task.
+#[derive(Debug)]
+pub enum Command {
+    /// `lineMakeCall`.
+    MakeCall {
+        /// The line whose phone rings first.
+        line: String,
+        /// The destination.
+        to: String,
+        /// The new call's handle, or why there is none.
+        reply: oneshot::Sender<Result<CallRef, MakeCallError>>,
+    },
+    /// `lineDrop`.
+    Drop {
+        /// The call appearance.
+        id: u32,
+        /// Whether the drop was accepted.
+        reply: oneshot::Sender<Result<(), LineErr>>,
+    },
+}
+
+/// The handle the API holds.
+#[derive(Clone)]
+pub struct CoreHandle {
+    switch: Arc<Mutex<Switch>>,
+    commands: mpsc::Sender<Command>,
+    /// The event channel, until [`CoreHandle::close_events`]: event streams end when every
+    /// sender is gone, so the handle gives its own up at shutdown.
+    events: Arc<Mutex<Option<broadcast::Sender<Event>>>>,
+}
+
+impl CoreHandle {
+    /// A handle over the core's switch, command channel and event channel.
+    pub fn new(
+        switch: Arc<Mutex<Switch>>,
+        commands: mpsc::Sender<Command>,
+        events: broadcast::Sender<Event>,
+    ) -> CoreHandle {
+        CoreHandle {
+            switch,
+            commands,
+            events: Arc::new(Mutex::new(Some(events))),
+        }
+    }
+
+    /// Lets go of the event channel: once the core drops its sender too, every event stream
+    /// ends (and new subscribers get an ended stream).
+    pub fn close_events(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
+
+    fn line_view(switch: &Switch, line: &callcomp_switch::Line) -> LineView {
+        let calls = switch.line_calls(&line.name).map(|c| c.len()).unwrap_or(0);
+        let status = LineStatus {
+            num_call_completions: 0,
+            num_calls: u32::try_from(calls).unwrap_or(u32::MAX),
+            in_call: switch.line_in_call(&line.name),
+        };
+        // Call completion arrives with the completion engine; until then no mode is offered.
+        LineView::of(line, AddressCaps::unavailable(), status)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ApiFailure> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || ApiFailure::Detailed {
+            error: LineErr::OperationFailed,
+            detail: "the server is shutting down".to_owned(),
+        };
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+}
+
+impl Core for CoreHandle {
+    fn lines(&self) -> Vec<LineView> {
+        let switch = lock(&self.switch);
+        switch
+            .lines()
+            .map(|l| CoreHandle::line_view(&switch, l))
+            .collect()
+    }
+
+    fn line(&self, name: &str) -> Result<LineView, LineErr> {
+        let switch = lock(&self.switch);
+        let line = switch.line(name).ok_or(LineErr::InvalLineHandle)?;
+        Ok(CoreHandle::line_view(&switch, line))
+    }
+
+    fn line_calls(&self, name: &str) -> Result<Vec<CallView>, LineErr> {
+        let switch = lock(&self.switch);
+        Ok(switch
+            .line_calls(name)?
+            .into_iter()
+            .map(|c| CallView::of(c, &[]))
+            .collect())
+    }
+
+    fn call(&self, id: u32) -> Result<CallView, LineErr> {
+        let switch = lock(&self.switch);
+        Ok(CallView::of(switch.call_by_number(id)?, &[]))
+    }
+
+    fn make_call(&self, line: String, to: String) -> BoxFuture<'_, Result<CallView, ApiFailure>> {
+        Box::pin(async move {
+            let call = self
+                .ask(|reply| Command::MakeCall { line, to, reply })
+                .await?
+                .map_err(|e| match e {
+                    MakeCallError::UnknownLine(_) => ApiFailure::Line(LineErr::InvalLineHandle),
+                    MakeCallError::InvalidAddress(to) => ApiFailure::InvalAddress(to),
+                    e @ MakeCallError::PhoneNotRegistered(_) => ApiFailure::Detailed {
+                        error: LineErr::OperationFailed,
+                        detail: e.to_string(),
+                    },
+                })?;
+            let switch = lock(&self.switch);
+            let view = switch.calls_of(call).first().map(|c| CallView::of(c, &[]));
+            view.ok_or(ApiFailure::Detailed {
+                error: LineErr::OperationFailed,
+                detail: "the call ended at once".to_owned(),
+            })
+        })
+    }
+
+    fn drop_call(&self, id: u32) -> BoxFuture<'_, Result<(), ApiFailure>> {
+        Box::pin(async move { Ok(self.ask(|reply| Command::Drop { id, reply }).await??) })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        let events = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match events.as_ref() {
+            Some(sender) => sender.subscribe(),
+            // A receiver whose sender is already gone: the stream ends at once.
+            None => broadcast::channel(1).1,
+        }
+    }
+}

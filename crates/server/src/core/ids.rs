@@ -1,0 +1,44 @@
+//! Fresh identifiers for what callcomp originates: tags (RFC 3261 §19.3), Via branches
+//! (§8.1.1.7, with the magic cookie) and Call-IDs (§8.1.1.4). Random enough that two never
+//! collide in practice; none of them is a secret.
+
+use callcomp_sip::headers::via::MAGIC_COOKIE;
+use rand::distr::Alphanumeric;
+use rand::Rng;
+
+/// A random token of `len` letters and digits.
+fn token(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A new From/To tag.
+pub fn tag() -> String {
+    token(12)
+}
+
+/// A new Via branch, starting with the RFC 3261 magic cookie.
+pub fn branch() -> String {
+    format!("{MAGIC_COOKIE}{}", token(16))
+}
+
+/// A new Call-ID, `<random>@<host>`.
+pub fn call_id(host: &str) -> String {
+    format!("{}@{host}", token(20))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_have_their_shapes_and_differ() {
+        assert!(branch().starts_with("z9hG4bK"));
+        assert_eq!(tag().len(), 12);
+        assert_ne!(tag(), tag());
+        assert!(call_id("192.0.2.1").ends_with("@192.0.2.1"));
+    }
+}

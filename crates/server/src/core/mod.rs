@@ -1,0 +1,335 @@
+//! The server core: one task owns every piece of SIP state (transactions, registrar,
+//! B2BUA) without locks, and the switch, which the API reads through a mutex.
+//!
+//! [`Engine`] is the core as a sans-IO state machine: messages from the transport, commands
+//! from the API, store completions and the time go in; messages for the transport, switch
+//! events and store jobs come out ([`Engine::drain_outbound`], [`Engine::drain_events`],
+//! [`Engine::drain_jobs`]); [`Engine::poll_timeout`] says when it next needs the time.
+//! [`runtime::run`] drives it with tokio; the tests drive it by hand with injected time.
+//!
+//! - [`inbound`](mod@inbound): every inbound message, from the checks to the role that handles it;
+//! - [`transactions`]: the transaction layer and our Via/Contact;
+//! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
+//! - [`ids`]: tags, branches, Call-IDs.
+
+pub mod handle;
+pub mod ids;
+pub mod inbound;
+pub mod runtime;
+pub mod transactions;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use callcomp_sip::message::Message;
+use callcomp_sip::transaction::{TimerConfig, TransactionKey};
+use callcomp_switch::{
+    CallRef, Direction, Event, EventKind, Line, LineErr, Side, Switch, SwitchConfig, Time,
+};
+
+use crate::api::metrics as m;
+use crate::b2bua::{B2bua, Ctx, MakeCallError};
+use crate::config::Config;
+use crate::registrar::{Binding, Registrar};
+use crate::transport::Outbound;
+
+use self::transactions::Transactions;
+
+/// The time as the core needs it: a monotonic instant for SIP timers, the wall clock (since
+/// the UNIX epoch) for the switch and the bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time.
+    pub instant: Instant,
+    /// Wall-clock time since the UNIX epoch.
+    pub wall: Time,
+}
+
+impl Now {
+    /// The current time from the system clocks.
+    pub fn system() -> Now {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Now {
+            instant: Instant::now(),
+            wall: Time::new(since),
+        }
+    }
+
+    /// Wall-clock milliseconds since the UNIX epoch.
+    pub fn ms(&self) -> u64 {
+        self.wall.as_millis()
+    }
+
+    /// This time moved forward by `d` on both clocks.
+    pub fn after(self, d: Duration) -> Now {
+        Now {
+            instant: self.instant + d,
+            wall: self.wall + d,
+        }
+    }
+}
+
+/// Work for the store; the core hears back through [`Engine::store_done`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreJob {
+    /// Make `bindings` the whole set of `aor` (an accepted REGISTER), then report `id`.
+    ReplaceBindings {
+        /// The job id to report.
+        id: u64,
+        /// The AOR.
+        aor: String,
+        /// Its new bindings.
+        bindings: Vec<Binding>,
+    },
+    /// Delete bindings expired at `now_ms` (no report needed).
+    PurgeExpired {
+        /// The time.
+        now_ms: u64,
+    },
+}
+
+/// How often expired bindings are looked for at most.
+const PURGE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The core as a state machine; see the module documentation.
+pub struct Engine {
+    config: Arc<Config>,
+    sip: Transactions,
+    registrar: Registrar,
+    b2bua: B2bua,
+    switch: Arc<Mutex<Switch>>,
+    events: Vec<Event>,
+    jobs: Vec<StoreJob>,
+    next_job: u64,
+    /// REGISTER responses waiting for their store commit, by job id.
+    waiting: HashMap<u64, (TransactionKey, Message)>,
+    next_purge: Option<Instant>,
+}
+
+impl Engine {
+    /// The core for `config`: lines for the configured users, the bindings loaded from the
+    /// store (and, under open registration, a line for each of their users), our address
+    /// `advertise` for Via and Contact, and the switch the API reads.
+    pub fn new(
+        config: Arc<Config>,
+        switch: Arc<Mutex<Switch>>,
+        advertise: SocketAddr,
+        nonce_key: [u8; 32],
+        bindings: Vec<Binding>,
+        now: Now,
+    ) -> Engine {
+        let mut registrar = Registrar::from_config(&config, nonce_key);
+        registrar.load(bindings, now.ms());
+        let mut engine = Engine {
+            sip: Transactions::new(TimerConfig::default(), advertise),
+            registrar,
+            b2bua: B2bua::new(),
+            switch,
+            events: Vec::new(),
+            jobs: Vec::new(),
+            next_job: 0,
+            waiting: HashMap::new(),
+            next_purge: Some(now.instant + PURGE_INTERVAL),
+            config,
+        };
+        let mut names: Vec<String> = engine.config.users.keys().cloned().collect();
+        if engine.config.open_registration() {
+            names.extend(engine.registrar.users().map(str::to_owned));
+        }
+        for name in names {
+            engine.ensure_line(&name);
+        }
+        engine
+    }
+
+    /// The switch the core feeds.
+    pub fn switch(&self) -> Arc<Mutex<Switch>> {
+        Arc::clone(&self.switch)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Sets the address put in our Via and Contact (once the transport has bound).
+    pub fn set_advertise(&mut self, addr: SocketAddr) {
+        self.sip.set_advertise(addr);
+    }
+
+    /// The B2BUA, for inspection.
+    pub fn b2bua(&self) -> &B2bua {
+        &self.b2bua
+    }
+
+    /// The registrar, for inspection.
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    /// Messages for the transport.
+    pub fn drain_outbound(&mut self) -> Vec<Outbound> {
+        self.sip.drain()
+    }
+
+    /// Switch events for the API's subscribers, in order.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        let events = std::mem::take(&mut self.events);
+        if !events.is_empty() {
+            self.record_call_metrics(&events);
+        }
+        events
+    }
+
+    /// Work for the store.
+    pub fn drain_jobs(&mut self) -> Vec<StoreJob> {
+        std::mem::take(&mut self.jobs)
+    }
+
+    /// Whether REGISTER responses still wait for the store.
+    pub fn store_pending(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// When [`Engine::on_timer`] is next due.
+    pub fn poll_timeout(&self, now: Now) -> Option<Instant> {
+        let switch = lock(&self.switch)
+            .next_deadline()
+            .map(|at| now.instant + at.saturating_since(now.wall));
+        [
+            self.sip.poll_timeout(),
+            self.b2bua.poll_timeout(),
+            switch,
+            self.next_purge,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn on_timer(&mut self, now: Now) {
+        let events = self.sip.on_timer(now.instant);
+        self.dispatch(events, None, now);
+        self.with_ctx(now, |b2bua, cx| b2bua.on_timer(cx));
+        let events = lock(&self.switch).on_timer(now.wall);
+        self.events.extend(events);
+        if self.next_purge.is_some_and(|at| at <= now.instant) {
+            self.next_purge = Some(now.instant + PURGE_INTERVAL);
+            if !self.registrar.purge(now.ms()).is_empty() {
+                self.jobs.push(StoreJob::PurgeExpired { now_ms: now.ms() });
+            }
+        }
+    }
+
+    /// The store finished job `id`: send the REGISTER response that waited for it.
+    pub fn store_done(&mut self, id: u64, ok: bool, now: Now) {
+        let Some((key, response)) = self.waiting.remove(&id) else {
+            return;
+        };
+        let response = if ok {
+            response
+        } else {
+            let mut failed = response;
+            failed.set_status(500, "Store failure");
+            failed.remove(&callcomp_sip::HeaderName::Contact);
+            failed
+        };
+        self.sip.respond(&key, response, now.instant);
+    }
+
+    /// `lineMakeCall`: a third-party call from `line`'s phone to `to`.
+    pub fn make_call(&mut self, line: &str, to: &str, now: Now) -> Result<CallRef, MakeCallError> {
+        self.with_ctx(now, |b2bua, cx| b2bua.make_call(cx, line, to))
+    }
+
+    /// `lineDrop` of call appearance `id`: ends its B2BUA call from that line's side, or
+    /// ends the offer window of a call whose SIP legs are over.
+    pub fn drop_call(&mut self, id: u32, now: Now) -> Result<(), LineErr> {
+        let (call_ref, direction, call_id) = {
+            let switch = lock(&self.switch);
+            let call = switch.call_by_number(id)?;
+            (call.call_ref, call.direction, call.id)
+        };
+        let side = match direction {
+            Direction::Out => Side::Caller,
+            Direction::In => Side::Callee,
+        };
+        let dropped = self.with_ctx(now, |b2bua, cx| b2bua.drop_call(cx, call_ref, side));
+        if !dropped {
+            let events = lock(&self.switch).drop_call(call_id, now.wall)?;
+            self.events.extend(events);
+        }
+        Ok(())
+    }
+
+    /// Ends every call (shutdown): CANCEL, failure responses and BYEs go out.
+    pub fn shutdown(&mut self, now: Now) {
+        self.with_ctx(now, |b2bua, cx| b2bua.drop_all(cx));
+    }
+
+    /// Adds a line for `name` if the switch has none.
+    fn ensure_line(&mut self, name: &str) {
+        let mut switch = lock(&self.switch);
+        if switch.line(name).is_none() {
+            let aor = format!("sip:{name}@{}", self.config.domain);
+            if let Err(e) = switch.add_line(Line::new(name, aor)) {
+                tracing::warn!(error = %e, line = name, "cannot add line");
+            }
+        }
+    }
+
+    /// Runs `f` with the B2BUA and a context over the rest of the core.
+    fn with_ctx<T>(&mut self, now: Now, f: impl FnOnce(&mut B2bua, &mut Ctx<'_>) -> T) -> T {
+        let mut switch = lock(&self.switch);
+        let mut cx = Ctx {
+            sip: &mut self.sip,
+            switch: &mut switch,
+            events: &mut self.events,
+            registrar: &self.registrar,
+            config: &self.config,
+            now,
+        };
+        f(&mut self.b2bua, &mut cx)
+    }
+
+    fn record_call_metrics(&self, events: &[Event]) {
+        for e in events {
+            if let EventKind::CallState(c) = &e.kind {
+                ::metrics::counter!(m::CALL_STATE_CHANGES, m::LABEL_STATE => c.state.as_str())
+                    .increment(1);
+            }
+        }
+        let switch = lock(&self.switch);
+        let mut counts: HashMap<&'static str, usize> = HashMap::new();
+        for line in switch.lines() {
+            for call in switch.line_calls(&line.name).unwrap_or_default() {
+                *counts.entry(call.state.as_str()).or_default() += 1;
+            }
+        }
+        for state in callcomp_switch::CallState::ALL {
+            let n = counts.get(state.as_str()).copied().unwrap_or(0);
+            ::metrics::gauge!(m::CALLS, m::LABEL_STATE => state.as_str()).set(n as f64);
+        }
+    }
+}
+
+/// Locks the switch; a poisoned lock still holds a consistent switch (nothing panics while
+/// holding it), so it is used as is.
+pub fn lock(switch: &Mutex<Switch>) -> MutexGuard<'_, Switch> {
+    switch.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A switch with the configured offer window.
+pub fn new_switch(config: &Config) -> Switch {
+    Switch::new(SwitchConfig {
+        offer_window: config.completion.offer_window,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! The transaction layer as the core drives it: every transaction remembers where its
+//! messages go, outputs that only concern the wire are turned into [`Outbound`]s here, and
+//! what the transaction user must decide comes back as a [`TuEvent`].
+//!
+//! This is also where callcomp's own Via and Contact are made (RFC 3261 §8.1.1.7, §18.1.1,
+//! RFC 3581 `rport`), and where SIP messages are counted for the metrics.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use callcomp_sip::headers::via::{Transport, Via};
+use callcomp_sip::message::Message;
+use callcomp_sip::transaction::{
+    LayerOutput, Output, TimerConfig, TransactionKey, TransactionLayer,
+};
+use callcomp_sip::uri::Host;
+
+use super::ids;
+use crate::api::metrics as m;
+use crate::transport::{Outbound, Proto, Target};
+
+/// What the transaction layer hands up to the transaction user.
+#[derive(Debug)]
+pub enum TuEvent {
+    /// A new request with its server transaction.
+    NewRequest {
+        /// The server transaction; answer under this key.
+        key: TransactionKey,
+        /// The request.
+        request: Message,
+        /// For a CANCEL: the INVITE server transaction it targets.
+        cancels: Option<TransactionKey>,
+    },
+    /// A response to a request the TU sent.
+    Response {
+        /// The client transaction.
+        key: TransactionKey,
+        /// The response.
+        response: Message,
+    },
+    /// A client transaction got no final response in time (Timer B or F): treat as 408.
+    TimedOut(TransactionKey),
+    /// A response that matched no client transaction (a 2xx retransmitted late).
+    StrayResponse(Message),
+    /// An ACK for a 2xx.
+    Ack(Message),
+}
+
+/// The transaction layer, the destination of every live transaction, and the outbox.
+pub struct Transactions {
+    layer: TransactionLayer,
+    routes: HashMap<TransactionKey, Target>,
+    outbox: Vec<Outbound>,
+    advertise: SocketAddr,
+}
+
+impl Transactions {
+    /// An empty layer; `advertise` is the address put in our Via and Contact headers.
+    pub fn new(timers: TimerConfig, advertise: SocketAddr) -> Transactions {
+        Transactions {
+            layer: TransactionLayer::new(timers),
+            routes: HashMap::new(),
+            outbox: Vec::new(),
+            advertise,
+        }
+    }
+
+    /// The address in our Via and Contact.
+    pub fn advertise(&self) -> SocketAddr {
+        self.advertise
+    }
+
+    /// Changes the advertised address (once the transport knows its real ports).
+    pub fn set_advertise(&mut self, addr: SocketAddr) {
+        self.advertise = addr;
+    }
+
+    /// Number of live transactions.
+    pub fn len(&self) -> usize {
+        self.layer.len()
+    }
+
+    /// Whether no transaction is live.
+    pub fn is_empty(&self) -> bool {
+        self.layer.is_empty()
+    }
+
+    /// When [`Transactions::on_timer`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.layer.poll_timeout()
+    }
+
+    /// Takes every message queued for the transport.
+    pub fn drain(&mut self) -> Vec<Outbound> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Feeds a message from `peer` through the layer. `Err` when it cannot be keyed (the
+    /// caller answers a request statelessly).
+    pub fn receive(
+        &mut self,
+        message: Message,
+        from: Target,
+        now: Instant,
+    ) -> Result<Vec<TuEvent>, callcomp_sip::transaction::KeyError> {
+        count(m::SIP_MESSAGES_IN, &message);
+        let outputs = self.layer.receive(message, from.proto.is_reliable(), now)?;
+        Ok(self.settle(outputs, Some(from)))
+    }
+
+    /// Fires the layer's timers.
+    pub fn on_timer(&mut self, now: Instant) -> Vec<TuEvent> {
+        let outputs = self.layer.on_timer(now);
+        self.settle(outputs, None)
+    }
+
+    /// Starts a client transaction sending `request` to `target`; `None` if the layer
+    /// refused it (a reused branch, which fresh branches make impossible).
+    pub fn request(
+        &mut self,
+        request: Message,
+        target: Target,
+        now: Instant,
+    ) -> Option<TransactionKey> {
+        match self
+            .layer
+            .send_request(request, target.proto.is_reliable(), now)
+        {
+            Ok((key, outputs)) => {
+                ::metrics::counter!(m::TRANSACTIONS, m::LABEL_ROLE => "client", m::LABEL_METHOD => key.method().to_string()).increment(1);
+                self.routes.insert(key.clone(), target);
+                // Starting a client transaction only ever sends; nothing goes to the TU yet.
+                let events = self.settle(outputs, None);
+                if !events.is_empty() {
+                    tracing::warn!(%key, "a new client transaction reported to its TU at once");
+                }
+                Some(key)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "client transaction refused");
+                None
+            }
+        }
+    }
+
+    /// Sends `response` through server transaction `key`. A transaction that has ended
+    /// (or cannot send this response now) is logged and skipped.
+    pub fn respond(&mut self, key: &TransactionKey, response: Message, now: Instant) {
+        match self.layer.send_response(key, response, now) {
+            Ok(outputs) => {
+                self.settle(outputs, None);
+            }
+            Err(e) => tracing::debug!(error = %e, "response not sent"),
+        }
+    }
+
+    /// Sends a message outside any transaction: an ACK for a 2xx, a retransmitted 2xx, a
+    /// stateless response.
+    pub fn send(&mut self, message: &Message, target: Target) {
+        count(m::SIP_MESSAGES_OUT, message);
+        self.outbox.push(Outbound {
+            target,
+            bytes: message.to_bytes(),
+        });
+    }
+
+    /// A new top Via for a request we send over `proto`, with a fresh branch and `rport`.
+    pub fn via(&self, proto: Proto) -> Via {
+        let mut via = Via::new(
+            match proto {
+                Proto::Udp => Transport::Udp,
+                Proto::Tcp => Transport::Tcp,
+            },
+            host_of(self.advertise),
+            Some(self.advertise.port()),
+            &ids::branch(),
+        );
+        via.set_rport(None);
+        via
+    }
+
+    /// Our Contact value for dialogs over `proto`.
+    pub fn contact(&self, proto: Proto) -> String {
+        let host = host_of(self.advertise);
+        let port = self.advertise.port();
+        match proto {
+            Proto::Udp => format!("<sip:callcomp@{host}:{port}>"),
+            Proto::Tcp => format!("<sip:callcomp@{host}:{port};transport=tcp>"),
+        }
+    }
+
+    fn settle(&mut self, outputs: Vec<LayerOutput>, from: Option<Target>) -> Vec<TuEvent> {
+        let mut events = Vec::new();
+        for output in outputs {
+            match output {
+                LayerOutput::Transaction { key, output } => match output {
+                    Output::Send(message) => match self.routes.get(&key) {
+                        Some(&target) => self.send(&message, target),
+                        None => tracing::warn!(%key, "no destination for a transaction's message"),
+                    },
+                    Output::ToTransactionUser(message) if key.is_client() => {
+                        events.push(TuEvent::Response {
+                            key,
+                            response: message,
+                        });
+                    }
+                    Output::ToTransactionUser(message) => events.push(TuEvent::Ack(message)),
+                    Output::TimedOut if key.is_client() => events.push(TuEvent::TimedOut(key)),
+                    Output::TransportError if key.is_client() => {
+                        events.push(TuEvent::TimedOut(key))
+                    }
+                    Output::Terminated => {
+                        self.routes.remove(&key);
+                    }
+                    Output::TimedOut | Output::TransportError | Output::SetTimer(..) => {}
+                },
+                LayerOutput::NewRequest {
+                    key,
+                    request,
+                    cancels,
+                } => {
+                    if let Some(from) = from {
+                        self.routes.insert(key.clone(), from);
+                    }
+                    ::metrics::counter!(m::TRANSACTIONS, m::LABEL_ROLE => "server", m::LABEL_METHOD => key.method().to_string()).increment(1);
+                    events.push(TuEvent::NewRequest {
+                        key,
+                        request,
+                        cancels,
+                    });
+                }
+                LayerOutput::StrayResponse(message) => events.push(TuEvent::StrayResponse(message)),
+                LayerOutput::StrayAck(message) => events.push(TuEvent::Ack(message)),
+            }
+        }
+        events
+    }
+}
+
+/// The host of a socket address as a URI host.
+fn host_of(addr: SocketAddr) -> Host {
+    match addr {
+        SocketAddr::V4(a) => Host::Ipv4(*a.ip()),
+        SocketAddr::V6(a) => Host::Ipv6(*a.ip()),
+    }
+}
+
+/// Counts one message under `name`, labelled with its method and status.
+fn count(name: &'static str, message: &Message) {
+    let (method, status) = match (message.method(), message.status()) {
+        (Some(method), _) => (method.to_string(), "request".to_owned()),
+        (None, Some(code)) => {
+            let method = message
+                .header::<callcomp_sip::headers::cseq::CSeq>()
+                .and_then(Result::ok)
+                .map(|c| c.method.to_string())
+                .unwrap_or_default();
+            (method, code.to_string())
+        }
+        (None, None) => (String::new(), String::new()),
+    };
+    ::metrics::counter!(name, m::LABEL_METHOD => method, m::LABEL_STATUS => status).increment(1);
+}

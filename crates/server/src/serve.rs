@@ -1,0 +1,215 @@
+//! `callcomp serve`: opens the store, starts the SIP transports, the core and the API, and
+//! runs until SIGINT or SIGTERM (DESIGN §5).
+//!
+//! Shutdown is graceful: the API stops accepting, the core ends every call (CANCEL, final
+//! responses, BYE) and waits for the store to commit what it was given, the transports
+//! close, the store is closed, and the process exits 0.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use callcomp::api::{self, ApiOptions};
+use callcomp::config::{Config, LogFormat, LogLevel, Transport};
+use callcomp::core::handle::CoreHandle;
+use callcomp::core::runtime::{self, Inputs};
+use callcomp::core::{new_switch, Engine};
+use callcomp::registrar::Binding;
+use callcomp::store::Store;
+use callcomp::transport::{self, Proto, TransportLimits};
+use rand::Rng;
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing_subscriber::EnvFilter;
+
+/// How long in-flight API requests get after the shutdown signal.
+const API_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the server on its own tokio runtime; exit 0 after a clean shutdown, 1 on a start
+/// failure.
+pub fn main(config: Config, log_level: Option<&str>) -> ExitCode {
+    init_tracing(&config, log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("callcomp serve: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config, log_level: Option<&str>) {
+    let fallback = log_level.map(str::to_owned).unwrap_or_else(|| {
+        match config.log.level {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+        .to_owned()
+    });
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&fallback))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    // The warnings include the one for open registration.
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let store = Store::open(&config.store.path)
+        .await
+        .with_context(|| format!("opening the store {}", config.store.path.display()))?;
+    let bindings: Vec<Binding> = store
+        .all_bindings()
+        .await
+        .context("reading the stored bindings")?
+        .into_iter()
+        .map(Binding::from)
+        .collect();
+
+    let protos: Vec<Proto> = config
+        .sip
+        .transports
+        .iter()
+        .map(|t| match t {
+            Transport::Udp => Proto::Udp,
+            Transport::Tcp => Proto::Tcp,
+        })
+        .collect();
+    let (wire, inbound) = transport::start(&config.sip.listen, &protos, TransportLimits::default())
+        .await
+        .context("starting the SIP transports")?;
+    for (proto, addr) in wire.local_addrs() {
+        tracing::info!(transport = proto.as_str(), %addr, "SIP listening");
+    }
+    let advertise = wire
+        .local_addr(Proto::Udp)
+        .or_else(|| wire.local_addr(Proto::Tcp))
+        .or_else(|| config.sip.listen.first().copied())
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
+
+    let switch = Arc::new(Mutex::new(new_switch(&config)));
+    let nonce_key: [u8; 32] = rand::rng().random();
+    let now = runtime::now();
+    let engine = Engine::new(
+        Arc::clone(&config),
+        Arc::clone(&switch),
+        advertise,
+        nonce_key,
+        bindings,
+        now,
+    );
+    let (commands_tx, commands_rx) = mpsc::channel(256);
+    let (events_tx, _) = broadcast::channel(1024);
+    let handle = CoreHandle::new(switch, commands_tx, events_tx.clone());
+
+    let metrics = match api::install_prometheus() {
+        Ok(metrics) => Some(metrics),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics disabled");
+            None
+        }
+    };
+    let options = ApiOptions {
+        token: config.api.token.as_ref().map(|t| t.expose().to_owned()),
+        metrics,
+    };
+    let router = api::router(Arc::new(handle.clone()), options);
+    let listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("binding the API on {}", config.api.listen))?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        stop_tx.send_replace(true);
+    });
+    let api_stop = stopped(stop_rx.clone());
+    let api_task = tokio::spawn(api::serve(listener, router, api_stop));
+
+    let sender = wire.clone();
+    let send = move |out| {
+        if let Err(e) = sender.send(out) {
+            tracing::warn!(error = %e, "SIP message not sent");
+        }
+    };
+    let inputs = Inputs {
+        inbound,
+        commands: commands_rx,
+    };
+    runtime::run(
+        engine,
+        send,
+        store.clone(),
+        inputs,
+        events_tx,
+        stopped(stop_rx),
+    )
+    .await;
+
+    handle.close_events();
+    match tokio::time::timeout(API_GRACE, api_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "API task failed"),
+        Err(_) => tracing::warn!("API requests still open at shutdown; leaving them"),
+    }
+    // Let the last SIP messages leave before the sockets close.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    wire.shutdown();
+    store.close().await.context("closing the store")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves once the stop flag is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
