@@ -429,13 +429,16 @@ impl Engine {
         let ls = self.lines.entry(line.to_owned()).or_default();
         ls.open_legs = ls.open_legs.saturating_sub(1);
         let free = ls.open_legs == 0;
+        let maybe_caller_free = ls.open_legs <= 1;
         self.condition_event(line, |r| match r.condition {
             CompletionCond::Busy => created >= r.waiting_since,
             CompletionCond::Noanswer => established.is_some_and(|t| t >= r.waiting_since),
             CompletionCond::Notregistered => false,
         });
-        if free {
+        if maybe_caller_free {
             self.caller_free(line, now);
+        }
+        if free {
             self.select(line, now);
         }
     }
@@ -545,6 +548,13 @@ impl Engine {
         !self.in_call(line) && self.registered(line) != Some(false)
     }
 
+    /// Whether `r`'s caller is free for it: a camp-on's own held leg does not count.
+    fn caller_free_for(&self, r: &CompletionRequest) -> bool {
+        let own = u32::from(r.mode == CompletionMode::Campon && r.campon_call.is_some());
+        let legs = self.lines.get(&r.line).map_or(0, |l| l.open_legs);
+        legs <= own && self.registered(&r.line) != Some(false) && !r.suspended_by_caller
+    }
+
     fn max_queue(&self, callee: &str) -> u32 {
         self.limits
             .get(callee)
@@ -633,7 +643,7 @@ impl Engine {
             if !r.condition_met || r.state == RequestState::Recalling {
                 continue;
             }
-            if r.suspended_by_caller || !self.free(&r.line) {
+            if !self.caller_free_for(r) {
                 self.set_state(id, RequestState::Suspended);
                 continue;
             }
@@ -703,7 +713,7 @@ impl Engine {
             self.set_state(id, RequestState::Queued);
             return;
         }
-        if r.suspended_by_caller || !self.free(&r.line) {
+        if !self.caller_free_for(r) {
             self.release_any(callee);
             self.set_state(id, RequestState::Suspended);
             self.select(callee, now);
@@ -846,11 +856,9 @@ impl Engine {
         }
     }
 
-    /// `line` is free as a caller: its suspended requests resume, each keeping its place.
+    /// `line` may be free as a caller: its suspended requests whose caller is free resume,
+    /// each keeping its place.
     fn caller_free(&mut self, line: &str, now: Time) {
-        if !self.free(line) {
-            return;
-        }
         let ids: Vec<CompletionId> = self
             .lines
             .get(line)
@@ -873,9 +881,10 @@ impl Engine {
 
     /// A suspended request whose caller is free and not suspending it goes back to queued.
     fn resume_one(&mut self, id: CompletionId) -> bool {
-        let ok = self.requests.get(&id).is_some_and(|r| {
-            r.state == RequestState::Suspended && !r.suspended_by_caller && self.free(&r.line)
-        });
+        let ok = self
+            .requests
+            .get(&id)
+            .is_some_and(|r| r.state == RequestState::Suspended && self.caller_free_for(r));
         if ok {
             self.set_state(id, RequestState::Queued);
         }

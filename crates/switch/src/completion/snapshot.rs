@@ -41,7 +41,14 @@ pub enum ImportError {
 impl Engine {
     /// The outstanding requests, oldest first.
     pub fn export(&self) -> Snapshot {
-        let mut requests: Vec<CompletionRequest> = self.requests.values().cloned().collect();
+        let mut requests: Vec<CompletionRequest> = self
+            .requests
+            .values()
+            .map(|r| CompletionRequest {
+                recall_until: None,
+                ..r.clone()
+            })
+            .collect();
         requests.sort_by_key(|r| r.seq);
         let next_id = requests
             .iter()
