@@ -47,6 +47,8 @@ impl Default for SwitchConfig {
 pub struct Switch {
     config: SwitchConfig,
     pub(crate) lines: BTreeMap<String, Line>,
+    /// Line names by address of record.
+    pub(crate) by_address: HashMap<String, String>,
     pub(crate) calls: BTreeMap<CallId, Call>,
     pub(crate) sessions: HashMap<CallRef, Session>,
     deadlines: BTreeSet<(Time, CallId)>,
@@ -101,6 +103,7 @@ impl Switch {
             completion: Engine::new(completion),
             targets: HashMap::new(),
             actions: Vec::new(),
+            by_address: HashMap::new(),
             config,
             lines: BTreeMap::new(),
             calls: BTreeMap::new(),
@@ -124,6 +127,9 @@ impl Switch {
         if self.lines.contains_key(&line.name) {
             return Err(AddLineError::Exists(line.name));
         }
+        self.by_address
+            .entry(line.address.clone())
+            .or_insert_with(|| line.name.clone());
         self.lines.insert(line.name.clone(), line);
         Ok(())
     }
@@ -424,6 +430,14 @@ impl Switch {
         }
         if let Some(s) = self.sessions.get_mut(&call) {
             s.phase = Phase::Connected;
+        }
+        // A caller that reaches its callee directly no longer needs a callback to it.
+        let line = |id: Option<CallId>| {
+            id.and_then(|id| self.calls.get(&id))
+                .map(|c| c.line.clone())
+        };
+        if let (Some(caller), Some(callee)) = (line(ids[0]), line(ids[1])) {
+            self.completion.direct_call(&caller, &callee, now);
         }
         Ok(())
     }

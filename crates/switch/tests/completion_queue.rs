@@ -172,7 +172,10 @@ fn fifo_with_suspension_and_resumption() {
     assert_eq!(rig.sw.queue_position(carol), Some(1));
     assert_eq!(rig.timer(3_500), ["completion 2 recalling @2"]);
     rig.cfact(CompletionFact::RecallAnswered { id: alice }, 4_000);
-    rig.cfact(CompletionFact::RecallConnected { id: alice }, 4_100);
+    // Fired: bob stays reserved for alice until the recall's leg to bob opens.
+    let ev = rig.cfact(CompletionFact::RecallConnected { id: alice }, 4_100);
+    assert_eq!(ev, ["completion 2 completed @2", "alice numcompletions 0"]);
+    assert!(rig.sw.is_reserved("bob", Some("carol")));
     // Bob's leg for alice's completed call opens, then ends: carol is selected.
     let done = rig.connect("alice", "bob", 4_200);
     let ev = rig.hangup(done, 9_000);
@@ -379,4 +382,17 @@ fn removed_lines_cancel_their_requests() {
         .sw
         .completion_fact(CompletionFact::Registered { line: "zoe".into() }, t(11))
         .is_err());
+}
+
+/// A caller who reaches the callee directly no longer needs the callback.
+#[test]
+fn a_direct_call_completes_the_callback() {
+    let mut rig = Rig::new();
+    let call = rig.busy("alice", "bob", 0);
+    let (id, _) = rig.complete(call, CompletionMode::Callback, 10);
+    rig.connect("carol", "dave", 20);
+    assert!(rig.sw.completion(id).is_some());
+    rig.connect("alice", "bob", 30);
+    assert!(rig.sw.completion(id).is_none());
+    assert_eq!(rig.sw.line_status("alice").unwrap().num_call_completions, 0);
 }

@@ -76,7 +76,12 @@ fn ask(call: u32, mode: u32) -> Ask {
 type Prep = fn(&mut Rig) -> Ask;
 
 /// A row: name, configuration (default if `None`), preparation, expected result.
-type Row = (&'static str, Option<CompletionConfig>, Prep, Result<(), LineErr>);
+type Row = (
+    &'static str,
+    Option<CompletionConfig>,
+    Prep,
+    Result<(), LineErr>,
+);
 
 /// DESIGN §2.1, every row and the precedence when two failures apply.
 #[test]

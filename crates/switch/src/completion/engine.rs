@@ -377,6 +377,12 @@ impl Engine {
             }
             CompletionFact::RecallConnected { id } => {
                 self.expect(id, kind, RequestState::Recalling, None)?;
+                // The callee stays reserved until the recall's leg to it opens.
+                if let Some(r) = self.requests.get(&id) {
+                    let (target, caller) = (r.target.clone(), r.line.clone());
+                    let until = now + CONNECT_GRACE;
+                    self.hold(&target, id, caller, HoldPhase::Connecting(until));
+                }
                 self.end(id, End::Completed, now);
             }
             CompletionFact::RecallCalleeBusy { id } => {
@@ -440,6 +446,34 @@ impl Engine {
         }
         if free {
             self.select(line, now);
+        }
+    }
+
+    /// `caller` reached `callee` directly (a call between them was answered): its waiting
+    /// `callback` and `campon` requests to `callee` have done their job and complete. A request
+    /// that is recalling is left to the recall's own outcome.
+    pub(crate) fn direct_call(&mut self, caller: &str, callee: &str, now: Time) {
+        let done: Vec<CompletionId> = self
+            .requests_of(caller)
+            .into_iter()
+            .filter(|r| {
+                r.target == callee
+                    && r.mode != CompletionMode::Message
+                    && r.state != RequestState::Recalling
+            })
+            .map(|r| r.id)
+            .collect();
+        for id in done {
+            let campon = self
+                .requests
+                .get(&id)
+                .and_then(|r| r.campon_call.zip(Some(r.call)));
+            if let Some((call, call_id)) = campon {
+                // Its held leg is a different call to the same callee: give it up.
+                self.action(Action::RejectCampOn { id, call });
+                self.out.push(Out::EndCall(call_id));
+            }
+            self.end(id, End::Completed, now);
         }
     }
 

@@ -230,10 +230,10 @@ impl Switch {
         if let Some(t) = self.targets.get(&call.id) {
             return Some(t.clone());
         }
-        self.lines
-            .values()
-            .find(|l| l.name == call.remote || l.address == call.remote)
-            .map(|l| l.name.clone())
+        if self.lines.contains_key(&call.remote) {
+            return Some(call.remote.clone());
+        }
+        self.by_address.get(&call.remote).cloned()
     }
 
     /// `callback` / `message` accepted: the original call goes idle now, ending a held caller
