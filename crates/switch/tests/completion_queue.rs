@@ -396,3 +396,31 @@ fn a_direct_call_completes_the_callback() {
     assert!(rig.sw.completion(id).is_none());
     assert_eq!(rig.sw.line_status("alice").unwrap().num_call_completions, 0);
 }
+
+/// DESIGN §4: `complcancel` and `completion` go out as flat JSON with names and values.
+#[test]
+fn complcancel_json_shape() {
+    let mut rig = Rig::new();
+    let call = rig.busy("alice", "bob", 0);
+    rig.complete(call, CompletionMode::Callback, 0);
+    let events = rig.sw.on_timer(t(3_600_000));
+    let json: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    let s = events[0].seq;
+    assert_eq!(
+        json,
+        [
+            serde_json::json!({"seq": s, "at_ms": 3_600_000, "event": "completion",
+                "completion_id": 1, "line": "alice", "target": "bob", "mode": "callback",
+                "condition": "busy", "state": "cancelled", "position": 1, "cause": "expired"}),
+            serde_json::json!({"seq": s + 1, "at_ms": 3_600_000, "event": "linedevstate",
+                "line": "alice", "state": "complcancel", "state_value": 0x0080_0000,
+                "num_call_completions": 0, "completion_id": 1, "cause": "expired"}),
+            serde_json::json!({"seq": s + 2, "at_ms": 3_600_000, "event": "linedevstate",
+                "line": "alice", "state": "numcompletions", "state_value": 0x1000,
+                "num_call_completions": 0}),
+        ]
+    );
+}

@@ -90,7 +90,7 @@ pub(crate) enum HoldPhase {
 
 /// How a request ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
+pub(crate) enum End {
     Completed,
     Cancelled(CancelCause),
 }
@@ -401,93 +401,6 @@ impl Engine {
         Ok(())
     }
 
-    /// A SIP leg of `line`'s phone opened.
-    pub(crate) fn leg_opened(&mut self, line: &str) {
-        let ls = self.lines.entry(line.to_owned()).or_default();
-        ls.open_legs += 1;
-        if ls.open_legs != 1 {
-            return;
-        }
-        // The callee got busy: a guard in progress gives way (the callee's own call goes
-        // first); a fired request's connection has arrived.
-        let Some(hold) = self.callees.get(line).and_then(|c| c.hold.clone()) else {
-            return;
-        };
-        match hold.phase {
-            HoldPhase::Guard(until) => {
-                self.release(line, until);
-                self.set_state(hold.request, RequestState::Queued);
-            }
-            HoldPhase::Connecting(until) => self.release(line, until),
-            HoldPhase::Recall => {}
-        }
-    }
-
-    /// A SIP leg of `line`'s phone closed; the call had been `created` and was established at
-    /// `established`, if it was.
-    pub(crate) fn leg_closed(
-        &mut self,
-        line: &str,
-        created: Time,
-        established: Option<Time>,
-        now: Time,
-    ) {
-        let ls = self.lines.entry(line.to_owned()).or_default();
-        ls.open_legs = ls.open_legs.saturating_sub(1);
-        let free = ls.open_legs == 0;
-        let maybe_caller_free = ls.open_legs <= 1;
-        self.condition_event(line, |r| match r.condition {
-            CompletionCond::Busy => created >= r.waiting_since,
-            CompletionCond::Noanswer => established.is_some_and(|t| t >= r.waiting_since),
-            CompletionCond::Notregistered => false,
-        });
-        if maybe_caller_free {
-            self.caller_free(line, now);
-        }
-        if free {
-            self.select(line, now);
-        }
-    }
-
-    /// `caller` reached `callee` directly (a call between them was answered): its waiting
-    /// `callback` and `campon` requests to `callee` have done their job and complete. A request
-    /// that is recalling is left to the recall's own outcome.
-    pub(crate) fn direct_call(&mut self, caller: &str, callee: &str, now: Time) {
-        let done: Vec<CompletionId> = self
-            .requests_of(caller)
-            .into_iter()
-            .filter(|r| {
-                r.target == callee
-                    && r.mode != CompletionMode::Message
-                    && r.state != RequestState::Recalling
-            })
-            .map(|r| r.id)
-            .collect();
-        for id in done {
-            let campon = self
-                .requests
-                .get(&id)
-                .and_then(|r| r.campon_call.zip(Some(r.call)));
-            if let Some((call, call_id)) = campon {
-                // Its held leg is a different call to the same callee: give it up.
-                self.action(Action::RejectCampOn { id, call });
-                self.out.push(Out::EndCall(call_id));
-            }
-            self.end(id, End::Completed, now);
-        }
-    }
-
-    /// The caller leg of camp-on `call` on `line` ended: its request ends as `caller_released`.
-    pub(crate) fn campon_released(&mut self, line: &str, call: CallId, now: Time) {
-        let found = self
-            .requests_of(line)
-            .into_iter()
-            .find(|r| r.mode == CompletionMode::Campon && r.call == call);
-        if let Some(id) = found.map(|r| r.id) {
-            self.end(id, End::Cancelled(CancelCause::CallerReleased), now);
-        }
-    }
-
     /// Fires what is due at `now`.
     pub(crate) fn on_timer(&mut self, now: Time) {
         if self.settle_at.is_some_and(|t| t <= now) {
@@ -536,13 +449,13 @@ impl Engine {
         }
     }
 
-    fn get(&self, id: CompletionId) -> Result<&CompletionRequest, CompletionFactError> {
+    pub(crate) fn get(&self, id: CompletionId) -> Result<&CompletionRequest, CompletionFactError> {
         self.requests
             .get(&id)
             .ok_or(CompletionFactError::UnknownCompletion(id))
     }
 
-    fn expect(
+    pub(crate) fn expect(
         &self,
         id: CompletionId,
         fact: &'static str,
@@ -569,27 +482,7 @@ impl Engine {
         Ok(())
     }
 
-    fn in_call(&self, line: &str) -> bool {
-        self.lines.get(line).is_some_and(|l| l.open_legs > 0)
-    }
-
-    fn registered(&self, line: &str) -> Option<bool> {
-        self.lines.get(line).and_then(|l| l.registered)
-    }
-
-    /// Free to take a call: no leg open and not known to be unregistered.
-    fn free(&self, line: &str) -> bool {
-        !self.in_call(line) && self.registered(line) != Some(false)
-    }
-
-    /// Whether `r`'s caller is free for it: a camp-on's own held leg does not count.
-    fn caller_free_for(&self, r: &CompletionRequest) -> bool {
-        let own = u32::from(r.mode == CompletionMode::Campon && r.campon_call.is_some());
-        let legs = self.lines.get(&r.line).map_or(0, |l| l.open_legs);
-        legs <= own && self.registered(&r.line) != Some(false) && !r.suspended_by_caller
-    }
-
-    fn max_queue(&self, callee: &str) -> u32 {
+    pub(crate) fn max_queue(&self, callee: &str) -> u32 {
         self.limits
             .get(callee)
             .and_then(|l| l.max_queue)
@@ -611,16 +504,16 @@ impl Engine {
         self.requests.insert(r.id, r);
     }
 
-    fn event(&mut self, kind: EventKind) {
+    pub(crate) fn event(&mut self, kind: EventKind) {
         self.out.push(Out::Event(kind));
     }
 
-    fn action(&mut self, action: Action) {
+    pub(crate) fn action(&mut self, action: Action) {
         self.out.push(Out::Action(action));
     }
 
     /// Emits `completion` for `id` entering `phase`.
-    fn phase(&mut self, id: CompletionId, phase: CompletionPhase) {
+    pub(crate) fn phase(&mut self, id: CompletionId, phase: CompletionPhase) {
         let position = self.position(id);
         if let Some(r) = self.requests.get(&id) {
             let e = CompletionEvent::of(r, phase, position);
@@ -629,7 +522,7 @@ impl Engine {
     }
 
     /// Moves `id` to `state` and emits `completion` if it changed.
-    fn set_state(&mut self, id: CompletionId, state: RequestState) {
+    pub(crate) fn set_state(&mut self, id: CompletionId, state: RequestState) {
         let Some(r) = self.requests.get_mut(&id) else {
             return;
         };
@@ -646,286 +539,7 @@ impl Engine {
         self.phase(id, phase);
     }
 
-    /// Marks the condition met for the not-yet-met queued requests on `callee` that `hit` picks.
-    fn condition_event(&mut self, callee: &str, hit: impl Fn(&CompletionRequest) -> bool) {
-        let Some(c) = self.callees.get(callee) else {
-            return;
-        };
-        for id in c.queue.iter() {
-            if let Some(r) = self.requests.get_mut(&id) {
-                if !r.condition_met && hit(r) {
-                    r.condition_met = true;
-                }
-            }
-        }
-    }
-
-    /// Picks the next eligible request of `callee` if the callee is free and not reserved:
-    /// callers that are not free are suspended on the way (DESIGN §2.3).
-    fn select(&mut self, callee: &str, now: Time) {
-        if !self.free(callee) {
-            return;
-        }
-        let ids: Vec<CompletionId> = match self.callees.get(callee) {
-            Some(c) if c.hold.is_none() => c.queue.iter().collect(),
-            _ => return,
-        };
-        for id in ids {
-            let Some(r) = self.requests.get(&id) else {
-                continue;
-            };
-            if !r.condition_met || r.state == RequestState::Recalling {
-                continue;
-            }
-            if !self.caller_free_for(r) {
-                self.set_state(id, RequestState::Suspended);
-                continue;
-            }
-            let caller = r.line.clone();
-            let until = now + self.config.guard;
-            self.hold(callee, id, caller, HoldPhase::Guard(until));
-            self.set_state(id, RequestState::Ready);
-            if until <= now {
-                self.guard_over(callee, now);
-            }
-            return;
-        }
-    }
-
-    fn hold(&mut self, callee: &str, request: CompletionId, caller: String, phase: HoldPhase) {
-        let c = self.callees.entry(callee.to_owned()).or_default();
-        if let Some(old) = c.hold.take() {
-            if let HoldPhase::Guard(t) | HoldPhase::Connecting(t) = old.phase {
-                self.deadlines.remove(&(t, Timer::Hold(callee.to_owned())));
-            }
-        }
-        if let HoldPhase::Guard(t) | HoldPhase::Connecting(t) = phase {
-            self.deadlines.insert((t, Timer::Hold(callee.to_owned())));
-        }
-        if let Some(c) = self.callees.get_mut(callee) {
-            c.hold = Some(Hold {
-                request,
-                caller,
-                phase,
-            });
-        }
-    }
-
-    /// Drops `callee`'s reservation (its timer at `at`, if it has one).
-    fn release(&mut self, callee: &str, at: Time) {
-        if let Some(c) = self.callees.get_mut(callee) {
-            c.hold = None;
-        }
-        self.deadlines.remove(&(at, Timer::Hold(callee.to_owned())));
-    }
-
-    fn release_any(&mut self, callee: &str) {
-        let phase = self
-            .callees
-            .get(callee)
-            .and_then(|c| c.hold.as_ref())
-            .map(|h| h.phase);
-        match phase {
-            Some(HoldPhase::Guard(t) | HoldPhase::Connecting(t)) => self.release(callee, t),
-            Some(HoldPhase::Recall) => self.release(callee, Time::ZERO),
-            None => {}
-        }
-    }
-
-    /// The guard of `callee` is over: fire its request if both parties are still free.
-    fn guard_over(&mut self, callee: &str, now: Time) {
-        let Some(hold) = self.callees.get(callee).and_then(|c| c.hold.clone()) else {
-            return;
-        };
-        let Some(r) = self.requests.get(&hold.request) else {
-            self.release_any(callee);
-            return;
-        };
-        let (id, mode) = (r.id, r.mode);
-        if !self.free(callee) {
-            self.release_any(callee);
-            self.set_state(id, RequestState::Queued);
-            return;
-        }
-        if !self.caller_free_for(r) {
-            self.release_any(callee);
-            self.set_state(id, RequestState::Suspended);
-            self.select(callee, now);
-            return;
-        }
-        match mode {
-            CompletionMode::Campon => {
-                let (call, campon) = (r.call, r.campon_call);
-                let until = now + CONNECT_GRACE;
-                self.hold(callee, id, hold.caller, HoldPhase::Connecting(until));
-                self.out.push(Out::FireCampOn { call, id });
-                if let Some(call) = campon {
-                    self.action(Action::ConnectCampOn {
-                        id,
-                        call,
-                        callee: callee.to_owned(),
-                    });
-                }
-                self.end(id, End::Completed, now);
-            }
-            _ => {
-                let until = now + self.config.recall_ring;
-                self.hold(callee, id, hold.caller.clone(), HoldPhase::Recall);
-                if let Some(r) = self.requests.get_mut(&id) {
-                    r.recall_until = Some(until);
-                }
-                self.deadlines.insert((until, Timer::Ring(id)));
-                self.set_state(id, RequestState::Recalling);
-                self.action(Action::Recall {
-                    id,
-                    caller: hold.caller,
-                    callee: callee.to_owned(),
-                });
-            }
-        }
-    }
-
-    /// Takes a selected or recalling request back to `state` (queued or suspended), freeing the
-    /// callee for the next one.
-    fn unselect(&mut self, id: CompletionId, state: RequestState, now: Time) {
-        let Some(r) = self.requests.get_mut(&id) else {
-            return;
-        };
-        let was = r.state;
-        let target = r.target.clone();
-        if let Some(until) = r.recall_until.take() {
-            self.deadlines.remove(&(until, Timer::Ring(id)));
-        }
-        if was == RequestState::Recalling {
-            self.action(Action::CancelRecall { id });
-        }
-        let held = self
-            .callees
-            .get(&target)
-            .and_then(|c| c.hold.as_ref())
-            .is_some_and(|h| h.request == id);
-        self.set_state(id, state);
-        if held {
-            self.release_any(&target);
-            self.select(&target, now);
-        }
-    }
-
-    /// Retention: the recall found the callee busy; the request waits again in its place.
-    fn retain(&mut self, id: CompletionId, now: Time) {
-        let Some(r) = self.requests.get(&id) else {
-            return;
-        };
-        let (target, expiry) = (r.target.clone(), r.expiry);
-        let met = self.in_call(&target);
-        if let Some(r) = self.requests.get_mut(&id) {
-            r.condition_met = met;
-            r.waiting_since = now;
-            if let Some(until) = r.recall_until.take() {
-                self.deadlines.remove(&(until, Timer::Ring(id)));
-            }
-        }
-        self.release_any(&target);
-        self.set_state(id, RequestState::Queued);
-        if expiry <= now {
-            self.expire(id, expiry, now);
-        } else {
-            self.select(&target, now);
-        }
-    }
-
-    /// Delivers message request `id` now if its callee is registered (or not known not to be).
-    fn deliver(&mut self, id: CompletionId) {
-        let Some(r) = self.requests.get(&id) else {
-            return;
-        };
-        if self.registered(&r.target) == Some(false) || r.state != RequestState::Queued {
-            return;
-        }
-        let text = r
-            .message_id
-            .and_then(|m| usize::try_from(m).ok())
-            .and_then(|m| self.config.completion_messages.get(m))
-            .cloned()
-            .unwrap_or_default();
-        let action = Action::SendMessage {
-            id,
-            to: r.target.clone(),
-            from: r.line.clone(),
-            text,
-        };
-        self.set_state(id, RequestState::Ready);
-        self.action(action);
-    }
-
-    fn set_registered(&mut self, line: &str, registered: bool, now: Time) {
-        let ls = self.lines.entry(line.to_owned()).or_default();
-        let was = ls.registered;
-        ls.registered = Some(registered);
-        if was == Some(registered) && !registered {
-            return;
-        }
-        if registered {
-            self.condition_event(line, |r| r.condition == CompletionCond::Notregistered);
-            let messages: Vec<CompletionId> = self
-                .callees
-                .get(line)
-                .map(|c| c.messages.iter().copied().collect())
-                .unwrap_or_default();
-            for id in messages {
-                self.deliver(id);
-            }
-            self.caller_free(line, now);
-            self.select(line, now);
-        } else {
-            let guard = self
-                .callees
-                .get(line)
-                .and_then(|c| c.hold.clone())
-                .filter(|h| matches!(h.phase, HoldPhase::Guard(_)));
-            if let Some(h) = guard {
-                self.release_any(line);
-                self.set_state(h.request, RequestState::Queued);
-            }
-        }
-    }
-
-    /// `line` may be free as a caller: its suspended requests whose caller is free resume,
-    /// each keeping its place.
-    fn caller_free(&mut self, line: &str, now: Time) {
-        let ids: Vec<CompletionId> = self
-            .lines
-            .get(line)
-            .map(|l| l.requests.iter().copied().collect())
-            .unwrap_or_default();
-        let mut targets = Vec::new();
-        for id in ids {
-            if self.resume_one(id) {
-                if let Some(r) = self.requests.get(&id) {
-                    targets.push(r.target.clone());
-                }
-            }
-        }
-        targets.sort();
-        targets.dedup();
-        for t in targets {
-            self.select(&t, now);
-        }
-    }
-
-    /// A suspended request whose caller is free and not suspending it goes back to queued.
-    fn resume_one(&mut self, id: CompletionId) -> bool {
-        let ok = self
-            .requests
-            .get(&id)
-            .is_some_and(|r| r.state == RequestState::Suspended && self.caller_free_for(r));
-        if ok {
-            self.set_state(id, RequestState::Queued);
-        }
-        ok
-    }
-
-    fn expire(&mut self, id: CompletionId, at: Time, now: Time) {
+    pub(crate) fn expire(&mut self, id: CompletionId, at: Time, now: Time) {
         let Some(r) = self.requests.get(&id) else {
             return;
         };
@@ -943,7 +557,7 @@ impl Engine {
 
     /// Ends `id` unfired for `cause`, undoing what it holds on the SIP side (a recall ringing,
     /// a held camp-on leg).
-    fn abort(&mut self, id: CompletionId, cause: CancelCause, now: Time) {
+    pub(crate) fn abort(&mut self, id: CompletionId, cause: CancelCause, now: Time) {
         let Some(r) = self.requests.get(&id) else {
             return;
         };
@@ -960,7 +574,7 @@ impl Engine {
 
     /// Removes `id` and emits its end; a reservation it held is released and the next
     /// request of its callee is tried.
-    fn end(&mut self, id: CompletionId, how: End, now: Time) {
+    pub(crate) fn end(&mut self, id: CompletionId, how: End, now: Time) {
         let phase = match how {
             End::Completed => CompletionPhase::Completed,
             End::Cancelled(_) => CompletionPhase::Cancelled,
@@ -1008,7 +622,7 @@ impl Engine {
         }
     }
 
-    fn remove_line(&mut self, line: &str, now: Time) {
+    pub(crate) fn remove_line(&mut self, line: &str, now: Time) {
         let mut ends: Vec<(u64, CompletionId, CancelCause)> = self
             .requests
             .values()

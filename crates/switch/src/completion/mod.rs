@@ -11,18 +11,21 @@
 //! - [`caps`]: settings, address capabilities, line status.
 //! - [`validate`]: DESIGN §2.1's checks, in order.
 //! - [`queue`]: one callee's FIFO queue.
-//! - [`engine`]: availability, selection, guard, recall, expiry.
+//! - [`engine`]: the engine's tables, acceptance, facts, timers, ends; with `availability`
+//!   (who is free, met conditions) and `selection` (queue walk, guard, firing, retention).
 //! - [`io`]: the facts the server reports and the actions it must take.
 //! - [`events`]: `reply`, `linedevstate`, `completion`.
 //! - [`snapshot`]: export and import across a restart.
 //! - `switch_api`: the `Switch` methods applications and the server call.
 
+mod availability;
 pub mod caps;
 pub mod engine;
 pub mod events;
 pub mod io;
 pub mod queue;
 pub mod request;
+mod selection;
 pub mod snapshot;
 mod switch_api;
 pub mod validate;
