@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::call::{Call, CallId, Direction, StateMode};
+use crate::completion::events::{CompletionEvent, LineDevState, Reply};
 use crate::line::ADDRESS_ID;
 use crate::tapi::{CallInfoState, CallReason, CallState};
 use crate::time::Time;
@@ -36,24 +37,48 @@ pub enum EventKind {
     CallState(CallStateChange),
     /// LINE_CALLINFO: a call's information changed.
     CallInfo(CallInfoChange),
+    /// LINE_REPLY: an accepted lineCompleteCall or lineUncompleteCall.
+    Reply(Reply),
+    /// LINE_LINEDEVSTATE: `numcompletions` or `complcancel`.
+    LineDevState(LineDevState),
+    /// A completion request changed phase (callcomp's extension).
+    Completion(CompletionEvent),
 }
 
 impl EventKind {
-    /// The event's name as the API spells it (`appnewcall`, `callstate`, `callinfo`).
+    /// The event's name as the API spells it (`appnewcall`, `callstate`, `callinfo`, `reply`,
+    /// `linedevstate`, `completion`).
     pub const fn name(&self) -> &'static str {
         match self {
             EventKind::AppNewCall(_) => "appnewcall",
             EventKind::CallState(_) => "callstate",
             EventKind::CallInfo(_) => "callinfo",
+            EventKind::Reply(_) => "reply",
+            EventKind::LineDevState(_) => "linedevstate",
+            EventKind::Completion(_) => "completion",
         }
     }
 
-    /// The call the event is about.
-    pub fn call_id(&self) -> CallId {
+    /// The call the event is about, for the call events (and a `reply` to lineCompleteCall).
+    pub fn call_id(&self) -> Option<CallId> {
         match self {
-            EventKind::AppNewCall(e) => e.call_id,
-            EventKind::CallState(e) => e.call_id,
-            EventKind::CallInfo(e) => e.call_id,
+            EventKind::AppNewCall(e) => Some(e.call_id),
+            EventKind::CallState(e) => Some(e.call_id),
+            EventKind::CallInfo(e) => Some(e.call_id),
+            EventKind::Reply(e) => e.call_id,
+            EventKind::LineDevState(_) | EventKind::Completion(_) => None,
+        }
+    }
+
+    /// The line the event is about.
+    pub fn line(&self) -> &str {
+        match self {
+            EventKind::AppNewCall(e) => &e.line,
+            EventKind::CallState(e) => &e.line,
+            EventKind::CallInfo(e) => &e.line,
+            EventKind::Reply(e) => &e.line,
+            EventKind::LineDevState(e) => &e.line,
+            EventKind::Completion(e) => &e.line,
         }
     }
 }

@@ -12,8 +12,10 @@
 //! - [`facts`]: what the B2BUA reports, including the classified failures.
 //! - [`events`]: what applications are told.
 //! - [`switch`]: the state machine.
+//! - [`completion`]: call completion (lineCompleteCall and what follows), owned by the switch.
 
 pub mod call;
+pub mod completion;
 pub mod events;
 pub mod facts;
 pub mod line;
@@ -23,11 +25,17 @@ pub mod tapi;
 pub mod time;
 
 pub use call::{Call, CallFeatures, CallId, CallRef, Direction, IdAllocator, StateMode};
+pub use completion::{
+    Accepted, Action, AddressCaps, Availability, CancelCause, CompletionConfig, CompletionEvent,
+    CompletionFact, CompletionFactError, CompletionId, CompletionPhase, CompletionRequest,
+    LineDevState, LineLimits, LineStatus, Reply, RequestState, Snapshot,
+};
 pub use events::{AppNewCall, CallInfoChange, CallStateChange, Event, EventKind};
 pub use facts::{CallerLeg, Fact, FactError, Failure, Party, Side};
 pub use line::{AddLineError, Line};
 pub use switch::{Switch, SwitchConfig, DEFAULT_OFFER_WINDOW};
 pub use tapi::{
-    BusyMode, CallInfoState, CallReason, CallState, CompletionMode, DisconnectMode, LineErr,
+    BusyMode, CallInfoState, CallReason, CallState, CompletionCond, CompletionMode, DisconnectMode,
+    LineErr,
 };
 pub use time::Time;

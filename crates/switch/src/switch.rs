@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::call::{Call, CallId, CallRef, Direction, IdAllocator, StateMode};
+use crate::completion::engine::Out;
+use crate::completion::{Action, CompletionConfig, Engine};
 use crate::events::{AppNewCall, CallInfoChange, CallStateChange, Event, EventKind};
 use crate::facts::{CallerLeg, Fact, FactError, Failure, Party, Side};
 use crate::line::{AddLineError, Line};
@@ -44,25 +46,33 @@ impl Default for SwitchConfig {
 #[derive(Debug)]
 pub struct Switch {
     config: SwitchConfig,
-    lines: BTreeMap<String, Line>,
-    calls: BTreeMap<CallId, Call>,
-    sessions: HashMap<CallRef, Session>,
+    pub(crate) lines: BTreeMap<String, Line>,
+    /// Line names by address of record.
+    pub(crate) by_address: HashMap<String, String>,
+    pub(crate) calls: BTreeMap<CallId, Call>,
+    pub(crate) sessions: HashMap<CallRef, Session>,
     deadlines: BTreeSet<(Time, CallId)>,
     ids: IdAllocator,
     seq: u64,
+    /// The completion engine (see `completion/mod.rs` for why the switch owns it).
+    pub(crate) completion: Engine,
+    /// The callee's line of each outgoing call that was offered to one of our lines.
+    pub(crate) targets: HashMap<CallId, String>,
+    /// Actions for the server, drained by [`Switch::poll_actions`].
+    pub(crate) actions: Vec<Action>,
 }
 
 /// One B2BUA call as the switch tracks it, while SIP facts can still arrive for it.
 #[derive(Debug)]
-struct Session {
-    caller: Option<CallId>,
-    callee: Option<CallId>,
+pub(crate) struct Session {
+    pub(crate) caller: Option<CallId>,
+    pub(crate) callee: Option<CallId>,
     caller_address: String,
-    phase: Phase,
+    pub(crate) phase: Phase,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     /// Not yet answered or failed.
     Setup,
     /// Answered.
@@ -82,9 +92,18 @@ impl Phase {
 }
 
 impl Switch {
-    /// An empty switch: no lines, no calls.
+    /// An empty switch: no lines, no calls; completion with the default settings.
     pub fn new(config: SwitchConfig) -> Switch {
+        Switch::with_completion(config, CompletionConfig::default())
+    }
+
+    /// An empty switch whose completion engine uses `completion`.
+    pub fn with_completion(config: SwitchConfig, completion: CompletionConfig) -> Switch {
         Switch {
+            completion: Engine::new(completion),
+            targets: HashMap::new(),
+            actions: Vec::new(),
+            by_address: HashMap::new(),
             config,
             lines: BTreeMap::new(),
             calls: BTreeMap::new(),
@@ -108,6 +127,9 @@ impl Switch {
         if self.lines.contains_key(&line.name) {
             return Err(AddLineError::Exists(line.name));
         }
+        self.by_address
+            .entry(line.address.clone())
+            .or_insert_with(|| line.name.clone());
         self.lines.insert(line.name.clone(), line);
         Ok(())
     }
@@ -208,10 +230,12 @@ impl Switch {
             }
             Fact::Hangup { call, by } => self.hangup(call, by, now, &mut out)?,
         }
+        self.drain_engine(now, &mut out);
         Ok(out)
     }
 
-    /// Fires every deadline at or before `now`: calls whose offer window is over go `idle`.
+    /// Fires every deadline at or before `now`: calls whose offer window is over go `idle`, and
+    /// the completion engine's guards, recalls and expiries run.
     pub fn on_timer(&mut self, now: Time) -> Vec<Event> {
         let mut out = Vec::new();
         while let Some(&(at, id)) = self.deadlines.first() {
@@ -221,12 +245,25 @@ impl Switch {
             self.deadlines.remove(&(at, id));
             self.enter(id, CallState::Idle, None, now, &mut out);
         }
+        self.drain_engine(now, &mut out);
+        self.completion.on_timer(now);
+        self.drain_engine(now, &mut out);
         out
     }
 
     /// The earliest pending deadline, if any; call [`Switch::on_timer`] when it is reached.
     pub fn next_deadline(&self) -> Option<Time> {
-        self.deadlines.first().map(|&(at, _)| at)
+        let calls = self.deadlines.first().map(|&(at, _)| at);
+        match (calls, self.completion.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The actions the server must carry out, in order, since the last call (quinn's
+    /// `poll_transmit`): call after every input.
+    pub fn poll_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
     }
 
     /// Ends a call whose SIP leg is already over (one waiting in its offer window): it goes `idle`.
@@ -240,6 +277,7 @@ impl Switch {
         }
         let mut out = Vec::new();
         self.enter(id, CallState::Idle, None, now, &mut out);
+        self.drain_engine(now, &mut out);
         Ok(out)
     }
 
@@ -362,9 +400,14 @@ impl Switch {
             reason,
             completion_id,
         };
+        let caller = s.caller;
+        let target = spec.line.clone();
         let id = self.create(spec, now, out)?;
         if let Some(s) = self.sessions.get_mut(&call) {
             s.callee = Some(id);
+        }
+        if let Some(caller) = caller {
+            self.targets.insert(caller, target);
         }
         Ok(())
     }
@@ -387,6 +430,14 @@ impl Switch {
         }
         if let Some(s) = self.sessions.get_mut(&call) {
             s.phase = Phase::Connected;
+        }
+        // A caller that reaches its callee directly no longer needs a callback to it.
+        let line = |id: Option<CallId>| {
+            id.and_then(|id| self.calls.get(&id))
+                .map(|c| c.line.clone())
+        };
+        if let (Some(caller), Some(callee)) = (line(ids[0]), line(ids[1])) {
+            self.completion.direct_call(&caller, &callee, now);
         }
         Ok(())
     }
@@ -479,6 +530,9 @@ impl Switch {
     fn release_caller(&mut self, call: CallRef, now: Time, out: &mut Vec<Event>) {
         if let Some(s) = self.sessions.remove(&call) {
             if let Some(id) = s.caller {
+                if let Some(line) = self.calls.get(&id).map(|c| c.line.clone()) {
+                    self.completion.campon_released(&line, id, now);
+                }
                 self.start_offer_window(id, now, out);
             }
         }
@@ -489,7 +543,14 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        c.leg_open = false;
+        if c.leg_open {
+            c.leg_open = false;
+            let (line, created, connected) = (c.line.clone(), c.created, c.connected_at);
+            self.completion.leg_closed(&line, created, connected, now);
+        }
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
         if window.is_zero() {
             self.enter(id, CallState::Idle, None, now, out);
             return;
@@ -520,7 +581,7 @@ impl Switch {
     }
 
     /// Puts call `id` in `state` and emits `callstate`; an idle call is forgotten.
-    fn enter(
+    pub(crate) fn enter(
         &mut self,
         id: CallId,
         state: CallState,
@@ -534,9 +595,15 @@ impl Switch {
         c.state = state;
         c.mode = mode;
         c.state_since = now;
+        let mut closed = None;
         match state {
             CallState::Connected => c.connected_at = Some(now),
-            CallState::Idle | CallState::Disconnected => c.leg_open = false,
+            CallState::Idle | CallState::Disconnected => {
+                if c.leg_open {
+                    closed = Some((c.line.clone(), c.created, c.connected_at));
+                }
+                c.leg_open = false;
+            }
             _ => {}
         }
         if state == CallState::Idle {
@@ -548,6 +615,10 @@ impl Switch {
         self.push(EventKind::CallState(change), now, out);
         if state == CallState::Idle {
             self.calls.remove(&id);
+            self.targets.remove(&id);
+        }
+        if let Some((line, created, connected)) = closed {
+            self.completion.leg_closed(&line, created, connected, now);
         }
     }
 
@@ -584,13 +655,64 @@ impl Switch {
         };
         let new = AppNewCall::of(&call);
         let state = CallStateChange::of(&call);
+        self.completion.leg_opened(&call.line);
         self.calls.insert(id, call);
         self.push(EventKind::AppNewCall(new), now, out);
         self.push(EventKind::CallState(state), now, out);
         Ok(id)
     }
 
-    fn push(&mut self, kind: EventKind, now: Time, out: &mut Vec<Event>) {
+    /// Applies what the completion engine queued, until it queues nothing more.
+    pub(crate) fn drain_engine(&mut self, now: Time, out: &mut Vec<Event>) {
+        loop {
+            let items = self.completion.take_out();
+            if items.is_empty() {
+                return;
+            }
+            for item in items {
+                match item {
+                    Out::Event(kind) => self.push(kind, now, out),
+                    Out::Action(action) => self.actions.push(action),
+                    Out::EndCall(id) => {
+                        if let Some(r) = self.calls.get(&id).map(|c| c.call_ref) {
+                            self.sessions.remove(&r);
+                        }
+                        self.enter(id, CallState::Idle, None, now, out);
+                    }
+                    Out::FireCampOn { call, id } => self.fire_campon(call, id, now, out),
+                }
+            }
+        }
+    }
+
+    /// A camp-on fired: the waiting call takes reason `callcompletion` with the id (`callinfo`)
+    /// and proceeds to the callee; its session accepts setup facts again.
+    fn fire_campon(
+        &mut self,
+        id: CallId,
+        completion: crate::completion::CompletionId,
+        now: Time,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        c.failure = None;
+        let call_ref = c.call_ref;
+        // `set_reason` numbers its own event; it cannot fail for a live call and a non-zero id.
+        if let Ok(events) =
+            self.set_reason(id, CallReason::Callcompletion, Some(completion.get()), now)
+        {
+            out.extend(events);
+        }
+        if let Some(s) = self.sessions.get_mut(&call_ref) {
+            s.phase = Phase::Setup;
+            s.callee = None;
+        }
+        self.enter(id, CallState::Proceeding, None, now, out);
+    }
+
+    pub(crate) fn push(&mut self, kind: EventKind, now: Time, out: &mut Vec<Event>) {
         self.seq += 1;
         out.push(Event {
             seq: self.seq,

@@ -246,6 +246,21 @@ tapi_enum! {
     }
 }
 
+tapi_enum! {
+    /// A condition under which a call can be completed (`LINECALLCOMPLCOND_*`).
+    ///
+    /// `notregistered` is callcomp's extension (CCNL): TAPI defines only busy and no answer, so
+    /// it takes the top bit, which `tapi.h` leaves unused.
+    CompletionCond ("completion condition") {
+        /// The callee was busy (CCBS).
+        Busy = 0x1, "busy", "LINECALLCOMPLCOND_BUSY";
+        /// The callee rang but did not answer (CCNR).
+        Noanswer = 0x2, "noanswer", "LINECALLCOMPLCOND_NOANSWER";
+        /// The callee had no registered phone (CCNL, callcomp's extension).
+        Notregistered = 0x8000_0000, "notregistered", "LINECALLCOMPLCOND_NOTREGISTERED";
+    }
+}
+
 impl CompletionMode {
     /// The `LINECALLFEATURE2_COMPL*` bit saying this mode can be requested on a call.
     pub const fn feature2(self) -> u32 {

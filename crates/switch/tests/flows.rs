@@ -68,6 +68,7 @@ fn summary(events: &[Event]) -> Vec<String> {
                 let names: Vec<&str> = i.changed.iter().map(|c| c.as_str()).collect();
                 format!("{}:{} callinfo {}", i.line, i.call_id, names.join("|"))
             }
+            other => format!("{} {}", other.line(), other.name()),
         })
         .collect()
 }
@@ -420,7 +421,7 @@ fn offer_window_deadlines_fire_in_order() {
     let fired: Vec<u32> = sw
         .on_timer(t(22_000))
         .iter()
-        .map(|e| e.kind.call_id().get())
+        .map(|e| e.kind.call_id().unwrap().get())
         .collect();
     assert_eq!(fired, [2, 3]);
     assert_eq!(sw.next_deadline(), Some(t(23_000)));
@@ -626,7 +627,7 @@ fn call_ids_are_never_zero_and_unique_among_live_calls() {
                 t(r),
             )
             .unwrap();
-        let id = events[0].kind.call_id().get();
+        let id = events[0].kind.call_id().unwrap().get();
         assert_ne!(id, 0);
         assert!(live.insert(id), "id {id} reused while live");
         if r % 3 == 0 {

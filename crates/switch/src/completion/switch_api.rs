@@ -1,0 +1,263 @@
+//! The completion operations on [`Switch`]: lineCompleteCall, lineUncompleteCall, completion
+//! facts, capabilities, status, queries, export and import (DESIGN §2.1-§2.5).
+//!
+//! Every operation returns the events it caused, numbered in the switch's one stream; the SIP
+//! work it needs is queued as [`Action`](crate::completion::Action)s for
+//! [`Switch::poll_actions`].
+
+use crate::call::{Call, CallFeatures, CallId};
+use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits, LineStatus};
+use crate::completion::io::{Action, CompletionFact, CompletionFactError};
+use crate::completion::request::{CompletionId, CompletionRequest};
+use crate::completion::snapshot::{ImportError, Snapshot};
+use crate::completion::validate::{condition_of, validate, Ask, Limits};
+use crate::events::Event;
+use crate::switch::{Phase, Switch};
+use crate::tapi::{CallState, CompletionMode, DisconnectMode, LineErr};
+use crate::time::Time;
+use crate::StateMode;
+
+/// An accepted lineCompleteCall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The new request's id (the `*lpdwCompletionID`).
+    pub id: CompletionId,
+    /// The events it caused: the original call's changes, `reply`, `linedevstate
+    /// numcompletions`, `completion queued`, and any that followed at once.
+    pub events: Vec<Event>,
+}
+
+impl Switch {
+    /// The completion settings.
+    pub fn completion_config(&self) -> &CompletionConfig {
+        self.completion.config()
+    }
+
+    /// Sets `line`'s own limits (`users.<name>.max_call_completions` / `max_queue`).
+    pub fn set_line_limits(&mut self, line: &str, limits: LineLimits) -> Result<(), LineErr> {
+        if !self.lines.contains_key(line) {
+            return Err(LineErr::InvalLineHandle);
+        }
+        self.completion.set_limits(line, limits);
+        Ok(())
+    }
+
+    /// lineGetAddressCaps for `line`'s address.
+    pub fn address_caps(&self, line: &str) -> Result<AddressCaps, LineErr> {
+        if !self.lines.contains_key(line) {
+            return Err(LineErr::InvalLineHandle);
+        }
+        Ok(self.completion.caps(line))
+    }
+
+    /// lineGetLineDevStatus for `line`.
+    pub fn line_status(&self, line: &str) -> Result<LineStatus, LineErr> {
+        let calls = self.line_calls(line)?;
+        Ok(LineStatus {
+            num_call_completions: self.completion.count(line),
+            num_calls: u32::try_from(calls.len()).unwrap_or(u32::MAX),
+            in_call: calls.iter().any(|c| c.leg_open),
+        })
+    }
+
+    /// The modes that lineCompleteCall would accept on call `id` now, as far as the call and
+    /// the address go (DESIGN §2.1 steps 2-4; the limits of steps 6-7 are not looked at).
+    pub fn completable_modes(&self, id: CallId) -> Vec<CompletionMode> {
+        let Some(call) = self.calls.get(&id) else {
+            return Vec::new();
+        };
+        let conds = &self.completion.config().conds;
+        let ok = self.completion.max_call_completions(&call.line) > 0
+            && self.target_of(call).is_some()
+            && condition_of(call).is_some_and(|c| conds.contains(&c));
+        if !ok {
+            return Vec::new();
+        }
+        let offered = self.completion.offered_modes();
+        call.completable_modes()
+            .into_iter()
+            .filter(|m| offered.contains(m))
+            .collect()
+    }
+
+    /// LINECALLSTATUS `dwCallFeatures`/`dwCallFeatures2` of call `id`: COMPLETECALL exactly
+    /// when [`Switch::completable_modes`] is not empty.
+    pub fn call_features(&self, id: CallId) -> CallFeatures {
+        CallFeatures::from_modes(&self.completable_modes(id))
+    }
+
+    /// lineCompleteCall: asks to complete call `call_id` in `mode` (a `LINECALLCOMPLMODE_*`
+    /// value), with predefined message `message_id` for mode `message`.
+    ///
+    /// `requester` is the line acting, or `None` for the server's own API (which owns every
+    /// call). The checks run in DESIGN §2.1's order; a refusal changes nothing and emits
+    /// nothing (the error is the synchronous answer). On success the original call follows
+    /// the mode (DESIGN §2.2): `callback` and `message` end it at once (idle; a held or still
+    /// ringing SIP leg is ended through an action), `campon` leaves it `busy` with its leg held.
+    pub fn complete_call(
+        &mut self,
+        requester: Option<&str>,
+        call_id: u32,
+        mode: u32,
+        message_id: u32,
+        now: Time,
+    ) -> Result<Accepted, LineErr> {
+        let call = CallId::new(call_id).and_then(|id| self.calls.get(&id));
+        let target = call.and_then(|c| self.target_of(c));
+        let ask = Ask {
+            requester,
+            call,
+            target: target.as_deref(),
+            mode,
+            message_id,
+        };
+        let config = self.completion.config();
+        let valid = validate(
+            &ask,
+            self.completion.offered_modes(),
+            &config.conds,
+            config.completion_messages.len(),
+            &self.completion,
+        )?;
+        let (Some(call), Some(target)) = (call.cloned(), target) else {
+            return Err(LineErr::OperationFailed);
+        };
+        let id = self.completion.allocate()?;
+        let mut out = Vec::new();
+        let campon_call = match valid.mode {
+            CompletionMode::Campon => Some(call.call_ref),
+            _ => {
+                self.end_original(&call, now, &mut out);
+                None
+            }
+        };
+        self.completion
+            .insert(id, valid, &call.line, &target, call.id, campon_call, now);
+        self.drain_engine(now, &mut out);
+        Ok(Accepted { id, events: out })
+    }
+
+    /// lineUncompleteCall: cancels request `completion_id` of `line` (DESIGN §2.4).
+    ///
+    /// `INVALLINEHANDLE` for an unknown line; `INVALCOMPLETIONID` unless the id is outstanding
+    /// on that line. The request never fires after this; a recall ringing is stopped and a
+    /// camp-on's held caller gets 486 (actions). Emits `reply`, `completion cancelled` (cause
+    /// `uncompleted`) and `numcompletions`, but no `complcancel`.
+    pub fn uncomplete_call(
+        &mut self,
+        line: &str,
+        completion_id: u32,
+        now: Time,
+    ) -> Result<Vec<Event>, LineErr> {
+        if !self.lines.contains_key(line) {
+            return Err(LineErr::InvalLineHandle);
+        }
+        self.completion.uncomplete(line, completion_id, now)?;
+        let mut out = Vec::new();
+        self.drain_engine(now, &mut out);
+        Ok(out)
+    }
+
+    /// Applies a fact the server learned outside the call flow (registrations, dialog state,
+    /// suspend/resume, recall and message outcomes); a refused fact changes nothing.
+    pub fn completion_fact(
+        &mut self,
+        fact: CompletionFact,
+        now: Time,
+    ) -> Result<Vec<Event>, CompletionFactError> {
+        let line = match &fact {
+            CompletionFact::Registered { line }
+            | CompletionFact::Unregistered { line }
+            | CompletionFact::CalleeDialogIdle { line }
+            | CompletionFact::LineRemoved { line } => Some(line),
+            _ => None,
+        };
+        if let Some(line) = line.filter(|l| !self.lines.contains_key(*l)) {
+            return Err(CompletionFactError::UnknownLine(line.clone()));
+        }
+        self.completion.fact(fact, now)?;
+        let mut out = Vec::new();
+        self.drain_engine(now, &mut out);
+        Ok(out)
+    }
+
+    /// The outstanding request with this id.
+    pub fn completion(&self, id: CompletionId) -> Option<&CompletionRequest> {
+        self.completion.request(id)
+    }
+
+    /// The outstanding requests of `line`, by id; `INVALLINEHANDLE` for an unknown line.
+    pub fn completions_of(&self, line: &str) -> Result<Vec<&CompletionRequest>, LineErr> {
+        if !self.lines.contains_key(line) {
+            return Err(LineErr::InvalLineHandle);
+        }
+        Ok(self.completion.requests_of(line))
+    }
+
+    /// The requests waiting on `callee`: its queue oldest first, then undelivered messages.
+    pub fn completions_for(&self, callee: &str) -> Vec<&CompletionRequest> {
+        self.completion.requests_for(callee)
+    }
+
+    /// The 1-based queue position of request `id` (`None` for messages and unknown ids).
+    pub fn queue_position(&self, id: CompletionId) -> Option<u32> {
+        self.completion.position(id)
+    }
+
+    /// Whether a new call from `caller` (a line, or `None` for anyone else) to `callee` must be
+    /// answered busy because `callee` is reserved for a waiting caller (guard or recall).
+    pub fn is_reserved(&self, callee: &str, caller: Option<&str>) -> bool {
+        self.completion.is_reserved(callee, caller)
+    }
+
+    /// Every outstanding request, for the store.
+    pub fn export_completions(&self) -> Snapshot {
+        self.completion.export()
+    }
+
+    /// Loads requests saved by [`Switch::export_completions`] into a switch that has none.
+    /// What cannot come back ends with `complcancel` at the first [`Switch::on_timer`] at or
+    /// after `now` (which [`Switch::next_deadline`] announces).
+    pub fn import_completions(&mut self, snapshot: Snapshot, now: Time) -> Result<(), ImportError> {
+        let lines = &self.lines;
+        self.completion
+            .import(snapshot, |l| lines.contains_key(l), now)
+    }
+
+    /// The callee's line of an outgoing call: the line it was offered to, or the line whose
+    /// name or address it dialled.
+    pub(crate) fn target_of(&self, call: &Call) -> Option<String> {
+        if let Some(t) = self.targets.get(&call.id) {
+            return Some(t.clone());
+        }
+        if self.lines.contains_key(&call.remote) {
+            return Some(call.remote.clone());
+        }
+        self.by_address.get(&call.remote).cloned()
+    }
+
+    /// `callback` / `message` accepted: the original call goes idle now, ending a held caller
+    /// leg (486) or a ringing attempt (CANCEL, 480) through an action.
+    fn end_original(&mut self, call: &Call, now: Time, out: &mut Vec<Event>) {
+        if let Some(s) = self.sessions.remove(&call.call_ref) {
+            match s.phase {
+                Phase::Held => self.actions.push(Action::ReleaseCaller {
+                    call: call.call_ref,
+                }),
+                Phase::Setup | Phase::Connected => {
+                    self.actions.push(Action::CancelRinging {
+                        call: call.call_ref,
+                    });
+                }
+            }
+            self.enter(call.id, CallState::Idle, None, now, out);
+            if let Some(callee) = s.callee {
+                let mode = Some(StateMode::Disconnected(DisconnectMode::Cancelled));
+                self.enter(callee, CallState::Disconnected, mode, now, out);
+                self.enter(callee, CallState::Idle, None, now, out);
+            }
+        } else {
+            self.enter(call.id, CallState::Idle, None, now, out);
+        }
+    }
+}
