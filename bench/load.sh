@@ -8,8 +8,11 @@
 # (utime+stime of the server and all its child processes, from /proc), CPU per call, RSS of
 # the main process and PSS of all its processes. It stops after the first step with a failed
 # call (or a callee that completed fewer calls than the caller), or after the last rate; every
-# process it started is stopped by its PID. One call = INVITE 180 200 ACK BYE 200, zero
-# length.
+# process it started is stopped by its PID. One call = INVITE 180 200 ACK BYE 200, held
+# HOLD_MS milliseconds between the ACK and the BYE (0 by default), so about rate x HOLD_MS/1000
+# calls are up at once. RSS and PSS are sampled every half second during the step; the
+# table shows the highest sample (the memory with the most calls up) and VmHWM, the peak RSS
+# of the main process since it started.
 #
 # Usage:
 #   bench/load.sh kamailio            start Kamailio with bench/kamailio.cfg and load it
@@ -18,6 +21,7 @@
 #
 # Environment (defaults in brackets):
 #   RATES ["100 200 500 1000 1500"]  STEP [10] seconds per rate   KEEP_GOING [0]: 1 runs all
+#   HOLD_MS [0] call length in milliseconds
 #   TARGET_PORT [5070 kamailio, 5080 callcomp]  UAS_PORT [5090]  UAC_PORT [5091]
 #   KAMAILIO_OPTS ["-m 256 -M 8"] (Debian defaults; e.g. "-m 2048 -M 8 -x tlsf -X tlsf")
 #   KAMAILIO_CHILDREN [2]  CALLCOMP_BIN [$CARGO_TARGET_DIR or target]/release/callcomp
@@ -35,6 +39,7 @@ tests_sipp="$root/crates/server/tests/sipp"
 
 RATES=${RATES:-"100 200 500 1000 1500"}
 STEP=${STEP:-10}
+HOLD_MS=${HOLD_MS:-0}
 KEEP_GOING=${KEEP_GOING:-0}
 UAS_PORT=${UAS_PORT:-5090}
 UAC_PORT=${UAC_PORT:-5091}
@@ -138,6 +143,7 @@ cpu_ticks() {
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0; }
 
 pss_kb() {
   local total=0 pid kb
@@ -184,9 +190,10 @@ sleep 1
 results="$OUT/results.txt"
 {
   echo "# bench/load.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores: $label"
-  echo "# target $target, $STEP s per rate; CPU = server CPU-seconds in the step"
-  printf '%6s %7s %7s %6s %7s %7s %9s %9s %9s\n' \
-    rate placed ok failed callee cpu_s us/call rss_kB pss_kB
+  echo "# target $target, $STEP s per rate, calls held $HOLD_MS ms; CPU = server CPU-seconds in the step"
+  echo "# rss_kB, pss_kB: highest half-second sample in the step; hwm_kB: peak RSS since start"
+  printf '%6s %7s %7s %6s %7s %7s %9s %9s %9s %9s\n' \
+    rate placed ok failed callee cpu_s us/call rss_kB pss_kB hwm_kB
 } | tee "$results"
 
 for rate in $RATES; do
@@ -196,10 +203,23 @@ for rate in $RATES; do
   uac_csv="$OUT/uac-$rate.csv"
   status=0
   timeout -s KILL $((STEP + 30)) sipp -sf "$here/sipp/uac_load.xml" -i 127.0.0.1 \
-    -p "$UAC_PORT" -s bob -key user alice -r "$rate" -m "$calls" -l $((rate * 4 + 100)) \
+    -p "$UAC_PORT" -s bob -key user alice -r "$rate" -m "$calls" \
+    -l $((rate * (4 + HOLD_MS / 1000) + 100)) -d "$HOLD_MS" \
     -nostdin -timeout $((STEP + 20))s -trace_stat -stf "$uac_csv" -fd 1 \
     -trace_err -error_file "$OUT/uac-$rate-errors.log" \
-    "$target" >/dev/null 2>"$OUT/uac-$rate.stderr" || status=$?
+    "$target" >/dev/null 2>"$OUT/uac-$rate.stderr" &
+  uac_pid=$!
+  started_pids+=("$uac_pid")
+  # Memory while the calls are up: the highest of half-second samples.
+  max_rss=0
+  max_pss=0
+  while kill -0 "$uac_pid" 2>/dev/null; do
+    r=$(rss_kb); p=$(pss_kb)
+    [ "${r:-0}" -gt "$max_rss" ] && max_rss=$r
+    [ "${p:-0}" -gt "$max_pss" ] && max_pss=$p
+    sleep 0.5
+  done
+  wait "$uac_pid" || status=$?
   ticks_after=$(cpu_ticks)
   # The callee's statistics are written once a second.
   sleep 2
@@ -214,9 +234,9 @@ for rate in $RATES; do
   callee=$((callee_after - callee_before))
   cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$clk_tck" 'BEGIN { printf "%.2f", t / hz }')
   per_call=$(awk -v c="$cpu" -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / n; else print "-" }')
-  printf '%6s %7s %7s %6s %7s %7s %9s %9s %9s\n' \
-    "$rate" "$placed" "$ok" "$failed" "$callee" "$cpu" "$per_call" "$(rss_kb)" "$(pss_kb)" \
-    | tee -a "$results"
+  printf '%6s %7s %7s %6s %7s %7s %9s %9s %9s %9s\n' \
+    "$rate" "$placed" "$ok" "$failed" "$callee" "$cpu" "$per_call" "$max_rss" "$max_pss" \
+    "$(hwm_kb)" | tee -a "$results"
   if [ "$KEEP_GOING" != 1 ] && { [ "$failed" -ne 0 ] || [ "$callee" -lt "$ok" ]; }; then
     echo "# stopped: failures at $rate calls/s" | tee -a "$results"
     break

@@ -29,6 +29,8 @@
     unreachable_pub
 )]
 
+pub mod http;
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -100,12 +102,17 @@ pub fn sipp_available() -> Result<(), String> {
     }
 }
 
-/// A port that is free for both UDP and TCP on 127.0.0.1 at the time of the call.
+/// A port that is free for both UDP and TCP on 127.0.0.1 at the time of the call, and that
+/// this test process has not handed out before: tests run in parallel threads, and a port
+/// given to one SIPp that has not bound it yet would otherwise look free to the next caller.
 pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
     for _ in 0..100 {
         let udp = UdpSocket::bind((LOCALHOST, 0)).expect("bind a UDP socket on loopback");
         let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind((LOCALHOST, port)).is_ok() {
+        if !given.contains(&port) && TcpListener::bind((LOCALHOST, port)).is_ok() {
+            given.push(port);
             return port;
         }
     }
@@ -404,6 +411,36 @@ impl Server {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server with SIGTERM (failing the test unless it exits 0) and starts it again
+    /// with the same configuration file, so on the same ports and the same store; waits until
+    /// it answers. Its stderr is appended to the same log.
+    pub fn restart(&mut self) {
+        let status = self
+            .terminate()
+            .unwrap_or_else(|| panic!("callcomp did not exit after SIGTERM\n{}", self.stderr()));
+        assert_eq!(status.code(), Some(0), "{}", self.stderr());
+        let append = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+                .expect("open a log for appending")
+        };
+        self.child = Command::new(callcomp_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(append(&self.dir.path().join("stdout.log")))
+            .stderr(append(&self.stderr_path))
+            .spawn()
+            .expect("start callcomp again");
+        if let Err(why) = self.wait_ready(SERVER_START_TIMEOUT) {
+            panic!("{why}");
         }
     }
 
