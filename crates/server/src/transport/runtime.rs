@@ -19,10 +19,12 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::reject::{is_response, reject};
+// The metric names are the API's (it serves /metrics); the transport only counts.
 use super::stamp::stamp_via;
 use super::tcp::{self, Conns};
 use super::udp;
 use super::{Inbound, Outbound, Peer, Proto, TransportLimits};
+use crate::api::metrics as m;
 
 /// How many inbound events wait for the core before UDP drops and TCP stops reading.
 const INBOUND_QUEUE: usize = 4096;
@@ -260,11 +262,14 @@ pub(crate) fn admit(mut message: Message, peer: Peer, ctx: &Ctx) -> Verdict {
     if message.is_request() {
         if let Err(e) = stamp_via(&mut message, peer.remote) {
             bump(&ctx.counters.parse_errors);
+            count_parse_error(&peer);
             info!(peer = %peer.remote, proto = ?peer.proto, error = %e, "request with unusable Via");
             let reason = e.to_string();
+            let method = message.method().map(|m| m.as_str().to_owned());
             return match reject(&message.to_bytes(), 400, &reason) {
                 Some(answer) => {
                     bump(&ctx.counters.rejected);
+                    count_answer(method.as_deref().unwrap_or("-"), 400);
                     Verdict::Answer(answer)
                 }
                 None => Verdict::Drop,
@@ -286,6 +291,7 @@ pub(crate) fn refused(input: &[u8], error: &ParseError, peer: &Peer, ctx: &Ctx) 
         return None;
     }
     bump(&ctx.counters.parse_errors);
+    count_parse_error(peer);
     if is_response(input) {
         debug!(peer = %peer.remote, proto = ?peer.proto, %error, "dropping malformed response");
         return None;
@@ -294,6 +300,7 @@ pub(crate) fn refused(input: &[u8], error: &ParseError, peer: &Peer, ctx: &Ctx) 
     match &answer {
         Some(_) => {
             bump(&ctx.counters.rejected);
+            count_answer(first_word(input), error.status());
             info!(peer = %peer.remote, proto = ?peer.proto, %error, status = error.status(), "answering malformed request");
         }
         None => {
@@ -414,5 +421,28 @@ async fn dispatch(mut out: mpsc::Receiver<Outbound>, udp_sockets: UdpSockets, ct
             },
             Proto::Tcp => tcp::send(&ctx, message),
         }
+    }
+}
+
+/// Exports a refused message in the same Prometheus series the core uses for the ones it
+/// refuses, so `/metrics` counts every parse error whichever layer saw it.
+fn count_parse_error(peer: &Peer) {
+    metrics::counter!(m::PARSE_ERRORS, m::LABEL_TRANSPORT => peer.proto.as_str().to_ascii_lowercase())
+        .increment(1);
+}
+
+/// Counts a stateless answer as a sent message, labelled like the core's.
+fn count_answer(method: &str, status: u16) {
+    metrics::counter!(m::SIP_MESSAGES_OUT, m::LABEL_METHOD => method.to_owned(), m::LABEL_STATUS => status.to_string())
+        .increment(1);
+}
+
+/// The request method of refused bytes, for a metric label: the first word when it is a
+/// token, else `-`.
+fn first_word(input: &[u8]) -> &str {
+    let word = input.split(|b| *b == b' ').next().unwrap_or_default();
+    match std::str::from_utf8(word) {
+        Ok(w) if !w.is_empty() && w.len() <= 32 && callcomp_sip::text::is_token(w) => w,
+        _ => "-",
     }
 }
