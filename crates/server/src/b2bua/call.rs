@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, Side};
+use callcomp_switch::{CallRef, CompletionId, Side};
 
 use super::dialog::Dialog;
 use super::fork::Outgoing;
@@ -143,6 +143,11 @@ pub struct Call {
     pub unacked: Vec<Unacked>,
     /// Whether the no-answer timer is armed.
     pub ringing_timer: Option<Instant>,
+    /// For a callback recall, its completion request.
+    pub recall: Option<CompletionId>,
+    /// Whether the recall's outcome (connected, or how it failed) was told to the engine, or
+    /// the engine cancelled the recall itself: nothing more is reported.
+    pub recall_settled: bool,
 }
 
 impl Call {
@@ -160,6 +165,8 @@ impl Call {
             sent_acks: HashMap::new(),
             unacked: Vec::new(),
             ringing_timer: None,
+            recall: None,
+            recall_settled: false,
         }
     }
 

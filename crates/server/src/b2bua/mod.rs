@@ -16,6 +16,7 @@
 
 pub mod call;
 pub mod classify;
+pub mod completion;
 pub mod dialog;
 pub mod fork;
 pub mod join;
@@ -31,7 +32,7 @@ use callcomp_sip::builder;
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_sip::uri::{Host, Uri};
-use callcomp_switch::{CallRef, Event, Fact, Side, Switch};
+use callcomp_switch::{CallRef, CompletionFact, CompletionId, Event, Fact, Side, Switch};
 
 use self::call::{Call, Leg, Phase};
 use self::fork::Destination;
@@ -71,6 +72,16 @@ impl Ctx<'_> {
         match self.switch.handle(fact, self.now.wall) {
             Ok(events) => self.events.extend(events),
             Err(e) => tracing::warn!(error = %e, fact = kind, "switch refused a fact"),
+        }
+    }
+
+    /// Feeds a completion fact to the switch; a refused one (the request already ended) is
+    /// logged and dropped.
+    pub fn completion_fact(&mut self, fact: CompletionFact) {
+        let kind = fact.kind();
+        match self.switch.completion_fact(fact, self.now.wall) {
+            Ok(events) => self.events.extend(events),
+            Err(e) => tracing::debug!(error = %e, fact = kind, "completion fact refused"),
         }
     }
 
@@ -129,6 +140,8 @@ enum Client {
     Relay(Box<relay::Relayed>),
     /// A request whose response needs nothing (CANCEL, our own BYE).
     Fire,
+    /// A MESSAGE carrying completion request `id`'s text to one of the callee's phones.
+    Message(CompletionId),
 }
 
 /// Timers of the B2BUA.
@@ -151,6 +164,10 @@ pub struct B2bua {
     /// The caller's INVITE server transactions.
     servers: HashMap<TransactionKey, CallRef>,
     timers: BTreeSet<(Instant, CallRef, Timer)>,
+    /// Recalls in progress: completion request → its call.
+    recalls: HashMap<CompletionId, CallRef>,
+    /// MESSAGEs in flight per completion request: how many have no final response yet.
+    messages: HashMap<CompletionId, usize>,
 }
 
 impl B2bua {
@@ -199,6 +216,7 @@ impl B2bua {
         match client {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
+            Client::Message(cid) => self.message_response(cx, cid, &response),
             Client::Fire => {}
         }
     }
@@ -215,6 +233,7 @@ impl B2bua {
                 cx.sip.respond(&relayed.server, response, cx.now.instant);
                 self.after_relay(cx, call, &relayed);
             }
+            Client::Message(cid) => self.message_failed(cx, cid),
             Client::Fire => {}
         }
     }

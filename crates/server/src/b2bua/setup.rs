@@ -101,15 +101,56 @@ impl B2bua {
             self.fail(cx, id, None, Outcome::NotRegistered);
             return;
         }
+        if cx.switch.is_reserved(&callee, caller_line.as_deref()) {
+            // The callee is kept for a completion waiter (guard or recall): busy for others.
+            self.fail(cx, id, None, Outcome::BusyOnBusy);
+            return;
+        }
         cx.fact(Fact::Proceeding { call: id });
         cx.fact(Fact::offered(id, callee.clone()));
+        self.send_to_callee(cx, id, &callee, destinations, ess);
+    }
+
+    /// Routes the held caller INVITE of a camp-on to its callee.
+    pub(super) fn route_held(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
         let Leg::In(incoming) = &call.caller else {
             return;
         };
-        let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(&callee));
+        let Some(callee) = call.callee_line.clone() else {
+            return;
+        };
+        let Ok(ess) = callcomp_sip::check::check_request(&incoming.invite) else {
+            return;
+        };
+        let destinations = cx.destinations(&callee);
+        if destinations.is_empty() {
+            self.fail(cx, id, None, Outcome::NotRegistered);
+            return;
+        }
+        self.send_to_callee(cx, id, &callee, destinations, &ess);
+    }
+
+    /// Forks the caller's INVITE of call `id` to the callee's phones and arms the no-answer
+    /// timer.
+    fn send_to_callee(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        callee: &str,
+        destinations: Vec<super::fork::Destination>,
+        ess: &Essentials,
+    ) {
+        let settings = cx.line_settings(callee);
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Leg::In(incoming) = &call.caller else {
+            return;
+        };
+        let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(callee));
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
         self.attach_callee(id, out);
         let at = cx.now.instant + settings.no_answer_timeout;

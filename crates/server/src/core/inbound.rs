@@ -32,6 +32,7 @@ impl Engine {
             // Requests to a closed connection's peer are sent to its address again.
             Inbound::Closed(_) => {}
         }
+        self.pump(now);
     }
 
     /// Handles a message from `peer`.
@@ -199,7 +200,12 @@ impl Engine {
         } else {
             tracing::info!(%aor, "unregistered");
         }
+        let had = !self.registrar.contacts(&user, now.ms()).is_empty();
+        let has = !bindings.is_empty();
         self.registrar.apply(&user, bindings.clone());
+        if had != has {
+            self.registration_fact(&user, has, now);
+        }
         self.next_job += 1;
         let id = self.next_job;
         self.jobs

@@ -19,6 +19,7 @@ use callcomp_switch::{Event, EventKind, Time};
 use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
+mod completion;
 mod third_party;
 
 const SERVER: &str = "192.0.2.100:5060";
@@ -61,6 +62,8 @@ struct Harness {
     /// Store jobs are committed at once unless this is set.
     hold_store: bool,
     held: Vec<u64>,
+    /// Completion writes and other jobs that need no answer, in order.
+    other_jobs: Vec<StoreJob>,
     branch: u32,
 }
 
@@ -80,6 +83,7 @@ impl Harness {
             events: Vec::new(),
             hold_store: false,
             held: Vec::new(),
+            other_jobs: Vec::new(),
             branch: 0,
         }
     }
@@ -113,12 +117,22 @@ impl Harness {
                 break;
             }
             for job in jobs {
-                if let StoreJob::ReplaceBindings { id, .. } = job {
-                    if self.hold_store {
-                        self.held.push(id);
-                    } else {
-                        self.engine.store_done(id, true, self.now);
+                let id = match &job {
+                    StoreJob::ReplaceBindings { id, .. } | StoreJob::SaveCompletion { id, .. } => {
+                        *id
                     }
+                    _ => {
+                        self.other_jobs.push(job);
+                        continue;
+                    }
+                };
+                if matches!(job, StoreJob::SaveCompletion { .. }) {
+                    self.other_jobs.push(job);
+                }
+                if self.hold_store {
+                    self.held.push(id);
+                } else {
+                    self.engine.store_done(id, true, self.now);
                 }
             }
         }
