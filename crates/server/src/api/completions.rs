@@ -43,7 +43,10 @@ pub(crate) async fn complete(
         .core
         .complete_call(call, mode, body.message_id)
         .await?;
-    Ok((StatusCode::CREATED, Json(CompleteResponse { completion_id })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CompleteResponse { completion_id }),
+    ))
 }
 
 /// `DELETE /v1/lines/{line}/completions/{completion_id}`: cancel a request.
@@ -122,7 +125,8 @@ pub(crate) async fn waiting_on(
 /// The `LINECALLCOMPLMODE_*` value of a mode name; 0 (never a valid mode, so
 /// `LINEERR_INVALCALLCOMPLMODE`) for anything else.
 fn mode_value(name: &str) -> u32 {
-    name.parse::<CompletionMode>().map_or(0, CompletionMode::value)
+    name.parse::<CompletionMode>()
+        .map_or(0, CompletionMode::value)
 }
 
 #[cfg(test)]

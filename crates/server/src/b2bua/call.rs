@@ -148,6 +148,9 @@ pub struct Call {
     /// Whether the recall's outcome (connected, or how it failed) was told to the engine, or
     /// the engine cancelled the recall itself: nothing more is reported.
     pub recall_settled: bool,
+    /// For a recall, the switch's handle of the callee's side: the recall's own handle shows
+    /// the caller's line an offered call, this one shows the callee's line its call.
+    pub shadow: Option<CallRef>,
 }
 
 impl Call {
@@ -167,6 +170,7 @@ impl Call {
             ringing_timer: None,
             recall: None,
             recall_settled: false,
+            shadow: None,
         }
     }
 

@@ -99,7 +99,10 @@ impl B2bua {
                 ids::call_id(&cx.sip.advertise().ip().to_string()),
             );
             message.push(&CSeq::new(1, Method::Message));
-            message.push_raw(HeaderName::ContentType, "text/plain;charset=UTF-8".to_owned());
+            message.push_raw(
+                HeaderName::ContentType,
+                "text/plain;charset=UTF-8".to_owned(),
+            );
             message.set_body(body.clone().into_bytes());
             if let Some(key) = cx.sip.request(message, d.target, cx.now.instant) {
                 self.clients.insert(key, (NO_CALL, Client::Message(id)));
@@ -117,10 +120,8 @@ impl B2bua {
     /// contact refused, delivery failed (the engine retries at the next registration).
     pub(super) fn message_response(&mut self, cx: &mut Ctx<'_>, id: CompletionId, r: &Message) {
         match r.status() {
-            Some(200..=299) => {
-                if self.messages.remove(&id).is_some() {
-                    cx.completion_fact(CompletionFact::MessageDelivered { id });
-                }
+            Some(200..=299) if self.messages.remove(&id).is_some() => {
+                cx.completion_fact(CompletionFact::MessageDelivered { id });
             }
             Some(300..) => self.message_failed(cx, id),
             _ => {}
@@ -157,12 +158,8 @@ impl B2bua {
         }
         if let Leg::In(incoming) = &mut c.caller {
             if let Some(key) = incoming.server.take() {
-                let mut response = builder::response(
-                    &incoming.invite,
-                    status,
-                    None,
-                    &incoming.dialog.local_tag,
-                );
+                let mut response =
+                    builder::response(&incoming.invite, status, None, &incoming.dialog.local_tag);
                 add_offer(
                     &mut response,
                     &cx.config.domain,

@@ -184,6 +184,7 @@ impl B2bua {
                         self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected {
                             id: cid,
                         });
+                        self.shadow_fact(cx, id, |call| Fact::Ringing { call });
                     } else {
                         cx.fact(Fact::Ringing { call: id });
                     }
@@ -198,9 +199,8 @@ impl B2bua {
                     call.recall
                 });
                 if recall.is_some() {
-                    self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected {
-                        id: cid,
-                    });
+                    self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected { id: cid });
+                    self.shadow_fact(cx, id, |call| Fact::Answered { call });
                 } else {
                     cx.fact(Fact::Answered { call: id });
                 }
@@ -250,8 +250,35 @@ impl B2bua {
         if destinations.is_empty() {
             return self.join_failed(cx, id, Outcome::NotRegistered);
         }
-        if recall.is_none() {
-            cx.fact(Fact::offered(id, dest.clone()));
+        match recall {
+            None => cx.fact(Fact::offered(id, dest.clone())),
+            Some(cid) => {
+                // The callee's line sees the recall as a call from the caller.
+                let shadow = self.new_ref();
+                let caller_aor = match self.calls.get(&id).map(|c| &c.caller) {
+                    Some(Leg::Out(phone)) => phone
+                        .dialog
+                        .as_ref()
+                        .map(|d| bare_uri(&d.remote_uri))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                cx.fact(Fact::Dialed {
+                    call: shadow,
+                    from: Party::External(caller_aor),
+                    to: cx.aor(&dest),
+                });
+                cx.fact(Fact::Proceeding { call: shadow });
+                cx.fact(Fact::Offered {
+                    call: shadow,
+                    line: dest.clone(),
+                    reason: CallReason::Callcompletion,
+                    completion_id: Some(cid.get()),
+                });
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.shadow = Some(shadow);
+                }
+            }
         }
         let Some(Leg::Out(phone)) = self.calls.get(&id).map(|c| &c.caller) else {
             return;
@@ -325,6 +352,11 @@ impl B2bua {
                 call: id,
                 by: Side::Caller,
             });
+            self.shadow_fact(cx, id, |call| Fact::Failed {
+                call,
+                cause: classified.failure,
+                caller_leg: CallerLeg::Released,
+            });
             self.reap(id);
             return;
         }
@@ -335,6 +367,15 @@ impl B2bua {
         });
         self.reap(id);
     }
+}
+
+/// The URI of a name-addr (`"Dave" <sip:dave@…>` → `sip:dave@…`); the text itself when it
+/// has no angle brackets.
+fn bare_uri(name_addr: &str) -> String {
+    name_addr
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or_else(|| name_addr.trim().to_owned(), |(uri, _)| uri.to_owned())
 }
 
 /// The line a destination names: `bob`, `sip:bob@…`.

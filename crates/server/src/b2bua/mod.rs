@@ -388,8 +388,17 @@ impl B2bua {
         }
         self.disarm(id, Timer::NoAnswer);
         cx.fact(Fact::Hangup { call: id, by });
+        self.shadow_fact(cx, id, |call| Fact::Hangup { call, by });
         self.reap(id);
         true
+    }
+
+    /// Reports a fact about the callee's appearance of recall `id` (its second switch handle),
+    /// if it has one.
+    fn shadow_fact(&self, cx: &mut Ctx<'_>, id: CallRef, fact: impl FnOnce(CallRef) -> Fact) {
+        if let Some(shadow) = self.calls.get(&id).and_then(|c| c.shadow) {
+            cx.fact(fact(shadow));
+        }
     }
 
     /// Sends a BYE of our own on `side` (its response needs nothing).

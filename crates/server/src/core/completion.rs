@@ -173,10 +173,7 @@ impl Engine {
 
     /// Tells the engine what is known of every line's registration (at start).
     pub(super) fn report_registrations(&mut self, now: Now) {
-        let names: Vec<String> = lock(&self.switch)
-            .lines()
-            .map(|l| l.name.clone())
-            .collect();
+        let names: Vec<String> = lock(&self.switch).lines().map(|l| l.name.clone()).collect();
         for name in names {
             let registered = !self.registrar.contacts(&name, now.ms()).is_empty();
             self.registration_fact(&name, registered, now);

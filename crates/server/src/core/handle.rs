@@ -9,8 +9,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::lock;
 use crate::api::{
-    AddressCaps, ApiFailure, BoxFuture, CallView, CompletionCond, CompletionView, Core,
-    LineStatus, LineView,
+    AddressCaps, ApiFailure, BoxFuture, CallView, CompletionCond, CompletionView, Core, LineStatus,
+    LineView,
 };
 use crate::b2bua::MakeCallError;
 
@@ -95,13 +95,11 @@ impl CoreHandle {
                 let conds: Vec<CompletionCond> = c
                     .call_completion_conds
                     .iter()
-                    .filter_map(|k| match k {
-                        callcomp_switch::tapi::CompletionCond::Busy => Some(CompletionCond::Busy),
-                        callcomp_switch::tapi::CompletionCond::Noanswer => {
-                            Some(CompletionCond::Noanswer)
-                        }
+                    .map(|k| match k {
+                        callcomp_switch::tapi::CompletionCond::Busy => CompletionCond::Busy,
+                        callcomp_switch::tapi::CompletionCond::Noanswer => CompletionCond::Noanswer,
                         callcomp_switch::tapi::CompletionCond::Notregistered => {
-                            Some(CompletionCond::Notregistered)
+                            CompletionCond::Notregistered
                         }
                     })
                     .collect();

@@ -1,0 +1,529 @@
+//! Call completion through the core (DESIGN §2.2, §3): a request made through the engine's
+//! API, the recall rung on the caller's phone with the RFC 6910 Call-Info and no SDP, the
+//! callee called with the caller's offer (RFC 3725 flow I), messages, the reservation, the
+//! store writes and a restart.
+
+use callcomp_switch::{CallReason, CallState, CompletionId, LineErr};
+
+use super::*;
+use crate::core::completion::snapshot_of;
+use crate::store::StoredCompletion;
+
+const CALLBACK: u32 = 0x2;
+const MESSAGE: u32 = 0x8;
+const CAMPON: u32 = 0x1;
+
+/// `user`'s INVITE from its phone at `at` to `to`, with SDP_A.
+fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
+    let branch = h.next_branch();
+    let text = format!(
+        "INVITE sip:{to}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
+         To: <sip:{to}@example.com>\r\nFrom: <sip:{user}@example.com>;tag={user}1\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:{user}@{at}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{SDP_A}",
+        SDP_A.len()
+    );
+    h.recv(at, &text);
+}
+
+/// The requests sent to `at` since the last look (retransmitted responses left out).
+fn requests(h: &mut Harness, at: &str) -> Vec<Message> {
+    h.take(at).into_iter().filter(Message::is_request).collect()
+}
+
+/// The one request sent to `at`.
+fn one_request(h: &mut Harness, at: &str) -> Message {
+    let got = requests(h, at);
+    assert_eq!(
+        got.len(),
+        1,
+        "expected one request to {at}, got {:?}",
+        got.iter().map(label).collect::<Vec<_>>()
+    );
+    got.into_iter().next().unwrap()
+}
+
+/// bob hangs up his call with alice (from [`connected`]); alice confirms the BYE.
+fn hang_up_alice(h: &mut Harness, to_bob: &Message) {
+    h.recv(BOB, &from_callee("BYE", to_bob, "b1", 1, BOB, None));
+    let bye = one_request(h, ALICE);
+    h.recv(ALICE, &reply(&bye, 200, "", ALICE, None));
+    h.take(BOB);
+    h.take(ALICE);
+}
+
+/// The id of `line`'s call in state `state`.
+fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
+    let switch = h.engine.switch();
+    let switch = lock(&switch);
+    let calls = switch.line_calls(line).unwrap();
+    calls
+        .iter()
+        .find(|c| c.state == state)
+        .unwrap_or_else(|| panic!("{line} has no {state} call"))
+        .id
+        .get()
+}
+
+/// lineCompleteCall through the core, the store committing at once; the completion id.
+fn complete(h: &mut Harness, call: u32, mode: u32, message_id: u32) -> Result<u32, LineErr> {
+    let ticket = h.engine.complete_call(call, mode, message_id, h.now)?;
+    h.collect();
+    let replies = h.engine.drain_replies();
+    assert_eq!(replies.len(), 1, "one answer per request");
+    assert_eq!(replies[0].0, ticket);
+    replies[0].1
+}
+
+/// dave calls bob, bob's phone answers 486: dave's call is busy.
+fn dave_gets_busy(h: &mut Harness, call_id: &str) -> u32 {
+    invite_from(h, "dave", DAVE, "bob", call_id);
+    let to_bob = h.one(BOB);
+    h.recv(BOB, &reply(&to_bob, 486, "b9", BOB, None));
+    h.take(BOB);
+    let busy = h.one(DAVE);
+    assert_eq!(busy.status(), Some(486));
+    assert_eq!(offer_m(&busy).as_deref(), Some("BS"));
+    call_in(h, "dave", CallState::Busy)
+}
+
+/// The rows the store holds after the jobs so far: upserts and deletes applied in order.
+fn stored(h: &Harness) -> Vec<StoredCompletion> {
+    let mut rows: Vec<StoredCompletion> = Vec::new();
+    for job in &h.other_jobs {
+        match job {
+            StoreJob::SaveCompletion { row, .. } => {
+                rows.retain(|r| r.completion_id != row.completion_id);
+                rows.push(row.clone());
+            }
+            StoreJob::DeleteCompletion { completion_id } => {
+                rows.retain(|r| r.completion_id != *completion_id);
+            }
+            _ => {}
+        }
+    }
+    rows.sort_by_key(|r| r.seq);
+    rows
+}
+
+fn outstanding(h: &Harness, id: u32) -> bool {
+    let switch = h.engine.switch();
+    let switch = lock(&switch);
+    CompletionId::new(id).is_some_and(|id| switch.completion(id).is_some())
+}
+
+/// The recall INVITE at `at`: no SDP, From `"Callback: bob" <sip:bob@…>`, the Call-Info.
+fn assert_recall(m: &Message) {
+    assert_eq!(label(m), "INVITE");
+    assert!(m.body().is_empty(), "a recall carries no SDP");
+    let from = header(m, HeaderName::From);
+    assert!(
+        from.starts_with("\"Callback: bob\" <sip:bob@example.com>"),
+        "{from}"
+    );
+    assert_eq!(
+        header(m, HeaderName::CallInfo),
+        "<sip:cc@example.com>;purpose=call-completion"
+    );
+}
+
+/// CCBS: bob busy in a call with alice; dave asks for a callback; bob hangs up; after the
+/// guard dave's phone rings showing bob; dave answers; bob is called with dave's offer.
+#[test]
+fn callback_on_busy_recalls_the_caller_then_calls_the_callee_with_its_offer() {
+    let mut h = Harness::new();
+    let (to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(&mut h, "call-2");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    assert_eq!(stored(&h).len(), 1, "the request is stored");
+    assert_eq!(stored(&h)[0].completion_id, id);
+    // dave's original call went idle.
+    assert!(lock(&h.engine.switch())
+        .line_calls("dave")
+        .unwrap()
+        .is_empty());
+
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(1_000));
+    assert!(
+        requests(&mut h, DAVE).is_empty(),
+        "the guard lets bob go first"
+    );
+
+    // A third party calling bob during the guard is answered busy without ringing bob.
+    h.invite_from_alice("bob", "call-3");
+    let busy = h.one(ALICE);
+    assert_eq!(busy.status(), Some(486));
+    assert!(h.take(BOB).is_empty());
+
+    h.advance(Duration::from_millis(600));
+    let recall = one_request(&mut h, DAVE);
+    assert_recall(&recall);
+    {
+        let switch = h.engine.switch();
+        let switch = lock(&switch);
+        let calls = switch.line_calls("dave").unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].state, CallState::Offering);
+        assert_eq!(calls[0].reason, CallReason::Callcompletion);
+        assert_eq!(calls[0].completion_id, Some(id));
+    }
+    assert_eq!(stored(&h)[0].state, "recalling");
+
+    h.recv(DAVE, &reply(&recall, 200, "d1", DAVE, Some(SDP_A)));
+    let to_bob = h.one(BOB);
+    assert_eq!(label(&to_bob), "INVITE");
+    assert_eq!(to_bob.body(), SDP_A.as_bytes(), "bob gets dave's offer");
+    assert!(header(&to_bob, HeaderName::From).contains("sip:dave@example.com"));
+    assert!(
+        outstanding(&h, id),
+        "not completed before the callee leg is set up"
+    );
+
+    h.recv(BOB, &reply(&to_bob, 180, "b2", BOB, None));
+    assert!(!outstanding(&h, id), "completed once bob's phone alerts");
+    assert!(stored(&h).is_empty(), "the row is deleted");
+    h.recv(BOB, &reply(&to_bob, 200, "b2", BOB, Some(SDP_B)));
+    assert_eq!(label(&h.one(BOB)), "ACK");
+    let ack = h.one(DAVE);
+    assert_eq!(label(&ack), "ACK");
+    assert_eq!(ack.body(), SDP_B.as_bytes());
+    let switch = h.engine.switch();
+    let switch = lock(&switch);
+    assert_eq!(
+        switch.line_calls("dave").unwrap()[0].state,
+        CallState::Connected
+    );
+}
+
+/// CCNL: bob is not registered; alice's callback fires when bob registers.
+#[test]
+fn callback_on_not_registered_fires_at_the_callees_registration() {
+    let mut h = Harness::new();
+    h.register("alice", ALICE);
+    h.invite_from_alice("bob", "call-1");
+    let r = h.one(ALICE);
+    assert_eq!(r.status(), Some(480));
+    assert_eq!(offer_m(&r).as_deref(), Some("NL"));
+    let call = call_in(&h, "alice", CallState::Busy);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    h.advance(Duration::from_secs(10));
+    assert!(requests(&mut h, ALICE).is_empty());
+    h.register("bob", BOB);
+    h.advance(Duration::from_millis(1_500));
+    let recall = one_request(&mut h, ALICE);
+    assert_recall(&recall);
+    assert!(outstanding(&h, id));
+}
+
+/// CCNR: bob does not answer; the callback fires after a call of bob's own ended.
+#[test]
+fn callback_on_no_answer_fires_after_the_callees_next_call() {
+    let mut h = Harness::new();
+    ringing(&mut h);
+    h.register("dave", DAVE);
+    h.advance(Duration::from_secs(30));
+    h.take(BOB);
+    let r = h.one(ALICE);
+    assert_eq!(r.status(), Some(480));
+    let call = call_in(&h, "alice", CallState::Ringback);
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    h.advance(Duration::from_secs(5));
+    assert!(
+        requests(&mut h, ALICE).is_empty(),
+        "bob has not been seen using his phone"
+    );
+
+    // bob calls dave; dave answers and later hangs up.
+    invite_from(&mut h, "bob", BOB, "dave", "call-9");
+    h.take(BOB);
+    let to_dave = h.one(DAVE);
+    h.recv(DAVE, &reply(&to_dave, 200, "d1", DAVE, Some(SDP_B)));
+    h.take(BOB);
+    h.recv(DAVE, &from_callee("BYE", &to_dave, "d1", 1, DAVE, None));
+    h.take(DAVE);
+    h.take(BOB);
+    h.advance(Duration::from_millis(1_500));
+    assert_recall(&one_request(&mut h, ALICE));
+}
+
+/// Mode message: delivered at once to a registered callee; kept and delivered at the next
+/// registration for an unregistered one.
+#[test]
+fn message_is_sent_at_once_and_completes_on_2xx() {
+    let mut h = Harness::new();
+    let to_bob = ringing(&mut h);
+    h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
+    h.take(BOB);
+    h.take(ALICE);
+    let call = call_in(&h, "alice", CallState::Busy);
+    let id = complete(&mut h, call, MESSAGE, 2).unwrap();
+    let msg = one_request(&mut h, BOB);
+    assert_eq!(label(&msg), "MESSAGE");
+    assert!(header(&msg, HeaderName::ContentType).starts_with("text/plain"));
+    let body = String::from_utf8_lossy(msg.body()).into_owned();
+    assert!(
+        body.contains("Please call me back, it is urgent."),
+        "{body}"
+    );
+    assert!(body.contains("alice"), "{body}");
+    assert!(header(&msg, HeaderName::From).contains("sip:alice@example.com"));
+    assert!(outstanding(&h, id));
+    h.recv(BOB, &reply(&msg, 200, "m1", BOB, None));
+    assert!(!outstanding(&h, id));
+    assert!(stored(&h).is_empty());
+}
+
+#[test]
+fn message_for_an_unregistered_callee_waits_for_its_registration() {
+    let mut h = Harness::new();
+    h.register("alice", ALICE);
+    h.invite_from_alice("bob", "call-1");
+    h.take(ALICE);
+    let call = call_in(&h, "alice", CallState::Busy);
+    let id = complete(&mut h, call, MESSAGE, 0).unwrap();
+    assert!(h.take(BOB).is_empty());
+    assert_eq!(stored(&h).len(), 1, "the undelivered message is stored");
+    h.advance(Duration::from_secs(60));
+    h.register("bob", BOB);
+    let msg = one_request(&mut h, BOB);
+    assert_eq!(label(&msg), "MESSAGE");
+    // A refusal keeps it for the next registration.
+    h.recv(BOB, &reply(&msg, 480, "m1", BOB, None));
+    assert!(outstanding(&h, id));
+    h.recv(
+        BOB,
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2:5062;branch=z9hG4bKunreg\r\n\
+         Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:bob@example.com>;tag=rbob\r\n\
+         Call-ID: reg-bob-192.0.2.2:5062\r\nCSeq: 99 REGISTER\r\nContact: *\r\nExpires: 0\r\n\
+         Content-Length: 0\r\n\r\n",
+    );
+    h.take(BOB);
+    h.register("bob", BOB);
+    let again = one_request(&mut h, BOB);
+    assert_eq!(label(&again), "MESSAGE");
+    h.recv(BOB, &reply(&again, 200, "m2", BOB, None));
+    assert!(!outstanding(&h, id));
+}
+
+/// Two callers waiting on bob are served in the order they asked.
+#[test]
+fn two_callers_are_recalled_in_order() {
+    let mut h = Harness::new();
+    let (to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    h.register("carol", CAROL);
+    let first = dave_gets_busy(&mut h, "call-2");
+    complete(&mut h, first, CALLBACK, 0).unwrap();
+    // carol calls bob: busy too.
+    invite_from(&mut h, "carol", CAROL, "bob", "call-3");
+    let to_bob2 = h.one(BOB);
+    h.recv(BOB, &reply(&to_bob2, 486, "b8", BOB, None));
+    h.take(BOB);
+    h.take(CAROL);
+    let second = call_in(&h, "carol", CallState::Busy);
+    let carol_id = complete(&mut h, second, CALLBACK, 0).unwrap();
+    {
+        let switch = h.engine.switch();
+        let switch = lock(&switch);
+        let queue: Vec<String> = switch
+            .completions_for("bob")
+            .iter()
+            .map(|r| r.line.clone())
+            .collect();
+        assert_eq!(queue, ["dave", "carol"]);
+        assert_eq!(
+            switch.queue_position(CompletionId::new(carol_id).unwrap()),
+            Some(2)
+        );
+    }
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(1_500));
+    assert!(requests(&mut h, CAROL).is_empty());
+    let recall = one_request(&mut h, DAVE);
+    assert_recall(&recall);
+    h.recv(DAVE, &reply(&recall, 200, "d1", DAVE, Some(SDP_A)));
+    let to_bob3 = h.one(BOB);
+    h.recv(BOB, &reply(&to_bob3, 200, "b3", BOB, Some(SDP_B)));
+    assert_eq!(
+        lock(&h.engine.switch()).line_calls("bob").unwrap()[0].state,
+        CallState::Connected,
+        "bob's line sees the recall's call"
+    );
+    h.take(BOB);
+    h.take(DAVE);
+    // bob hangs up on dave: carol is next.
+    // (CSeq 2: the test phone's branch is made from the CSeq, and 1 was its first BYE.)
+    h.recv(BOB, &from_callee("BYE", &to_bob3, "b3", 2, BOB, None));
+    h.take(DAVE);
+    h.take(BOB);
+    h.advance(Duration::from_millis(1_500));
+    assert_recall(&one_request(&mut h, CAROL));
+}
+
+/// A recall nobody answers stops after `recall_ring` and the request is cancelled; a
+/// cancelled request stops its recall at once.
+#[test]
+fn unanswered_recall_is_cancelled_and_uncomplete_stops_a_recall() {
+    let mut h = Harness::new();
+    let (to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(&mut h, "call-2");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(1_500));
+    let recall = one_request(&mut h, DAVE);
+    h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
+    h.events.clear();
+    h.advance(Duration::from_secs(20));
+    let cancel = one_request(&mut h, DAVE);
+    assert_eq!(label(&cancel), "CANCEL");
+    h.recv(DAVE, &reply(&cancel, 200, "d1", DAVE, None));
+    h.recv(DAVE, &reply(&recall, 487, "d1", DAVE, None));
+    h.take(DAVE);
+    assert!(!outstanding(&h, id));
+    let causes: Vec<String> = h
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Completion(c) => c.cause.map(|c| c.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(causes, ["recall_unanswered"]);
+
+    // Again, and this time the application cancels during the recall.
+    let call = dave_gets_busy(&mut h, "call-4");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    // bob is free (no call through callcomp ended after this request yet): wait for one.
+    invite_from(&mut h, "bob", BOB, "alice", "call-5");
+    h.take(BOB);
+    let to_alice = one_request(&mut h, ALICE);
+    h.recv(ALICE, &reply(&to_alice, 486, "a5", ALICE, None));
+    h.take(ALICE);
+    h.take(BOB);
+    h.advance(Duration::from_millis(1_500));
+    let recall = one_request(&mut h, DAVE);
+    assert_recall(&recall);
+    h.recv(DAVE, &reply(&recall, 180, "d2", DAVE, None));
+    h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    assert_eq!(label(&one_request(&mut h, DAVE)), "CANCEL");
+    assert!(!outstanding(&h, id));
+    assert_eq!(
+        h.engine.uncomplete_call("dave", id, h.now),
+        Err(LineErr::InvalCompletionId)
+    );
+    assert_eq!(
+        h.engine.uncomplete_call("nobody", id, h.now),
+        Err(LineErr::InvalLineHandle)
+    );
+}
+
+/// DESIGN §2.1 refusals through the core, and the per-line limit.
+#[test]
+fn refusals_and_limits() {
+    // Appended to the last section: carol's own limit.
+    let config = format!("{CONFIG}max_call_completions = 1\n");
+    let mut h = Harness::with_config(&config);
+    h.register("alice", ALICE);
+    h.register("bob", BOB);
+    h.register("carol", CAROL);
+    assert_eq!(
+        h.engine.complete_call(999, CALLBACK, 0, h.now),
+        Err(LineErr::InvalCallHandle)
+    );
+    invite_from(&mut h, "carol", CAROL, "bob", "c1");
+    let to_bob = h.one(BOB);
+    h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
+    h.take(BOB);
+    h.take(CAROL);
+    let call = call_in(&h, "carol", CallState::Busy);
+    assert_eq!(
+        h.engine.complete_call(call, 0x3, 0, h.now),
+        Err(LineErr::InvalCallComplMode)
+    );
+    assert_eq!(
+        h.engine.complete_call(call, 0x4, 0, h.now),
+        Err(LineErr::InvalCallComplMode),
+        "intrude is not offered"
+    );
+    assert_eq!(
+        h.engine.complete_call(call, CAMPON, 0, h.now),
+        Err(LineErr::InvalCallState),
+        "camp-on needs the caller's leg held"
+    );
+    assert_eq!(
+        h.engine.complete_call(call, MESSAGE, 3, h.now),
+        Err(LineErr::InvalMessageId)
+    );
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    invite_from(&mut h, "carol", CAROL, "bob", "c2");
+    let to_bob = h.one(BOB);
+    h.recv(BOB, &reply(&to_bob, 486, "b2", BOB, None));
+    h.take(BOB);
+    h.take(CAROL);
+    let call = call_in(&h, "carol", CallState::Busy);
+    assert_eq!(
+        h.engine.complete_call(call, CALLBACK, 0, h.now),
+        Err(LineErr::CompletionOverrun)
+    );
+}
+
+/// A store failure undoes the acceptance and answers OPERATIONFAILED.
+#[test]
+fn a_failed_store_write_undoes_the_acceptance() {
+    let mut h = Harness::new();
+    let to_bob = ringing(&mut h);
+    h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
+    h.take(BOB);
+    h.take(ALICE);
+    let call = call_in(&h, "alice", CallState::Busy);
+    h.hold_store = true;
+    let ticket = h.engine.complete_call(call, CALLBACK, 0, h.now).unwrap();
+    h.collect();
+    assert!(
+        h.engine.drain_replies().is_empty(),
+        "no answer before the write"
+    );
+    let job = h.held.pop().unwrap();
+    h.engine.store_done(job, false, h.now);
+    h.collect();
+    assert_eq!(
+        h.engine.drain_replies(),
+        [(ticket, Err(LineErr::OperationFailed))]
+    );
+    let switch = h.engine.switch();
+    assert!(lock(&switch).completions_of("alice").unwrap().is_empty());
+}
+
+/// A restart with a request outstanding: the stored rows come back, the request still
+/// recalls (the callee counts as free after a restart).
+#[test]
+fn restart_reloads_and_still_recalls() {
+    let mut h = Harness::new();
+    let (_to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(&mut h, "call-2");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let rows = stored(&h);
+    assert_eq!(rows.len(), 1);
+
+    let mut h2 = Harness::new();
+    h2.now = h.now.after(Duration::from_secs(5));
+    h2.engine
+        .import_completions(snapshot_of(rows), h2.now)
+        .unwrap();
+    h2.register("dave", DAVE);
+    h2.register("bob", BOB);
+    {
+        let switch = h2.engine.switch();
+        let switch = lock(&switch);
+        let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
+        assert_eq!(r.line, "dave");
+        assert_eq!(r.target, "bob");
+    }
+    h2.advance(Duration::from_millis(1_500));
+    assert_recall(&one_request(&mut h2, DAVE));
+}

@@ -69,7 +69,12 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let config = Arc::new(Config::from_toml_str(CONFIG, "test.toml").unwrap());
+        Harness::with_config(CONFIG)
+    }
+
+    /// The core over the configuration `text`.
+    fn with_config(text: &str) -> Harness {
+        let config = Arc::new(Config::from_toml_str(text, "test.toml").unwrap());
         let switch = Arc::new(Mutex::new(new_switch(&config)));
         let now = Now {
             instant: Instant::now(),
@@ -209,7 +214,15 @@ impl Harness {
             self.branch
         );
         self.recv(at, &text);
-        self.one(at)
+        // Other requests to the phone (a waiting MESSAGE) stay for the test to look at.
+        let (ok, rest): (Vec<Message>, Vec<Message>) = self
+            .take(at)
+            .into_iter()
+            .partition(|m| m.status().is_some());
+        let at = addr(at);
+        self.sent.extend(rest.into_iter().map(|m| (at, m)));
+        assert_eq!(ok.len(), 1, "one answer to the REGISTER");
+        ok.into_iter().next().unwrap()
     }
 
     /// alice's INVITE to `to` (a user name) with SDP_A.
