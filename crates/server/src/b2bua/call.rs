@@ -151,6 +151,13 @@ pub struct Call {
     /// For a recall, the switch's handle of the callee's side: the recall's own handle shows
     /// the caller's line an offered call, this one shows the callee's line its call.
     pub shadow: Option<CallRef>,
+    /// The caller's line, when the caller is one of ours.
+    pub caller_line: Option<String>,
+    /// The caller's INVITE is held open after a busy (183), waiting for a camp-on decision
+    /// (DESIGN §2.5), or camped on (182 Queued).
+    pub held: bool,
+    /// The held caller is camped on (a `campon` request waits for the callee).
+    pub camped: bool,
 }
 
 impl Call {
@@ -171,6 +178,9 @@ impl Call {
             recall: None,
             recall_settled: false,
             shadow: None,
+            caller_line: None,
+            held: false,
+            camped: false,
         }
     }
 

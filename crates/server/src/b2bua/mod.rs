@@ -151,6 +151,10 @@ enum Timer {
     NoAnswer,
     /// Retransmit unacknowledged 2xx responses.
     Retransmit,
+    /// A caller held after a busy waited `busy_hold` without a camp-on.
+    BusyHold,
+    /// A camped-on caller needs a provisional response to keep its INVITE alive.
+    Queued,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -201,6 +205,8 @@ impl B2bua {
             match timer {
                 Timer::NoAnswer => self.no_answer(cx, call),
                 Timer::Retransmit => self.retransmit(cx, call),
+                Timer::BusyHold => self.busy_hold_over(cx, call),
+                Timer::Queued => self.queued_keepalive(cx, call),
             }
         }
     }

@@ -74,7 +74,9 @@ impl B2bua {
             dialog,
             offered: false,
         };
-        self.calls.insert(id, Call::new(id, Leg::In(incoming)));
+        let mut call = Call::new(id, Leg::In(incoming));
+        call.caller_line = caller_line.clone();
+        self.calls.insert(id, call);
 
         let Some(callee) = callee else {
             self.fail(
@@ -111,8 +113,13 @@ impl B2bua {
         self.send_to_callee(cx, id, &callee, destinations, ess);
     }
 
-    /// Routes the held caller INVITE of a camp-on to its callee.
-    pub(super) fn route_held(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+    /// Routes the held caller INVITE of camp-on `cid` to its callee.
+    pub(super) fn route_held(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        cid: callcomp_switch::CompletionId,
+    ) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
@@ -130,6 +137,15 @@ impl B2bua {
             self.fail(cx, id, None, Outcome::NotRegistered);
             return;
         }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.rang = false;
+        }
+        cx.fact(Fact::Offered {
+            call: id,
+            line: callee.clone(),
+            reason: callcomp_switch::CallReason::Callcompletion,
+            completion_id: Some(cid.get()),
+        });
         self.send_to_callee(cx, id, &callee, destinations, &ess);
     }
 
@@ -351,8 +367,16 @@ impl B2bua {
         if call.phase != Phase::Setup {
             return;
         }
-        call.phase = Phase::Ended;
         let classified = classify(&outcome, rang.unwrap_or(call.rang));
+        let hold = classified.failure == callcomp_switch::Failure::Busy
+            && call.caller_line.as_deref().is_some_and(|line| {
+                let s = cx.line_settings(line);
+                !s.busy_hold.is_zero() || s.on_busy == crate::config::Policy::Campon
+            });
+        if hold {
+            return self.hold_caller(cx, id, classified);
+        }
+        call.phase = Phase::Ended;
         if let Leg::In(incoming) = &mut call.caller {
             if let Some(key) = incoming.server.take() {
                 let mut response = builder::response(
@@ -372,6 +396,7 @@ impl B2bua {
             cause: classified.failure,
             caller_leg: CallerLeg::Released,
         });
+        self.apply_policy(cx, id, classified.failure);
         self.reap(id);
     }
 

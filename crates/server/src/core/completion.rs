@@ -105,8 +105,19 @@ impl Engine {
         message_id: u32,
         now: Now,
     ) -> Result<u64, LineErr> {
-        let accepted = lock(&self.switch).complete_call(None, call, mode, message_id, now.wall)?;
+        let (accepted, campon) = {
+            let mut switch = lock(&self.switch);
+            let call_ref = switch.call_by_number(call).map(|c| c.call_ref).ok();
+            let accepted = switch.complete_call(None, call, mode, message_id, now.wall)?;
+            let campon = switch
+                .completion(accepted.id)
+                .is_some_and(|r| r.mode == CompletionMode::Campon);
+            (accepted, call_ref.filter(|_| campon))
+        };
         let ticket = self.accept_durably(accepted, now);
+        if let Some(call_ref) = campon {
+            self.with_ctx(now, |b2bua, cx| b2bua.camped_on(cx, call_ref));
+        }
         self.pump(now);
         Ok(ticket)
     }
@@ -224,7 +235,7 @@ impl Engine {
                 b2bua.release_caller(cx, call, 486);
             }
             Action::CancelRinging { call } => b2bua.release_caller(cx, call, 480),
-            Action::ConnectCampOn { call, .. } => b2bua.connect_campon(cx, call),
+            Action::ConnectCampOn { call, id, .. } => b2bua.connect_campon(cx, call, id),
         });
     }
 

@@ -527,3 +527,150 @@ fn restart_reloads_and_still_recalls() {
     h2.advance(Duration::from_millis(1_500));
     assert_recall(&one_request(&mut h2, DAVE));
 }
+
+/// A configuration where dave's busy calls are held 10 s and camp-ons wait at most 60 s;
+/// carol camps on and alice asks for callbacks by policy.
+const HOLD_CONFIG: &str = r#"
+domain = "example.com"
+[sip]
+no_answer_timeout = "30s"
+[completion]
+offer_window = "20s"
+campon_max = "60s"
+[users.alice]
+on_busy = "callback"
+[users.bob]
+[users.dave]
+busy_hold = "10s"
+[users.carol]
+on_busy = "campon"
+"#;
+
+/// dave calls bob (busy in a call with alice): dave's INVITE is held with 183 + offer.
+fn dave_held(h: &mut Harness) -> (Message, u32) {
+    let (to_bob, _ok) = connected(h);
+    h.register("dave", DAVE);
+    invite_from(h, "dave", DAVE, "bob", "call-2");
+    let to_bob2 = one_request(h, BOB);
+    h.recv(BOB, &reply(&to_bob2, 486, "b9", BOB, None));
+    h.take(BOB);
+    let held = h.one(DAVE);
+    assert_eq!(held.status(), Some(183));
+    assert_eq!(offer_m(&held).as_deref(), Some("BS"));
+    let call = call_in(h, "dave", CallState::Busy);
+    (to_bob, call)
+}
+
+/// DESIGN §2.5: with `busy_hold`, camp-on can be asked; the caller hears 182 Queued and is
+/// put through when the callee frees up.
+#[test]
+fn campon_from_busy_hold_goes_through_when_the_callee_is_free() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    let (to_bob, call) = dave_held(&mut h);
+    let id = complete(&mut h, call, CAMPON, 0).unwrap();
+    let queued = h.one(DAVE);
+    assert_eq!(queued.status(), Some(182));
+    // Past busy_hold nothing ends: the caller is camped on.
+    h.advance(Duration::from_secs(15));
+    assert!(h.take(DAVE).iter().all(|m| m.status() != Some(486)));
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(1_500));
+    let to_bob3 = one_request(&mut h, BOB);
+    assert_eq!(label(&to_bob3), "INVITE");
+    assert_eq!(
+        to_bob3.body(),
+        SDP_A.as_bytes(),
+        "the same call, with its offer"
+    );
+    assert!(!outstanding(&h, id), "a camp-on completes when it fires");
+    {
+        let switch = h.engine.switch();
+        let switch = lock(&switch);
+        let c = &switch.line_calls("dave").unwrap()[0];
+        assert_eq!(c.reason, CallReason::Callcompletion);
+        assert_eq!(c.completion_id, Some(id));
+    }
+    h.recv(BOB, &reply(&to_bob3, 200, "b3", BOB, Some(SDP_B)));
+    let ok = h.one(DAVE);
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(ok.body(), SDP_B.as_bytes());
+}
+
+/// Camp-on timeout (`campon_max`): the caller gets 486 and the request is cancelled; the
+/// queue keeps the INVITE alive with a provisional in between.
+#[test]
+fn campon_times_out_with_486_and_busy_hold_alone_ends_in_486() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    let (_to_bob, call) = dave_held(&mut h);
+    let id = complete(&mut h, call, CAMPON, 0).unwrap();
+    assert_eq!(h.one(DAVE).status(), Some(182));
+    h.advance(Duration::from_secs(50));
+    assert_eq!(h.one(DAVE).status(), Some(182), "refreshed within a minute");
+    h.advance(Duration::from_secs(10));
+    let busy = h.one(DAVE);
+    assert_eq!(busy.status(), Some(486));
+    assert!(!outstanding(&h, id));
+
+    // Held without a decision: 486 once busy_hold is over.
+    invite_from(&mut h, "dave", DAVE, "bob", "call-7");
+    let to_bob = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob, 486, "b7", BOB, None));
+    h.take(BOB);
+    assert_eq!(h.one(DAVE).status(), Some(183));
+    let of_call7 = |h: &mut Harness| -> Vec<u16> {
+        h.take(DAVE)
+            .iter()
+            .filter(|m| header(m, HeaderName::CallId) == "call-7")
+            .filter_map(Message::status)
+            .collect()
+    };
+    h.advance(Duration::from_secs(9));
+    assert!(of_call7(&mut h).is_empty());
+    h.advance(Duration::from_secs(1));
+    assert_eq!(of_call7(&mut h), [486]);
+}
+
+/// Policies (DESIGN §3): carol (`on_busy = "campon"`) is camped on automatically although
+/// her line holds no INVITE for a decision; alice (`on_busy = "callback"`) gets a callback.
+#[test]
+fn policies_request_completion_on_the_callers_behalf() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    h.register("alice", ALICE);
+    h.register("bob", BOB);
+    h.register("carol", CAROL);
+    h.register("dave", DAVE);
+    // bob is busy with dave.
+    invite_from(&mut h, "dave", DAVE, "bob", "call-1");
+    let to_bob = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob, 200, "b1", BOB, Some(SDP_B)));
+    h.take(DAVE);
+
+    invite_from(&mut h, "carol", CAROL, "bob", "call-2");
+    let to_bob2 = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob2, 486, "b2", BOB, None));
+    h.take(BOB);
+    let got: Vec<u16> = h.take(CAROL).iter().filter_map(Message::status).collect();
+    assert_eq!(got, [183, 182]);
+    let switch = h.engine.switch();
+    let carol: Vec<String> = lock(&switch)
+        .completions_of("carol")
+        .unwrap()
+        .iter()
+        .map(|r| r.mode.as_str().to_owned())
+        .collect();
+    assert_eq!(carol, ["campon"]);
+
+    h.invite_from_alice("bob", "call-3");
+    let to_bob3 = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob3, 486, "b3", BOB, None));
+    h.take(BOB);
+    assert_eq!(h.one(ALICE).status(), Some(486));
+    let alice: Vec<String> = lock(&switch)
+        .completions_of("alice")
+        .unwrap()
+        .iter()
+        .map(|r| r.mode.as_str().to_owned())
+        .collect();
+    assert_eq!(alice, ["callback"]);
+    assert_eq!(stored(&h).len(), 2, "both are stored");
+}
