@@ -156,7 +156,13 @@ impl Rig {
             self.branch, self.branch, self.branch
         );
         self.deliver(at, &text).await;
-        let invite = self.next_to(phone("bob")).await;
+        // (bob's phone may also get SUBSCRIBEs for its dialog state: left unanswered.)
+        let invite = loop {
+            let m = self.next_to(phone("bob")).await;
+            if m.method() == Some(&callcomp_sip::Method::Invite) {
+                break m;
+            }
+        };
         let mut busy = String::from("SIP/2.0 486 Busy Here\r\n");
         for name in [
             HeaderName::Via,

@@ -23,6 +23,7 @@ pub mod join;
 pub mod offer;
 pub mod relay;
 pub mod setup;
+pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -142,6 +143,8 @@ enum Client {
     Fire,
     /// A MESSAGE carrying completion request `id`'s text to one of the callee's phones.
     Message(CompletionId),
+    /// An RFC 4235 SUBSCRIBE of a dialog watch, by its Call-ID.
+    Watch(String),
 }
 
 /// Timers of the B2BUA.
@@ -172,6 +175,8 @@ pub struct B2bua {
     recalls: HashMap<CompletionId, CallRef>,
     /// MESSAGEs in flight per completion request: how many have no final response yet.
     messages: HashMap<CompletionId, usize>,
+    /// RFC 4235 dialog watches: subscription Call-ID → the callee watched.
+    watches: HashMap<String, String>,
 }
 
 impl B2bua {
@@ -223,6 +228,7 @@ impl B2bua {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
             Client::Message(cid) => self.message_response(cx, cid, &response),
+            Client::Watch(call_id) => self.watch_response(&call_id, &response),
             Client::Fire => {}
         }
     }
@@ -240,6 +246,7 @@ impl B2bua {
                 self.after_relay(cx, call, &relayed);
             }
             Client::Message(cid) => self.message_failed(cx, cid),
+            Client::Watch(call_id) => self.watch_timed_out(&call_id),
             Client::Fire => {}
         }
     }

@@ -114,7 +114,16 @@ impl Engine {
                 .is_some_and(|r| r.mode == CompletionMode::Campon);
             (accepted, call_ref.filter(|_| campon))
         };
+        let id = accepted.id;
         let ticket = self.accept_durably(accepted, now);
+        let unknown = lock(&self.switch).completion(id).and_then(|r| {
+            (r.availability() == callcomp_switch::Availability::Unknown
+                && r.mode != CompletionMode::Message)
+                .then(|| r.target.clone())
+        });
+        if let Some(callee) = unknown {
+            self.with_ctx(now, |b2bua, cx| b2bua.watch_dialogs(cx, &callee));
+        }
         if let Some(call_ref) = campon {
             self.with_ctx(now, |b2bua, cx| b2bua.camped_on(cx, call_ref));
         }
@@ -220,7 +229,7 @@ impl Engine {
                 self.execute(action, now);
             }
         }
-        self.sync_store();
+        self.sync_store(now);
     }
 
     fn execute(&mut self, action: Action, now: Now) {
@@ -240,8 +249,8 @@ impl Engine {
     }
 
     /// Queues a write (or delete) for every request a `completion` event named since the
-    /// last look.
-    fn sync_store(&mut self) {
+    /// last look, and starts an RFC 4235 watch of callees whose availability is unknown.
+    fn sync_store(&mut self, now: Now) {
         for e in self.events.iter().skip(self.completion.synced) {
             if let EventKind::Completion(c) = &e.kind {
                 self.completion.dirty.insert(c.completion_id.get());
@@ -253,10 +262,17 @@ impl Engine {
         }
         let dirty = std::mem::take(&mut self.completion.dirty);
         let switch = lock(&self.switch);
+        let mut watch = Vec::new();
         for id in dirty {
-            let row = CompletionId::new(id)
-                .and_then(|cid| switch.completion(cid))
-                .and_then(stored_row);
+            let request = CompletionId::new(id).and_then(|cid| switch.completion(cid));
+            // RFC 4235: a callee that said busy with no call known to callcomp is watched.
+            if let Some(r) = request.filter(|r| {
+                r.availability() == callcomp_switch::Availability::Unknown
+                    && r.mode != CompletionMode::Message
+            }) {
+                watch.push(r.target.clone());
+            }
+            let row = request.and_then(stored_row);
             match row {
                 Some(row) => {
                     self.next_job += 1;
@@ -268,6 +284,12 @@ impl Engine {
                 None => self
                     .jobs
                     .push(StoreJob::DeleteCompletion { completion_id: id }),
+            }
+        }
+        drop(switch);
+        for callee in watch {
+            if !self.b2bua.watching(&callee) {
+                self.with_ctx(now, |b2bua, cx| b2bua.watch_dialogs(cx, &callee));
             }
         }
     }

@@ -109,6 +109,9 @@ impl Engine {
                 response.push_raw(HeaderName::Supported, "");
                 self.sip.respond(&key, response, now.instant);
             }
+            Method::Notify if self.b2bua.is_watch(&ess.call_id.0) => {
+                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request));
+            }
             _ if in_dialog => {
                 self.with_ctx(now, |b2bua, cx| b2bua.in_dialog(cx, key, request, &ess))
             }

@@ -459,6 +459,8 @@ fn refusals_and_limits() {
         Err(LineErr::InvalMessageId)
     );
     complete(&mut h, call, CALLBACK, 0).unwrap();
+    // bob said busy with no call known to callcomp: his dialog state is watched.
+    assert_eq!(label(&one_request(&mut h, BOB)), "SUBSCRIBE");
     invite_from(&mut h, "carol", CAROL, "bob", "c2");
     let to_bob = h.one(BOB);
     h.recv(BOB, &reply(&to_bob, 486, "b2", BOB, None));
@@ -673,4 +675,74 @@ fn policies_request_completion_on_the_callers_behalf() {
         .collect();
     assert_eq!(alice, ["callback"]);
     assert_eq!(stored(&h).len(), 2, "both are stored");
+}
+
+/// alice calls bob, whose phone answers 486 although callcomp knows no call of his.
+fn bob_busy_elsewhere(h: &mut Harness) -> u32 {
+    h.register("alice", ALICE);
+    h.register("bob", BOB);
+    h.invite_from_alice("bob", "call-1");
+    let to_bob = one_request(h, BOB);
+    h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
+    h.take(BOB);
+    h.take(ALICE);
+    call_in(h, "alice", CallState::Busy)
+}
+
+/// RFC 4235: a callee busy with no call known to callcomp is watched; a NOTIFY showing no
+/// confirmed dialog makes it available, and the recall follows.
+#[test]
+fn dialog_watch_makes_an_unknown_callee_available() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    assert_eq!(label(&subscribe), "SUBSCRIBE");
+    assert_eq!(header(&subscribe, HeaderName::Event), "dialog");
+    assert_eq!(
+        header(&subscribe, HeaderName::Accept),
+        "application/dialog-info+xml"
+    );
+    h.recv(BOB, &reply(&subscribe, 200, "bs", BOB, None));
+    let notify = |body: &str, seq: u32| {
+        format!(
+            "NOTIFY sip:callcomp@{SERVER} SIP/2.0\r\nVia: SIP/2.0/UDP {BOB};branch=z9hG4bKnotify{seq}\r\n\
+             Max-Forwards: 70\r\nFrom: {};tag=bs\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} NOTIFY\r\n\
+             Contact: <sip:bob@{BOB}>\r\nEvent: dialog\r\nSubscription-State: active;expires=3600\r\n\
+             Content-Type: application/dialog-info+xml\r\nContent-Length: {}\r\n\r\n{body}",
+            header(&subscribe, HeaderName::To),
+            header(&subscribe, HeaderName::From),
+            header(&subscribe, HeaderName::CallId),
+            body.len()
+        )
+    };
+    // Still in a call on the phone: nothing happens.
+    let busy = r#"<dialog-info version="0" state="full" entity="sip:bob@example.com"><dialog id="d1"><state>confirmed</state></dialog></dialog-info>"#;
+    h.recv(BOB, &notify(busy, 1));
+    assert_eq!(h.one(BOB).status(), Some(200));
+    h.advance(Duration::from_secs(5));
+    assert!(requests(&mut h, ALICE).is_empty());
+    // The phone's call ended.
+    let idle = r#"<dialog-info version="1" state="full" entity="sip:bob@example.com"/>"#;
+    h.recv(BOB, &notify(idle, 2));
+    assert_eq!(h.one(BOB).status(), Some(200));
+    h.advance(Duration::from_millis(1_500));
+    assert_recall(&one_request(&mut h, ALICE));
+    assert!(outstanding(&h, id));
+}
+
+/// A phone that refuses the subscription leaves the availability `unknown`.
+#[test]
+fn refused_dialog_watch_leaves_availability_unknown() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&subscribe, 489, "bs", BOB, None));
+    h.advance(Duration::from_secs(60));
+    assert!(requests(&mut h, ALICE).is_empty());
+    let switch = h.engine.switch();
+    let switch = lock(&switch);
+    let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
+    assert_eq!(r.availability(), callcomp_switch::Availability::Unknown);
 }
