@@ -115,6 +115,64 @@ fn callback_recalls_the_caller_then_calls_the_callee_with_its_offer() {
     assert_eq!(out.trim(), "[]", "the request completed");
 }
 
+/// Polls (bounded) until `line` has a connected call.
+fn wait_connected(api: SocketAddr, line: &str) {
+    let url = api_url(api);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, out, _) = callcomp(&["--api", &url, "--json", "calls", line]);
+        if out.contains("\"connected\"") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{line} never got connected: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// CCBS: bob (no call waiting) talks with carol; alice gets busy-on-busy 486; the application
+/// asks for a callback; bob hangs up; after the guard alice's phone is rung back, answers, and
+/// bob's phone gets alice's offer.
+#[test]
+fn callback_on_busy_rings_the_caller_back_when_the_callee_hangs_up() {
+    common::require_sipp();
+    let server = Server::start(
+        ServerConfig::default()
+            .user_option("bob", "call_waiting = false")
+            .tables("[completion]\nguard_ms = 2000\n"),
+    );
+    let alice = alice_phone(server.sip);
+    let bob_first = Phone::start(
+        server
+            .sipp_as("phone.xml", "bob")
+            .ooc("uas_answer_then_bye.xml")
+            .pause_ms(3000),
+    );
+    let carol = server
+        .sipp_as("call_bye_from_callee.xml", "carol")
+        .service("bob")
+        .spawn();
+    wait_connected(server.api, "bob");
+    server
+        .sipp_as("call_expect_486.xml", "alice")
+        .service("bob")
+        .set("expect_m", "BS")
+        .run()
+        .assert_success();
+    let call = busy_call(server.api, "alice");
+    complete_callback(server.api, call);
+    carol.wait().assert_success();
+    bob_first.wait().assert_success();
+    // bob's phone comes back (a new registration) for the second call of the test.
+    let bob = bob_phone(server.sip);
+    let alice = alice.wait();
+    alice.assert_success();
+    assert!(alice.logged("recall taken"), "{}", alice.report);
+    bob.wait().assert_success();
+}
+
 /// A server process this test starts and kills itself, so that it can be killed with SIGKILL
 /// and started again on the same ports and store.
 struct Raw {
