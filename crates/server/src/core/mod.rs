@@ -169,7 +169,11 @@ impl Engine {
         snapshot: callcomp_switch::Snapshot,
         now: Now,
     ) -> Result<(), callcomp_switch::completion::ImportError> {
-        lock(&self.switch).import_completions(snapshot, now.wall)
+        lock(&self.switch).import_completions(snapshot, now.wall)?;
+        // The reloaded requests learn who is registered now (a `notregistered` callee that
+        // registered while the server was down is available at once).
+        self.report_registrations(now);
+        Ok(())
     }
 
     /// The switch the core feeds.

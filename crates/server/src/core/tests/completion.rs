@@ -746,3 +746,61 @@ fn refused_dialog_watch_leaves_availability_unknown() {
     let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
     assert_eq!(r.availability(), callcomp_switch::Availability::Unknown);
 }
+
+/// The new events reach the API's subscribers as JSON objects named `reply`, `linedevstate`
+/// and `completion`, with the request's id.
+#[test]
+fn completion_events_are_published_in_order() {
+    let mut h = Harness::new();
+    let to_bob = ringing(&mut h);
+    h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
+    h.take(BOB);
+    h.take(ALICE);
+    let call = call_in(&h, "alice", CallState::Busy);
+    h.events.clear();
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let names: Vec<String> = h
+        .events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .filter(|v| v["event"] != "callstate" && v["event"] != "callinfo")
+        .map(|v| {
+            let detail = v["state"].as_str().unwrap_or_default().to_owned();
+            format!("{}:{detail}", v["event"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["reply:", "linedevstate:numcompletions", "completion:queued"]
+    );
+    let completion = h
+        .events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .find(|v| v["event"] == "completion")
+        .unwrap();
+    assert_eq!(completion["completion_id"].as_u64(), Some(u64::from(id)));
+    assert_eq!(completion["target"], "bob");
+}
+
+/// A `notregistered` request reloaded after its callee registered fires without waiting for
+/// another registration.
+#[test]
+fn reload_learns_registrations_made_while_down() {
+    let mut h = Harness::new();
+    h.register("alice", ALICE);
+    h.invite_from_alice("bob", "call-1");
+    h.take(ALICE);
+    let call = call_in(&h, "alice", CallState::Busy);
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    let rows = stored(&h);
+
+    let mut h2 = Harness::new();
+    h2.register("alice", ALICE);
+    h2.register("bob", BOB);
+    h2.engine
+        .import_completions(snapshot_of(rows), h2.now)
+        .unwrap();
+    h2.advance(Duration::from_millis(1_500));
+    assert_recall(&one_request(&mut h2, ALICE));
+}
