@@ -1,8 +1,8 @@
 //! `callcomp`: the SIP call-completion server and its command-line client.
 //!
 //! `serve` runs the server (registrar, B2BUA, store, API; see [`serve`]); `check-config`
-//! checks a configuration file. The client subcommands are listed so that `--help` shows
-//! what the binary will do, each saying plainly that it is not available yet.
+//! checks a configuration file. The other subcommands are clients of a running server's API
+//! (see `cli`).
 
 mod serve;
 
@@ -67,25 +67,25 @@ enum Command {
         /// The call id.
         id: u32,
     },
-    /// Request completion of a failed call (lineCompleteCall). [not yet available]
+    /// Request completion of a failed call (lineCompleteCall); prints the completion id.
     Complete {
         /// The call id.
         call: u32,
-        /// callback, campon, intrude or message.
+        /// callback, campon or message.
         #[arg(long)]
         mode: String,
         /// Predefined message number, for mode message.
         #[arg(long)]
         message: Option<u32>,
     },
-    /// Cancel a completion request (lineUncompleteCall). [not yet available]
+    /// Cancel a completion request (lineUncompleteCall).
     Uncomplete {
         /// The line that owns the request.
         line: String,
         /// The completion id.
         id: u32,
     },
-    /// List outstanding completion requests. [not yet available]
+    /// List outstanding completion requests, with state, queue position and expiry.
     Completions {
         /// Only this line's requests.
         line: Option<String>,
@@ -101,8 +101,8 @@ fn main() -> ExitCode {
         token: cli.token,
         json: cli.json,
     };
-    let name = match cli.command {
-        Command::CheckConfig { file } => return check_config(&file),
+    match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
         Command::Serve { config, log_level } => {
             let config = match config {
                 Some(file) => match load(&file) {
@@ -111,22 +111,21 @@ fn main() -> ExitCode {
                 },
                 None => Config::default(),
             };
-            return serve::main(config, log_level.as_deref());
+            serve::main(config, log_level.as_deref())
         }
-        Command::Lines => return cli::run_lines(&options),
-        Command::Calls { line } => return cli::run_calls(&options, line.as_deref()),
-        Command::Call { line, to } => return cli::run_call(&options, &line, &to),
-        Command::Drop { id } => return cli::run_drop(&options, id),
-        Command::Complete { .. } => "complete",
-        Command::Uncomplete { .. } => "uncomplete",
-        Command::Completions { .. } => "completions",
-        Command::Events => return cli::run_events(&options),
-    };
-    eprintln!(
-        "callcomp {name}: not available yet. This build has the SIP core only; \
-         the server and its API arrive with the next milestones (see README.md, Status)."
-    );
-    ExitCode::from(2)
+        Command::Lines => cli::run_lines(&options),
+        Command::Calls { line } => cli::run_calls(&options, line.as_deref()),
+        Command::Call { line, to } => cli::run_call(&options, &line, &to),
+        Command::Drop { id } => cli::run_drop(&options, id),
+        Command::Complete {
+            call,
+            mode,
+            message,
+        } => cli::run_complete(&options, call, &mode, message),
+        Command::Uncomplete { line, id } => cli::run_uncomplete(&options, &line, id),
+        Command::Completions { line } => cli::run_completions(&options, line.as_deref()),
+        Command::Events => cli::run_events(&options),
+    }
 }
 
 /// `check-config FILE`: `FILE: ok` and a summary on stdout (warnings on stderr), exit 0; or

@@ -116,7 +116,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let switch = Arc::new(Mutex::new(new_switch(&config)));
     let nonce_key: [u8; 32] = rand::rng().random();
     let now = runtime::now();
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         Arc::clone(&config),
         Arc::clone(&switch),
         advertise,
@@ -124,6 +124,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         bindings,
         now,
     );
+    let stored = store
+        .all_completions()
+        .await
+        .context("reading the stored completion requests")?;
+    let outstanding = stored.len();
+    engine
+        .import_completions(callcomp::core::completion::snapshot_of(stored), now)
+        .context("reloading the stored completion requests")?;
+    if outstanding > 0 {
+        tracing::info!(requests = outstanding, "completion requests reloaded");
+    }
     let (commands_tx, commands_rx) = mpsc::channel(256);
     let (events_tx, _) = broadcast::channel(1024);
     let handle = CoreHandle::new(switch, commands_tx, events_tx.clone());

@@ -343,11 +343,27 @@ fn a_server_that_is_not_there_is_named() {
 }
 
 #[test]
-fn completion_subcommands_are_not_there_yet() {
+fn completion_subcommands_talk_to_the_api() {
     let server = Server::start(None);
-    let got = server.run(&["completions"], &[]);
-    assert_eq!(got.code, Some(2), "{got:?}");
-    assert!(got.stderr.contains("not available"), "{got:?}");
+    // The fake core has no completion requests and refuses lineCompleteCall.
+    assert_eq!(
+        ok(server.run(&["completions", "alice"], &[])),
+        "no completion requests on alice\n"
+    );
+    assert_eq!(
+        ok(server.run(&["completions"], &[])),
+        "no completion requests\n"
+    );
+    assert_eq!(
+        ok(server.run(&["--json", "completions", "alice"], &[])),
+        "[]\n"
+    );
+    let got = server.run(&["complete", "1", "--mode", "callback"], &[]);
+    assert_eq!(got.code, Some(1), "{got:?}");
+    assert!(got.stderr.contains("LINEERR_OPERATIONUNAVAIL"), "{got:?}");
+    let got = server.run(&["completions", "nobody"], &[]);
+    assert_eq!(got.code, Some(1), "{got:?}");
+    assert!(got.stderr.contains("LINEERR_INVALLINEHANDLE"), "{got:?}");
 }
 
 /// A running `callcomp events` whose output lines arrive on channels.

@@ -56,7 +56,7 @@ pub(crate) async fn drop_call(
 }
 
 /// The call id in a path segment; anything but a non-zero `u32` names no call.
-fn call_id(segment: &str) -> Result<u32, ApiError> {
+pub(crate) fn call_id(segment: &str) -> Result<u32, ApiError> {
     match segment.parse::<u32>() {
         Ok(id) if id != 0 => Ok(id),
         _ => Err(LineErr::InvalCallHandle.into()),

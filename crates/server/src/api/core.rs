@@ -11,7 +11,7 @@ use std::pin::Pin;
 use callcomp_switch::{Event, LineErr};
 use tokio::sync::broadcast;
 
-use super::views::{CallView, LineView};
+use super::views::{CallView, CompletionView, LineView};
 
 /// A boxed, sendable future: what the core's asynchronous operations return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -38,6 +38,37 @@ pub trait Core: Send + Sync + 'static {
     /// lineDrop: end call `id` (its SIP legs, or its offer window). Resolves once the core has
     /// accepted the drop; the state changes arrive as events.
     fn drop_call(&self, id: u32) -> BoxFuture<'_, Result<(), ApiFailure>>;
+
+    /// lineCompleteCall on call `id` in mode `mode` (a `LINECALLCOMPLMODE_*` value) with
+    /// predefined message `message_id`. Resolves with the completion id once the request is
+    /// stored. A core without completion answers `LINEERR_OPERATIONUNAVAIL`.
+    fn complete_call(
+        &self,
+        id: u32,
+        mode: u32,
+        message_id: u32,
+    ) -> BoxFuture<'_, Result<u32, ApiFailure>> {
+        let _ = (id, mode, message_id);
+        Box::pin(async { Err(ApiFailure::Line(LineErr::OperationUnavail)) })
+    }
+
+    /// lineUncompleteCall: cancels request `id` of line `line`.
+    fn uncomplete_call(&self, line: String, id: u32) -> BoxFuture<'_, Result<(), ApiFailure>> {
+        let _ = (line, id);
+        Box::pin(async { Err(ApiFailure::Line(LineErr::OperationUnavail)) })
+    }
+
+    /// The outstanding requests of line `name`, by id; `LINEERR_INVALLINEHANDLE` for an
+    /// unknown line.
+    fn line_completions(&self, name: &str) -> Result<Vec<CompletionView>, LineErr> {
+        self.line(name).map(|_| Vec::new())
+    }
+
+    /// The requests waiting on callee `target`, its queue first.
+    fn completions_for(&self, target: &str) -> Vec<CompletionView> {
+        let _ = target;
+        Vec::new()
+    }
 
     /// A receiver of every event from now on, in `seq` order. The API turns a lag of the
     /// receiver into a `lagged` message; the stream ends when the core drops its sender.

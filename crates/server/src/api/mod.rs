@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod calls;
+pub mod completions;
 pub mod core;
 pub mod error;
 pub mod events;
@@ -34,8 +35,8 @@ pub use self::core::{ApiFailure, BoxFuture, Core};
 pub use self::error::{ApiError, ErrorBody};
 pub use self::metrics::{install_prometheus, MetricsError};
 pub use self::views::{
-    AddressCaps, CallView, CompletionCond, Health, LaggedMessage, LineStatus, LineView,
-    MakeCallRequest,
+    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionCond, CompletionView,
+    CompletionsQuery, Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
 };
 
 /// The largest request body the API reads; its bodies are a few dozen bytes.
@@ -86,6 +87,16 @@ pub fn router(core: Arc<dyn Core>, options: ApiOptions) -> Router {
             "/v1/calls/{id}",
             get(calls::get_call).delete(calls::drop_call),
         )
+        .route(
+            "/v1/calls/{id}/complete",
+            axum::routing::post(completions::complete),
+        )
+        .route("/v1/lines/{line}/completions", get(completions::list))
+        .route(
+            "/v1/lines/{line}/completions/{completion_id}",
+            axum::routing::delete(completions::uncomplete),
+        )
+        .route("/v1/completions", get(completions::waiting_on))
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.json", get(openapi::document));
     if let Some(token) = options.token {

@@ -7,10 +7,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::views::{
-    AddressCaps, CallView, CompletionCond, Health, LaggedMessage, LineStatus, LineView,
-    MakeCallRequest,
+    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionCond, CompletionView,
+    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
 };
-use super::{calls, events, health, lines};
+use super::{calls, completions, events, health, lines};
 
 /// The OpenAPI description of every route and schema.
 #[derive(OpenApi)]
@@ -29,6 +29,10 @@ use super::{calls, events, health, lines};
         lines::make_call,
         calls::get_call,
         calls::drop_call,
+        completions::complete,
+        completions::uncomplete,
+        completions::list,
+        completions::waiting_on,
         events::events,
         document,
     ),
@@ -39,6 +43,9 @@ use super::{calls, events, health, lines};
         CompletionCond,
         CallView,
         MakeCallRequest,
+        CompleteRequest,
+        CompleteResponse,
+        CompletionView,
         Health,
         LaggedMessage,
         ErrorBody,
@@ -47,6 +54,7 @@ use super::{calls, events, health, lines};
     tags(
         (name = "lines", description = "Lines, their capabilities, status and calls"),
         (name = "calls", description = "Single calls"),
+        (name = "completions", description = "Call completion requests (lineCompleteCall, lineUncompleteCall)"),
         (name = "events", description = "The LINE_* event stream"),
         (name = "server", description = "Health, metrics and this document"),
     )

@@ -261,3 +261,89 @@ pub struct LaggedMessage {
     /// How many events were skipped; the next event's `seq` is that many past the last one seen.
     pub missed: u64,
 }
+
+/// The body of `POST /v1/calls/{id}/complete` (lineCompleteCall).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The completion mode: `callback`, `campon` or `message` (`intrude` is not offered).
+    #[schema(example = "callback")]
+    pub mode: String,
+    /// For mode `message`: the index of the predefined text (ignored for other modes).
+    #[serde(default)]
+    pub message_id: u32,
+}
+
+/// The answer to an accepted lineCompleteCall: the request is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CompleteResponse {
+    /// The new request's id (never 0).
+    #[schema(example = 7)]
+    pub completion_id: u32,
+}
+
+/// One outstanding completion request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CompletionView {
+    /// The request's id (never 0).
+    pub completion_id: u32,
+    /// The caller's line, which asked for it.
+    pub line: String,
+    /// The callee's line.
+    pub target: String,
+    /// `callback`, `campon` or `message`.
+    #[schema(value_type = String, example = "callback")]
+    pub mode: CompletionMode,
+    /// The mode's `LINECALLCOMPLMODE_*` value.
+    pub mode_value: u32,
+    /// How the original call failed: `busy`, `noanswer` or `notregistered`.
+    #[schema(value_type = String, example = "busy")]
+    pub condition: callcomp_switch::tapi::CompletionCond,
+    /// The predefined message, for mode `message`.
+    pub message_id: Option<u32>,
+    /// `queued`, `suspended`, `ready` or `recalling`.
+    #[schema(value_type = String, example = "queued")]
+    pub state: callcomp_switch::RequestState,
+    /// Whether the callee is known to be available: `waiting`, `unknown` or `met`.
+    #[schema(value_type = String, example = "waiting")]
+    pub availability: callcomp_switch::Availability,
+    /// The 1-based place in the callee's queue (none for messages).
+    pub queue_position: Option<u32>,
+    /// The original call's id.
+    pub call_id: u32,
+    /// When the request was accepted, in ms since the UNIX epoch.
+    pub created_ms: u64,
+    /// When it expires unless it fires first.
+    pub expires_ms: u64,
+    /// While recalling: when the recall stops ringing.
+    pub recall_until_ms: Option<u64>,
+}
+
+impl CompletionView {
+    /// The view of request `r`, at `position` in its callee's queue.
+    pub fn of(r: &callcomp_switch::CompletionRequest, position: Option<u32>) -> CompletionView {
+        CompletionView {
+            completion_id: r.id.get(),
+            line: r.line.clone(),
+            target: r.target.clone(),
+            mode: r.mode,
+            mode_value: r.mode.value(),
+            condition: r.condition,
+            message_id: r.message_id,
+            state: r.state,
+            availability: r.availability(),
+            queue_position: position,
+            call_id: r.call.get(),
+            created_ms: r.created.as_millis(),
+            expires_ms: r.expiry.as_millis(),
+            recall_until_ms: r.recall_until.map(|t| t.as_millis()),
+        }
+    }
+}
+
+/// The query of `GET /v1/completions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+pub struct CompletionsQuery {
+    /// The callee's line whose waiting requests to list.
+    pub target: String,
+}

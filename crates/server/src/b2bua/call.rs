@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, Side};
+use callcomp_switch::{CallRef, CompletionId, Side};
 
 use super::dialog::Dialog;
 use super::fork::Outgoing;
@@ -143,6 +143,21 @@ pub struct Call {
     pub unacked: Vec<Unacked>,
     /// Whether the no-answer timer is armed.
     pub ringing_timer: Option<Instant>,
+    /// For a callback recall, its completion request.
+    pub recall: Option<CompletionId>,
+    /// Whether the recall's outcome (connected, or how it failed) was told to the engine, or
+    /// the engine cancelled the recall itself: nothing more is reported.
+    pub recall_settled: bool,
+    /// For a recall, the switch's handle of the callee's side: the recall's own handle shows
+    /// the caller's line an offered call, this one shows the callee's line its call.
+    pub shadow: Option<CallRef>,
+    /// The caller's line, when the caller is one of ours.
+    pub caller_line: Option<String>,
+    /// The caller's INVITE is held open after a busy (183), waiting for a camp-on decision
+    /// (DESIGN §2.5), or camped on (182 Queued).
+    pub held: bool,
+    /// The held caller is camped on (a `campon` request waits for the callee).
+    pub camped: bool,
 }
 
 impl Call {
@@ -160,6 +175,12 @@ impl Call {
             sent_acks: HashMap::new(),
             unacked: Vec::new(),
             ringing_timer: None,
+            recall: None,
+            recall_settled: false,
+            shadow: None,
+            caller_line: None,
+            held: false,
+            camped: false,
         }
     }
 

@@ -14,7 +14,9 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::uri::Uri;
-use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
+use callcomp_switch::{
+    CallReason, CallRef, CallerLeg, CompletionFact, CompletionId, Fact, Failure, Party, Side,
+};
 
 use super::call::{Call, Leg, Phase, ThirdParty};
 use super::classify::{classify, Outcome};
@@ -47,6 +49,10 @@ pub struct JoinRequest {
     pub to: String,
     /// The display name the phone shows for the call (the destination, by default).
     pub display: Option<String>,
+    /// For a callback recall, its completion request: the phone's line sees an offered call
+    /// with reason `callcompletion`, the INVITE carries the RFC 6910 Call-Info, and the
+    /// outcome goes to the engine as `Recall*` facts.
+    pub recall: Option<CompletionId>,
 }
 
 impl B2bua {
@@ -70,6 +76,7 @@ impl B2bua {
                 line: line.to_owned(),
                 to: dest,
                 display: None,
+                recall: None,
             },
         )
     }
@@ -82,18 +89,39 @@ impl B2bua {
         }
         let id = self.new_ref();
         let (line_aor, dest_aor) = (cx.aor(&req.line), cx.aor(&req.to));
-        cx.fact(Fact::Dialed {
-            call: id,
-            from: Party::Line(req.line.clone()),
-            to: dest_aor.clone(),
-        });
+        match req.recall {
+            Some(cid) => {
+                cx.fact(Fact::Dialed {
+                    call: id,
+                    from: Party::External(dest_aor.clone()),
+                    to: line_aor.clone(),
+                });
+                cx.fact(Fact::Offered {
+                    call: id,
+                    line: req.line.clone(),
+                    reason: CallReason::Callcompletion,
+                    completion_id: Some(cid.get()),
+                });
+            }
+            None => cx.fact(Fact::Dialed {
+                call: id,
+                from: Party::Line(req.line.clone()),
+                to: dest_aor.clone(),
+            }),
+        }
         let display = req.display.clone().unwrap_or_else(|| req.to.clone());
         let from = format!(
             "\"{}\" <{dest_aor}>;tag={}",
             display.replace('"', ""),
             ids::tag()
         );
-        let invite = new_invite(cx, &line_aor, &from, &line_aor);
+        let mut invite = new_invite(cx, &line_aor, &from, &line_aor);
+        if req.recall.is_some() {
+            invite.push_raw(
+                HeaderName::CallInfo,
+                format!("<sip:cc@{}>;purpose=call-completion", cx.config.domain),
+            );
+        }
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
         self.index_dialog(&out.call_id, &out.tag, id, Side::Caller);
         for key in out.forks.iter().filter_map(|f| f.key.clone()) {
@@ -102,7 +130,11 @@ impl B2bua {
         let mut call = Call::new(id, Leg::Out(out));
         call.third_party = Some(ThirdParty::RingingPhone);
         call.callee_line = Some(req.to.clone());
+        call.recall = req.recall;
         self.calls.insert(id, call);
+        if let Some(cid) = req.recall {
+            self.recalls.insert(cid, id);
+        }
         let at = cx.now.instant + cx.line_settings(&req.line).no_answer_timeout;
         self.arm(at, id, Timer::NoAnswer);
         Ok(id)
@@ -126,6 +158,17 @@ impl B2bua {
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.phase = Phase::Ended;
                 }
+                let answered_no = matches!(
+                    self.calls.get(&id).map(|c| &c.caller),
+                    Some(Leg::Out(Outgoing { best: Some(_), .. }))
+                );
+                self.recall_outcome(cx, id, |cid| {
+                    if answered_no {
+                        CompletionFact::RecallUnanswered { id: cid }
+                    } else {
+                        CompletionFact::RecallFailed { id: cid }
+                    }
+                });
                 cx.fact(Fact::Hangup {
                     call: id,
                     by: Side::Caller,
@@ -137,17 +180,30 @@ impl B2bua {
                 };
                 if matches!(response.status(), Some(180 | 183)) && !call.rang {
                     call.rang = true;
-                    cx.fact(Fact::Ringing { call: id });
+                    if call.recall.is_some() {
+                        self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected {
+                            id: cid,
+                        });
+                        self.shadow_fact(cx, id, |call| Fact::Ringing { call });
+                    } else {
+                        cx.fact(Fact::Ringing { call: id });
+                    }
                 }
             }
             (Side::Callee, ForkEvent::Answered(answer)) => {
                 self.disarm(id, Timer::NoAnswer);
                 self.ack_out(cx, id, Side::Callee, None);
                 self.ack_out(cx, id, Side::Caller, Some(&answer));
-                if let Some(call) = self.calls.get_mut(&id) {
+                let recall = self.calls.get_mut(&id).and_then(|call| {
                     call.phase = Phase::Connected;
+                    call.recall
+                });
+                if recall.is_some() {
+                    self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected { id: cid });
+                    self.shadow_fact(cx, id, |call| Fact::Answered { call });
+                } else {
+                    cx.fact(Fact::Answered { call: id });
                 }
-                cx.fact(Fact::Answered { call: id });
             }
             (Side::Callee, ForkEvent::Failed) => {
                 let outcome = match self.calls.get(&id).and_then(|c| c.callee.as_ref()) {
@@ -175,10 +231,17 @@ impl B2bua {
             return;
         }
         call.third_party = Some(ThirdParty::CallingDestination);
+        let recall = call.recall;
         let Some(dest) = call.callee_line.clone() else {
             return;
         };
-        cx.fact(Fact::Proceeding { call: id });
+        if let Some(cid) = recall {
+            // The caller took the recall: its line's call is connected (to callcomp, for now).
+            cx.completion_fact(CompletionFact::RecallAnswered { id: cid });
+            cx.fact(Fact::Answered { call: id });
+        } else {
+            cx.fact(Fact::Proceeding { call: id });
+        }
         let settings = cx.line_settings(&dest);
         if !settings.call_waiting && cx.switch.line_in_call(&dest) {
             return self.join_failed(cx, id, Outcome::BusyOnBusy);
@@ -187,7 +250,36 @@ impl B2bua {
         if destinations.is_empty() {
             return self.join_failed(cx, id, Outcome::NotRegistered);
         }
-        cx.fact(Fact::offered(id, dest.clone()));
+        match recall {
+            None => cx.fact(Fact::offered(id, dest.clone())),
+            Some(cid) => {
+                // The callee's line sees the recall as a call from the caller.
+                let shadow = self.new_ref();
+                let caller_aor = match self.calls.get(&id).map(|c| &c.caller) {
+                    Some(Leg::Out(phone)) => phone
+                        .dialog
+                        .as_ref()
+                        .map(|d| bare_uri(&d.remote_uri))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                cx.fact(Fact::Dialed {
+                    call: shadow,
+                    from: Party::External(caller_aor),
+                    to: cx.aor(&dest),
+                });
+                cx.fact(Fact::Proceeding { call: shadow });
+                cx.fact(Fact::Offered {
+                    call: shadow,
+                    line: dest.clone(),
+                    reason: CallReason::Callcompletion,
+                    completion_id: Some(cid.get()),
+                });
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.shadow = Some(shadow);
+                }
+            }
+        }
         let Some(Leg::Out(phone)) = self.calls.get(&id).map(|c| &c.caller) else {
             return;
         };
@@ -224,10 +316,19 @@ impl B2bua {
         if let Some(Leg::Out(callee)) = &mut call.callee {
             callee.abandon(cx.sip, cx.now);
         }
+        let recall = call.recall.is_some();
         if !phone_answered {
             if let Leg::Out(phone) = &mut call.caller {
                 phone.abandon(cx.sip, cx.now);
             }
+            let timed_out = matches!(outcome, Outcome::NoAnswerTimer);
+            self.recall_outcome(cx, id, |cid| {
+                if timed_out {
+                    CompletionFact::RecallUnanswered { id: cid }
+                } else {
+                    CompletionFact::RecallFailed { id: cid }
+                }
+            });
             cx.fact(Fact::Hangup {
                 call: id,
                 by: Side::Caller,
@@ -238,6 +339,27 @@ impl B2bua {
         self.ack_out(cx, id, Side::Caller, None);
         self.send_bye(cx, id, Side::Caller);
         let classified = classify(&outcome, rang);
+        if recall {
+            let busy = classified.failure == Failure::Busy;
+            self.recall_outcome(cx, id, |cid| {
+                if busy {
+                    CompletionFact::RecallCalleeBusy { id: cid }
+                } else {
+                    CompletionFact::RecallFailed { id: cid }
+                }
+            });
+            cx.fact(Fact::Hangup {
+                call: id,
+                by: Side::Caller,
+            });
+            self.shadow_fact(cx, id, |call| Fact::Failed {
+                call,
+                cause: classified.failure,
+                caller_leg: CallerLeg::Released,
+            });
+            self.reap(id);
+            return;
+        }
         cx.fact(Fact::Failed {
             call: id,
             cause: classified.failure,
@@ -245,6 +367,15 @@ impl B2bua {
         });
         self.reap(id);
     }
+}
+
+/// The URI of a name-addr (`"Dave" <sip:dave@…>` → `sip:dave@…`); the text itself when it
+/// has no angle brackets.
+fn bare_uri(name_addr: &str) -> String {
+    name_addr
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or_else(|| name_addr.trim().to_owned(), |(uri, _)| uri.to_owned())
 }
 
 /// The line a destination names: `bob`, `sip:bob@…`.

@@ -16,12 +16,14 @@
 
 pub mod call;
 pub mod classify;
+pub mod completion;
 pub mod dialog;
 pub mod fork;
 pub mod join;
 pub mod offer;
 pub mod relay;
 pub mod setup;
+pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -31,7 +33,7 @@ use callcomp_sip::builder;
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_sip::uri::{Host, Uri};
-use callcomp_switch::{CallRef, Event, Fact, Side, Switch};
+use callcomp_switch::{CallRef, CompletionFact, CompletionId, Event, Fact, Side, Switch};
 
 use self::call::{Call, Leg, Phase};
 use self::fork::Destination;
@@ -71,6 +73,16 @@ impl Ctx<'_> {
         match self.switch.handle(fact, self.now.wall) {
             Ok(events) => self.events.extend(events),
             Err(e) => tracing::warn!(error = %e, fact = kind, "switch refused a fact"),
+        }
+    }
+
+    /// Feeds a completion fact to the switch; a refused one (the request already ended) is
+    /// logged and dropped.
+    pub fn completion_fact(&mut self, fact: CompletionFact) {
+        let kind = fact.kind();
+        match self.switch.completion_fact(fact, self.now.wall) {
+            Ok(events) => self.events.extend(events),
+            Err(e) => tracing::debug!(error = %e, fact = kind, "completion fact refused"),
         }
     }
 
@@ -129,6 +141,10 @@ enum Client {
     Relay(Box<relay::Relayed>),
     /// A request whose response needs nothing (CANCEL, our own BYE).
     Fire,
+    /// A MESSAGE carrying completion request `id`'s text to one of the callee's phones.
+    Message(CompletionId),
+    /// An RFC 4235 SUBSCRIBE of a dialog watch, by its Call-ID.
+    Watch(String),
 }
 
 /// Timers of the B2BUA.
@@ -138,6 +154,10 @@ enum Timer {
     NoAnswer,
     /// Retransmit unacknowledged 2xx responses.
     Retransmit,
+    /// A caller held after a busy waited `busy_hold` without a camp-on.
+    BusyHold,
+    /// A camped-on caller needs a provisional response to keep its INVITE alive.
+    Queued,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -151,6 +171,12 @@ pub struct B2bua {
     /// The caller's INVITE server transactions.
     servers: HashMap<TransactionKey, CallRef>,
     timers: BTreeSet<(Instant, CallRef, Timer)>,
+    /// Recalls in progress: completion request → its call.
+    recalls: HashMap<CompletionId, CallRef>,
+    /// MESSAGEs in flight per completion request: how many have no final response yet.
+    messages: HashMap<CompletionId, usize>,
+    /// RFC 4235 dialog watches: subscription Call-ID → the callee watched.
+    watches: HashMap<String, String>,
 }
 
 impl B2bua {
@@ -184,6 +210,8 @@ impl B2bua {
             match timer {
                 Timer::NoAnswer => self.no_answer(cx, call),
                 Timer::Retransmit => self.retransmit(cx, call),
+                Timer::BusyHold => self.busy_hold_over(cx, call),
+                Timer::Queued => self.queued_keepalive(cx, call),
             }
         }
     }
@@ -199,6 +227,8 @@ impl B2bua {
         match client {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
+            Client::Message(cid) => self.message_response(cx, cid, &response),
+            Client::Watch(call_id) => self.watch_response(&call_id, &response),
             Client::Fire => {}
         }
     }
@@ -215,6 +245,8 @@ impl B2bua {
                 cx.sip.respond(&relayed.server, response, cx.now.instant);
                 self.after_relay(cx, call, &relayed);
             }
+            Client::Message(cid) => self.message_failed(cx, cid),
+            Client::Watch(call_id) => self.watch_timed_out(&call_id),
             Client::Fire => {}
         }
     }
@@ -369,8 +401,17 @@ impl B2bua {
         }
         self.disarm(id, Timer::NoAnswer);
         cx.fact(Fact::Hangup { call: id, by });
+        self.shadow_fact(cx, id, |call| Fact::Hangup { call, by });
         self.reap(id);
         true
+    }
+
+    /// Reports a fact about the callee's appearance of recall `id` (its second switch handle),
+    /// if it has one.
+    fn shadow_fact(&self, cx: &mut Ctx<'_>, id: CallRef, fact: impl FnOnce(CallRef) -> Fact) {
+        if let Some(shadow) = self.calls.get(&id).and_then(|c| c.shadow) {
+            cx.fact(fact(shadow));
+        }
     }
 
     /// Sends a BYE of our own on `side` (its response needs nothing).

@@ -121,6 +121,7 @@ impl B2bua {
             }
             self.disarm(id, Timer::NoAnswer);
             cx.fact(Fact::Hangup { call: id, by: side });
+            self.shadow_fact(cx, id, |call| Fact::Hangup { call, by: side });
         }
     }
 

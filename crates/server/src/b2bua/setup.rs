@@ -74,7 +74,9 @@ impl B2bua {
             dialog,
             offered: false,
         };
-        self.calls.insert(id, Call::new(id, Leg::In(incoming)));
+        let mut call = Call::new(id, Leg::In(incoming));
+        call.caller_line = caller_line.clone();
+        self.calls.insert(id, call);
 
         let Some(callee) = callee else {
             self.fail(
@@ -101,15 +103,70 @@ impl B2bua {
             self.fail(cx, id, None, Outcome::NotRegistered);
             return;
         }
+        if cx.switch.is_reserved(&callee, caller_line.as_deref()) {
+            // The callee is kept for a completion waiter (guard or recall): busy for others.
+            self.fail(cx, id, None, Outcome::BusyOnBusy);
+            return;
+        }
         cx.fact(Fact::Proceeding { call: id });
         cx.fact(Fact::offered(id, callee.clone()));
+        self.send_to_callee(cx, id, &callee, destinations, ess);
+    }
+
+    /// Routes the held caller INVITE of camp-on `cid` to its callee.
+    pub(super) fn route_held(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        cid: callcomp_switch::CompletionId,
+    ) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
         let Leg::In(incoming) = &call.caller else {
             return;
         };
-        let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(&callee));
+        let Some(callee) = call.callee_line.clone() else {
+            return;
+        };
+        let Ok(ess) = callcomp_sip::check::check_request(&incoming.invite) else {
+            return;
+        };
+        let destinations = cx.destinations(&callee);
+        if destinations.is_empty() {
+            self.fail(cx, id, None, Outcome::NotRegistered);
+            return;
+        }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.rang = false;
+        }
+        cx.fact(Fact::Offered {
+            call: id,
+            line: callee.clone(),
+            reason: callcomp_switch::CallReason::Callcompletion,
+            completion_id: Some(cid.get()),
+        });
+        self.send_to_callee(cx, id, &callee, destinations, &ess);
+    }
+
+    /// Forks the caller's INVITE of call `id` to the callee's phones and arms the no-answer
+    /// timer.
+    fn send_to_callee(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        callee: &str,
+        destinations: Vec<super::fork::Destination>,
+        ess: &Essentials,
+    ) {
+        let settings = cx.line_settings(callee);
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Leg::In(incoming) = &call.caller else {
+            return;
+        };
+        let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(callee));
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
         self.attach_callee(id, out);
         let at = cx.now.instant + settings.no_answer_timeout;
@@ -310,8 +367,16 @@ impl B2bua {
         if call.phase != Phase::Setup {
             return;
         }
-        call.phase = Phase::Ended;
         let classified = classify(&outcome, rang.unwrap_or(call.rang));
+        let hold = classified.failure == callcomp_switch::Failure::Busy
+            && call.caller_line.as_deref().is_some_and(|line| {
+                let s = cx.line_settings(line);
+                !s.busy_hold.is_zero() || s.on_busy == crate::config::Policy::Campon
+            });
+        if hold {
+            return self.hold_caller(cx, id, classified);
+        }
+        call.phase = Phase::Ended;
         if let Leg::In(incoming) = &mut call.caller {
             if let Some(key) = incoming.server.take() {
                 let mut response = builder::response(
@@ -331,6 +396,7 @@ impl B2bua {
             cause: classified.failure,
             caller_leg: CallerLeg::Released,
         });
+        self.apply_policy(cx, id, classified.failure);
         self.reap(id);
     }
 

@@ -1,5 +1,6 @@
 //! The `callcomp` subcommands that are clients of a running server's API (issue #3 item 9):
-//! `lines`, `calls [LINE]`, `call LINE TO`, `drop ID` and `events`.
+//! `lines`, `calls [LINE]`, `call LINE TO`, `drop ID`, `complete CALL --mode M`,
+//! `uncomplete LINE ID`, `completions [LINE]` and `events`.
 //!
 //! Each talks to the HTTP API (docs/api.md) at `--api` (default `http://127.0.0.1:8060`, or
 //! `CALLCOMP_API`) with the bearer token of `--token` (or `CALLCOMP_TOKEN`). Results are aligned
@@ -107,6 +108,76 @@ pub fn run_drop(options: &Options, id: u32) -> ExitCode {
         client.delete(&format!("/v1/calls/{id}"))?;
         if !options.json {
             writeln!(out, "call {id} dropped")?;
+        }
+        Ok(())
+    })
+}
+
+/// `callcomp complete CALL --mode MODE [--message N]`: lineCompleteCall. Prints the new
+/// completion id (the API's JSON with `--json`).
+pub fn run_complete(options: &Options, call: u32, mode: &str, message: Option<u32>) -> ExitCode {
+    finish(options, |client, out| {
+        let body = json!({ "mode": mode, "message_id": message.unwrap_or(0) });
+        let answer = client.post(&format!("/v1/calls/{call}/complete"), &body)?;
+        if options.json {
+            return print_json(out, &answer);
+        }
+        writeln!(
+            out,
+            "completion {} requested ({}) on call {call}",
+            table::text(&answer["completion_id"]),
+            table::clean(mode)
+        )?;
+        Ok(())
+    })
+}
+
+/// `callcomp uncomplete LINE ID`: lineUncompleteCall.
+pub fn run_uncomplete(options: &Options, line: &str, id: u32) -> ExitCode {
+    finish(options, |client, out| {
+        client.delete(&format!(
+            "/v1/lines/{}/completions/{id}",
+            path_segment(line)
+        ))?;
+        if !options.json {
+            writeln!(out, "completion {id} of {} cancelled", table::clean(line))?;
+        }
+        Ok(())
+    })
+}
+
+/// `callcomp completions [LINE]`: the outstanding requests of one line or of every line.
+pub fn run_completions(options: &Options, line: Option<&str>) -> ExitCode {
+    finish(options, |client, out| {
+        let requests = match line {
+            Some(line) => client.get(&format!("/v1/lines/{}/completions", path_segment(line)))?,
+            None => {
+                let lines = client.get("/v1/lines")?;
+                let mut all = Vec::new();
+                for l in as_list(&lines) {
+                    let Some(name) = l["name"].as_str() else {
+                        continue;
+                    };
+                    let path = format!("/v1/lines/{}/completions", path_segment(name));
+                    if let Value::Array(items) = client.get(&path)? {
+                        all.extend(items);
+                    }
+                }
+                all.sort_by_key(|r| r["completion_id"].as_u64().unwrap_or(u64::MAX));
+                Value::Array(all)
+            }
+        };
+        if options.json {
+            return print_json(out, &requests);
+        }
+        let table = table::completions_table(as_list(&requests));
+        if table.is_empty() {
+            match line {
+                Some(line) => writeln!(out, "no completion requests on {}", table::clean(line))?,
+                None => writeln!(out, "no completion requests")?,
+            }
+        } else {
+            out.write_all(table.render().as_bytes())?;
         }
         Ok(())
     })

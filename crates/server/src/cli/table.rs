@@ -108,6 +108,30 @@ pub fn lines_table(lines: &[Value]) -> Table {
     table
 }
 
+/// The table of completion requests: id, caller line, callee, mode, condition, state, queue
+/// position, and when it expires (UTC time of day).
+pub fn completions_table(requests: &[Value]) -> Table {
+    let mut table = Table::new(&[
+        "ID", "LINE", "TARGET", "MODE", "COND", "STATE", "POS", "EXPIRES",
+    ]);
+    for r in requests {
+        let expires = r["expires_ms"]
+            .as_u64()
+            .map_or_else(|| "-".to_owned(), super::events::utc_time);
+        table.push(vec![
+            text(&r["completion_id"]),
+            text(&r["line"]),
+            text(&r["target"]),
+            text(&r["mode"]),
+            text(&r["condition"]),
+            text(&r["state"]),
+            text(&r["queue_position"]),
+            expires,
+        ]);
+    }
+    table
+}
+
 /// The table of call views: id, line, direction, remote party, state (with its busy or
 /// disconnect mode after a slash), reason, and the completion id behind the call.
 pub fn calls_table(calls: &[Value]) -> Table {
@@ -281,5 +305,31 @@ mod tests {
         assert_eq!(list(&json!(["a", "b"])), "a,b");
         assert_eq!(list(&json!([])), "-");
         assert_eq!(list(&json!(null)), "-");
+    }
+
+    #[test]
+    fn completions_table_shows_state_position_and_expiry() {
+        let rows = [json!({
+            "completion_id": 7, "line": "alice", "target": "bob", "mode": "callback",
+            "condition": "busy", "state": "queued", "queue_position": 1,
+            "expires_ms": 3_723_000_u64
+        })];
+        let text = completions_table(&rows).render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            cells,
+            [
+                "7",
+                "alice",
+                "bob",
+                "callback",
+                "busy",
+                "queued",
+                "1",
+                "01:02:03.000"
+            ]
+        );
     }
 }

@@ -8,7 +8,10 @@ use callcomp_switch::{CallRef, Event, LineErr, Switch};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::lock;
-use crate::api::{AddressCaps, ApiFailure, BoxFuture, CallView, Core, LineStatus, LineView};
+use crate::api::{
+    AddressCaps, ApiFailure, BoxFuture, CallView, CompletionCond, CompletionView, Core, LineStatus,
+    LineView,
+};
 use crate::b2bua::MakeCallError;
 
 /// A request from the API to the core task.
@@ -22,6 +25,26 @@ pub enum Command {
         to: String,
         /// The new call's handle, or why there is none.
         reply: oneshot::Sender<Result<CallRef, MakeCallError>>,
+    },
+    /// `lineCompleteCall` (the API owns every call).
+    Complete {
+        /// The call appearance.
+        call: u32,
+        /// The `LINECALLCOMPLMODE_*` value.
+        mode: u32,
+        /// The predefined message, for mode `message`.
+        message_id: u32,
+        /// The completion id once the request is stored, or why there is none.
+        reply: oneshot::Sender<Result<u32, LineErr>>,
+    },
+    /// `lineUncompleteCall`.
+    Uncomplete {
+        /// The line.
+        line: String,
+        /// The completion id.
+        id: u32,
+        /// Whether the request was cancelled.
+        reply: oneshot::Sender<Result<(), LineErr>>,
     },
     /// `lineDrop`.
     Drop {
@@ -66,14 +89,61 @@ impl CoreHandle {
     }
 
     fn line_view(switch: &Switch, line: &callcomp_switch::Line) -> LineView {
-        let calls = switch.line_calls(&line.name).map(|c| c.len()).unwrap_or(0);
-        let status = LineStatus {
-            num_call_completions: 0,
-            num_calls: u32::try_from(calls).unwrap_or(u32::MAX),
-            in_call: switch.line_in_call(&line.name),
-        };
-        // Call completion arrives with the completion engine; until then no mode is offered.
-        LineView::of(line, AddressCaps::unavailable(), status)
+        let caps = switch.address_caps(&line.name).map_or_else(
+            |_| AddressCaps::unavailable(),
+            |c| {
+                let conds: Vec<CompletionCond> = c
+                    .call_completion_conds
+                    .iter()
+                    .map(|k| match k {
+                        callcomp_switch::tapi::CompletionCond::Busy => CompletionCond::Busy,
+                        callcomp_switch::tapi::CompletionCond::Noanswer => CompletionCond::Noanswer,
+                        callcomp_switch::tapi::CompletionCond::Notregistered => {
+                            CompletionCond::Notregistered
+                        }
+                    })
+                    .collect();
+                AddressCaps::new(
+                    &c.call_completion_modes,
+                    &conds,
+                    c.max_call_completions,
+                    c.completion_messages,
+                )
+            },
+        );
+        let status = switch.line_status(&line.name).map_or(
+            LineStatus {
+                num_call_completions: 0,
+                num_calls: 0,
+                in_call: false,
+            },
+            |s| LineStatus {
+                num_call_completions: s.num_call_completions,
+                num_calls: s.num_calls,
+                in_call: s.in_call,
+            },
+        );
+        LineView::of(line, caps, status)
+    }
+
+    /// The view of `call`, its completion features as the engine sees them.
+    fn call_view(switch: &Switch, call: &callcomp_switch::Call) -> CallView {
+        let mut view = CallView::of(call, &[]);
+        let features = switch.call_features(call.id);
+        view.call_features = features.features;
+        view.call_features2 = features.features2;
+        view.completion_modes = switch.completable_modes(call.id);
+        view
+    }
+
+    fn completion_views<'a>(
+        switch: &Switch,
+        requests: impl IntoIterator<Item = &'a callcomp_switch::CompletionRequest>,
+    ) -> Vec<CompletionView> {
+        requests
+            .into_iter()
+            .map(|r| CompletionView::of(r, switch.queue_position(r.id)))
+            .collect()
     }
 
     async fn ask<T>(
@@ -113,13 +183,13 @@ impl Core for CoreHandle {
         Ok(switch
             .line_calls(name)?
             .into_iter()
-            .map(|c| CallView::of(c, &[]))
+            .map(|c| CoreHandle::call_view(&switch, c))
             .collect())
     }
 
     fn call(&self, id: u32) -> Result<CallView, LineErr> {
         let switch = lock(&self.switch);
-        Ok(CallView::of(switch.call_by_number(id)?, &[]))
+        Ok(CoreHandle::call_view(&switch, switch.call_by_number(id)?))
     }
 
     fn make_call(&self, line: String, to: String) -> BoxFuture<'_, Result<CallView, ApiFailure>> {
@@ -136,7 +206,10 @@ impl Core for CoreHandle {
                     },
                 })?;
             let switch = lock(&self.switch);
-            let view = switch.calls_of(call).first().map(|c| CallView::of(c, &[]));
+            let view = switch
+                .calls_of(call)
+                .first()
+                .map(|c| CoreHandle::call_view(&switch, c));
             view.ok_or(ApiFailure::Detailed {
                 error: LineErr::OperationFailed,
                 detail: "the call ended at once".to_owned(),
@@ -146,6 +219,43 @@ impl Core for CoreHandle {
 
     fn drop_call(&self, id: u32) -> BoxFuture<'_, Result<(), ApiFailure>> {
         Box::pin(async move { Ok(self.ask(|reply| Command::Drop { id, reply }).await??) })
+    }
+
+    fn complete_call(
+        &self,
+        id: u32,
+        mode: u32,
+        message_id: u32,
+    ) -> BoxFuture<'_, Result<u32, ApiFailure>> {
+        Box::pin(async move {
+            Ok(self
+                .ask(|reply| Command::Complete {
+                    call: id,
+                    mode,
+                    message_id,
+                    reply,
+                })
+                .await??)
+        })
+    }
+
+    fn uncomplete_call(&self, line: String, id: u32) -> BoxFuture<'_, Result<(), ApiFailure>> {
+        Box::pin(async move {
+            Ok(self
+                .ask(|reply| Command::Uncomplete { line, id, reply })
+                .await??)
+        })
+    }
+
+    fn line_completions(&self, name: &str) -> Result<Vec<CompletionView>, LineErr> {
+        let switch = lock(&self.switch);
+        let requests = switch.completions_of(name)?;
+        Ok(CoreHandle::completion_views(&switch, requests))
+    }
+
+    fn completions_for(&self, target: &str) -> Vec<CompletionView> {
+        let switch = lock(&self.switch);
+        CoreHandle::completion_views(&switch, switch.completions_for(target))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {

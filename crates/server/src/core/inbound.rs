@@ -32,6 +32,7 @@ impl Engine {
             // Requests to a closed connection's peer are sent to its address again.
             Inbound::Closed(_) => {}
         }
+        self.pump(now);
     }
 
     /// Handles a message from `peer`.
@@ -107,6 +108,9 @@ impl Engine {
                 response.push_raw(HeaderName::Accept, "application/sdp");
                 response.push_raw(HeaderName::Supported, "");
                 self.sip.respond(&key, response, now.instant);
+            }
+            Method::Notify if self.b2bua.is_watch(&ess.call_id.0) => {
+                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request));
             }
             _ if in_dialog => {
                 self.with_ctx(now, |b2bua, cx| b2bua.in_dialog(cx, key, request, &ess))
@@ -199,7 +203,12 @@ impl Engine {
         } else {
             tracing::info!(%aor, "unregistered");
         }
+        let had = !self.registrar.contacts(&user, now.ms()).is_empty();
+        let has = !bindings.is_empty();
         self.registrar.apply(&user, bindings.clone());
+        if had != has {
+            self.registration_fact(&user, has, now);
+        }
         self.next_job += 1;
         let id = self.next_job;
         self.jobs

@@ -12,6 +12,7 @@
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
 //! - [`ids`]: tags, branches, Call-IDs.
 
+pub mod completion;
 pub mod handle;
 pub mod ids;
 pub mod inbound;
@@ -90,6 +91,18 @@ pub enum StoreJob {
         /// The time.
         now_ms: u64,
     },
+    /// Write (insert or replace) a completion request, then report `id`.
+    SaveCompletion {
+        /// The job id to report.
+        id: u64,
+        /// The row.
+        row: crate::store::StoredCompletion,
+    },
+    /// Delete an ended completion request (no report needed).
+    DeleteCompletion {
+        /// The request.
+        completion_id: u32,
+    },
 }
 
 /// How often expired bindings are looked for at most.
@@ -108,6 +121,7 @@ pub struct Engine {
     /// REGISTER responses waiting for their store commit, by job id.
     waiting: HashMap<u64, (TransactionKey, Message)>,
     next_purge: Option<Instant>,
+    completion: completion::CompletionState,
 }
 
 impl Engine {
@@ -134,6 +148,7 @@ impl Engine {
             next_job: 0,
             waiting: HashMap::new(),
             next_purge: Some(now.instant + PURGE_INTERVAL),
+            completion: completion::CompletionState::default(),
             config,
         };
         let mut names: Vec<String> = engine.config.users.keys().cloned().collect();
@@ -143,7 +158,22 @@ impl Engine {
         for name in names {
             engine.ensure_line(&name);
         }
+        engine.report_registrations(now);
         engine
+    }
+
+    /// Loads the completion requests read back from the store (at start, before any input);
+    /// what cannot come back ends at the first timer tick.
+    pub fn import_completions(
+        &mut self,
+        snapshot: callcomp_switch::Snapshot,
+        now: Now,
+    ) -> Result<(), callcomp_switch::completion::ImportError> {
+        lock(&self.switch).import_completions(snapshot, now.wall)?;
+        // The reloaded requests learn who is registered now (a `notregistered` callee that
+        // registered while the server was down is available at once).
+        self.report_registrations(now);
+        Ok(())
     }
 
     /// The switch the core feeds.
@@ -179,6 +209,7 @@ impl Engine {
     /// Switch events for the API's subscribers, in order.
     pub fn drain_events(&mut self) -> Vec<Event> {
         let events = std::mem::take(&mut self.events);
+        self.completion.synced = 0;
         if !events.is_empty() {
             self.record_call_metrics(&events);
         }
@@ -220,15 +251,23 @@ impl Engine {
         self.events.extend(events);
         if self.next_purge.is_some_and(|at| at <= now.instant) {
             self.next_purge = Some(now.instant + PURGE_INTERVAL);
-            if !self.registrar.purge(now.ms()).is_empty() {
+            let gone = self.registrar.purge(now.ms());
+            if !gone.is_empty() {
                 self.jobs.push(StoreJob::PurgeExpired { now_ms: now.ms() });
             }
+            for user in gone {
+                if self.registrar.contacts(&user, now.ms()).is_empty() {
+                    self.registration_fact(&user, false, now);
+                }
+            }
         }
+        self.pump(now);
     }
 
     /// The store finished job `id`: send the REGISTER response that waited for it.
     pub fn store_done(&mut self, id: u64, ok: bool, now: Now) {
         let Some((key, response)) = self.waiting.remove(&id) else {
+            self.completion_stored(id, ok, now);
             return;
         };
         let response = if ok {
@@ -244,7 +283,9 @@ impl Engine {
 
     /// `lineMakeCall`: a third-party call from `line`'s phone to `to`.
     pub fn make_call(&mut self, line: &str, to: &str, now: Now) -> Result<CallRef, MakeCallError> {
-        self.with_ctx(now, |b2bua, cx| b2bua.make_call(cx, line, to))
+        let made = self.with_ctx(now, |b2bua, cx| b2bua.make_call(cx, line, to));
+        self.pump(now);
+        made
     }
 
     /// `lineDrop` of call appearance `id`: ends its B2BUA call from that line's side, or
@@ -264,6 +305,7 @@ impl Engine {
             let events = lock(&self.switch).drop_call(call_id, now.wall)?;
             self.events.extend(events);
         }
+        self.pump(now);
         Ok(())
     }
 
@@ -279,6 +321,15 @@ impl Engine {
             let aor = format!("sip:{name}@{}", self.config.domain);
             if let Err(e) = switch.add_line(Line::new(name, aor)) {
                 tracing::warn!(error = %e, line = name, "cannot add line");
+            }
+            if let Some(user) = self.config.users.get(name) {
+                let limits = callcomp_switch::LineLimits {
+                    max_call_completions: user.max_call_completions,
+                    max_queue: user.max_queue,
+                };
+                if let Err(e) = switch.set_line_limits(name, limits) {
+                    tracing::warn!(error = %e, line = name, "cannot set completion limits");
+                }
             }
         }
     }
@@ -326,9 +377,12 @@ pub fn lock(switch: &Mutex<Switch>) -> MutexGuard<'_, Switch> {
 
 /// A switch with the configured offer window.
 pub fn new_switch(config: &Config) -> Switch {
-    Switch::new(SwitchConfig {
-        offer_window: config.completion.offer_window,
-    })
+    Switch::with_completion(
+        SwitchConfig {
+            offer_window: config.completion.offer_window,
+        },
+        completion::engine_config(config),
+    )
 }
 
 #[cfg(test)]

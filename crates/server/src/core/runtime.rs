@@ -6,10 +6,11 @@
 //! Store jobs run one after another in one worker task, so that two REGISTERs of one AOR
 //! commit in the order they were decided.
 
+use std::collections::HashMap;
 use std::future::Future;
 
-use callcomp_switch::{Event, Time};
-use tokio::sync::{broadcast, mpsc};
+use callcomp_switch::{Event, LineErr, Time};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::handle::Command;
 use super::{Engine, Now, StoreJob};
@@ -49,8 +50,10 @@ pub async fn run(
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel::<StoreJob>();
     let worker = tokio::spawn(store_worker(store, jobs_rx, done_tx));
     tokio::pin!(shutdown);
+    let mut answers: Answers = HashMap::new();
     loop {
         flush(&mut engine, &mut send, &events, &jobs_tx);
+        answer(&mut engine, &mut answers);
         let deadline = engine.poll_timeout(now());
         let sleep = async {
             match deadline {
@@ -63,7 +66,7 @@ pub async fn run(
                 Some(event) => engine.transport_event(event, now()),
                 None => break,
             },
-            Some(command) = inputs.commands.recv() => command_step(&mut engine, command),
+            Some(command) = inputs.commands.recv() => command_step(&mut engine, command, &mut answers),
             Some((id, ok)) = done_rx.recv() => engine.store_done(id, ok, now()),
             () = sleep => engine.on_timer(now()),
             () = &mut shutdown => break,
@@ -80,13 +83,42 @@ pub async fn run(
         engine.store_done(id, ok, now());
         flush_wire(&mut engine, &mut send);
     }
+    answer(&mut engine, &mut answers);
     if worker.await.is_err() {
         tracing::error!("store worker failed");
     }
 }
 
-fn command_step(engine: &mut Engine, command: Command) {
+/// API requests waiting for their store write, by ticket.
+type Answers = HashMap<u64, oneshot::Sender<Result<u32, LineErr>>>;
+
+/// Sends the answers whose store write finished.
+fn answer(engine: &mut Engine, answers: &mut Answers) {
+    for (ticket, result) in engine.drain_replies() {
+        if let Some(reply) = answers.remove(&ticket) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
     match command {
+        Command::Complete {
+            call,
+            mode,
+            message_id,
+            reply,
+        } => match engine.complete_call(call, mode, message_id, now()) {
+            Ok(ticket) => {
+                answers.insert(ticket, reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        },
+        Command::Uncomplete { line, id, reply } => {
+            let _ = reply.send(engine.uncomplete_call(&line, id, now()));
+        }
         Command::MakeCall { line, to, reply } => {
             let _ = reply.send(engine.make_call(&line, &to, now()));
         }
@@ -138,6 +170,21 @@ async fn store_worker(
                     }
                 };
                 let _ = done.send((id, ok));
+            }
+            StoreJob::SaveCompletion { id, row } => {
+                let ok = match store.upsert_completion(row).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, "storing a completion request failed");
+                        false
+                    }
+                };
+                let _ = done.send((id, ok));
+            }
+            StoreJob::DeleteCompletion { completion_id } => {
+                if let Err(e) = store.delete_completion(completion_id).await {
+                    tracing::error!(error = %e, completion = completion_id, "deleting a completion request failed");
+                }
             }
             StoreJob::PurgeExpired { now_ms } => {
                 if let Err(e) = store.purge_expired(now_ms).await {

@@ -24,12 +24,13 @@ pub(crate) struct Migration {
 }
 
 /// Every migration this build knows, oldest first. Append; never edit a shipped entry.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registrar bindings",
-    // q is in thousandths (q=0.5 is 500); times are ms since the UNIX epoch; `received` is the
-    // source address:port the REGISTER came from; `instance` is the +sip.instance, if any.
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registrar bindings",
+        // q is in thousandths (q=0.5 is 500); times are ms since the UNIX epoch; `received` is the
+        // source address:port the REGISTER came from; `instance` is the +sip.instance, if any.
+        sql: "
         CREATE TABLE bindings (
             aor           TEXT    NOT NULL,
             contact_uri   TEXT    NOT NULL,
@@ -46,7 +47,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
         ) WITHOUT ROWID;
         CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "completion requests",
+        // One row per outstanding request (undelivered messages included: they are requests
+        // of mode `message` still outstanding). `seq` is the queue place (acceptance order);
+        // `data` is the engine's JSON of the request, with its deadlines.
+        sql: "
+        CREATE TABLE completion_requests (
+            completion_id INTEGER PRIMARY KEY CHECK (completion_id > 0),
+            line          TEXT    NOT NULL,
+            target        TEXT    NOT NULL,
+            mode          TEXT    NOT NULL,
+            state         TEXT    NOT NULL,
+            seq           INTEGER NOT NULL,
+            data          TEXT    NOT NULL
+        );
+        CREATE INDEX completion_requests_by_target ON completion_requests (target, seq);
+    ",
+    },
+];
 
 /// The newest schema version this build can create or use.
 pub fn latest_version() -> u32 {
@@ -156,6 +177,7 @@ mod tests {
         );
         assert_eq!(current_version(&conn).unwrap(), i64::from(latest_version()));
         assert!(table_exists(&conn, "bindings"));
+        assert!(table_exists(&conn, "completion_requests"));
         // Running again is a no-op.
         assert_eq!(migrate(&mut conn, path, MIGRATIONS).unwrap(), 0);
     }
@@ -164,7 +186,7 @@ mod tests {
     fn upgrade_runs_only_the_new_step() {
         let mut conn = Connection::open_in_memory().unwrap();
         let path = Path::new(":memory:");
-        migrate(&mut conn, path, MIGRATIONS).unwrap();
+        migrate(&mut conn, path, &MIGRATIONS[..1]).unwrap();
         let v2 = [MIGRATIONS[0], V2_GOOD];
         assert_eq!(migrate(&mut conn, path, &v2).unwrap(), 1);
         assert_eq!(current_version(&conn).unwrap(), 2);

@@ -32,9 +32,9 @@
 //! last migration this build knows is refused with [`StoreError::NewerSchema`] rather than
 //! written by code that does not understand it.
 //!
-//! Version 1 holds the registrar bindings (see [`Binding`]). A later issue adds the
-//! call-completion requests by appending one entry to the list in `migrations.rs`, never by
-//! editing an entry that has shipped:
+//! Version 1 holds the registrar bindings (see [`Binding`]); version 2 the outstanding
+//! call-completion requests (see [`StoredCompletion`]). A schema change appends one entry to
+//! the list in `migrations.rs`, never editing an entry that has shipped:
 //!
 //! ```text
 //! pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -52,6 +52,7 @@
 //! methods, each built on the crate-private `Store::execute`.
 
 mod bindings;
+mod completions;
 mod migrations;
 mod writer;
 
@@ -66,6 +67,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use bindings::{Binding, MAX_Q};
+pub use completions::StoredCompletion;
 pub use migrations::latest_version;
 
 use writer::Message;

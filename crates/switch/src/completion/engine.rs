@@ -377,11 +377,18 @@ impl Engine {
             }
             CompletionFact::RecallConnected { id } => {
                 self.expect(id, kind, RequestState::Recalling, None)?;
-                // The callee stays reserved until the recall's leg to it opens.
+                // The callee stays reserved until the recall's leg to it opens; if the server
+                // already reported that leg (it offers the callee's side before the phone
+                // alerts), the reservation is over now.
                 if let Some(r) = self.requests.get(&id) {
                     let (target, caller) = (r.target.clone(), r.line.clone());
-                    let until = now + CONNECT_GRACE;
-                    self.hold(&target, id, caller, HoldPhase::Connecting(until));
+                    let leg_open = self.lines.get(&target).is_some_and(|l| l.open_legs > 0);
+                    if leg_open {
+                        self.release_any(&target);
+                    } else {
+                        let until = now + CONNECT_GRACE;
+                        self.hold(&target, id, caller, HoldPhase::Connecting(until));
+                    }
                 }
                 self.end(id, End::Completed, now);
             }

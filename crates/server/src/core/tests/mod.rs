@@ -19,6 +19,7 @@ use callcomp_switch::{Event, EventKind, Time};
 use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
+mod completion;
 mod third_party;
 
 const SERVER: &str = "192.0.2.100:5060";
@@ -61,12 +62,19 @@ struct Harness {
     /// Store jobs are committed at once unless this is set.
     hold_store: bool,
     held: Vec<u64>,
+    /// Completion writes and other jobs that need no answer, in order.
+    other_jobs: Vec<StoreJob>,
     branch: u32,
 }
 
 impl Harness {
     fn new() -> Harness {
-        let config = Arc::new(Config::from_toml_str(CONFIG, "test.toml").unwrap());
+        Harness::with_config(CONFIG)
+    }
+
+    /// The core over the configuration `text`.
+    fn with_config(text: &str) -> Harness {
+        let config = Arc::new(Config::from_toml_str(text, "test.toml").unwrap());
         let switch = Arc::new(Mutex::new(new_switch(&config)));
         let now = Now {
             instant: Instant::now(),
@@ -80,6 +88,7 @@ impl Harness {
             events: Vec::new(),
             hold_store: false,
             held: Vec::new(),
+            other_jobs: Vec::new(),
             branch: 0,
         }
     }
@@ -113,12 +122,22 @@ impl Harness {
                 break;
             }
             for job in jobs {
-                if let StoreJob::ReplaceBindings { id, .. } = job {
-                    if self.hold_store {
-                        self.held.push(id);
-                    } else {
-                        self.engine.store_done(id, true, self.now);
+                let id = match &job {
+                    StoreJob::ReplaceBindings { id, .. } | StoreJob::SaveCompletion { id, .. } => {
+                        *id
                     }
+                    _ => {
+                        self.other_jobs.push(job);
+                        continue;
+                    }
+                };
+                if matches!(job, StoreJob::SaveCompletion { .. }) {
+                    self.other_jobs.push(job);
+                }
+                if self.hold_store {
+                    self.held.push(id);
+                } else {
+                    self.engine.store_done(id, true, self.now);
                 }
             }
         }
@@ -195,7 +214,15 @@ impl Harness {
             self.branch
         );
         self.recv(at, &text);
-        self.one(at)
+        // Other requests to the phone (a waiting MESSAGE) stay for the test to look at.
+        let (ok, rest): (Vec<Message>, Vec<Message>) = self
+            .take(at)
+            .into_iter()
+            .partition(|m| m.status().is_some());
+        let at = addr(at);
+        self.sent.extend(rest.into_iter().map(|m| (at, m)));
+        assert_eq!(ok.len(), 1, "one answer to the REGISTER");
+        ok.into_iter().next().unwrap()
     }
 
     /// alice's INVITE to `to` (a user name) with SDP_A.

@@ -1,0 +1,346 @@
+//! The SIP side of call completion: what the engine's [`Action`](callcomp_switch::Action)s
+//! turn into on the wire, and the outcomes reported back as completion facts.
+//!
+//! - a callback recall is a third-party call ([`super::join`]) that rings the caller's phone
+//!   showing the callee (`"Callback: bob" <sip:bob@…>`, RFC 6910 `Call-Info`), then calls the
+//!   callee with the caller's offer;
+//! - a message is a SIP MESSAGE (text/plain) to every registered contact of the callee;
+//!   the first 2xx delivers it;
+//! - a held or ringing original call is ended with 486 or 480 and the completion offer.
+
+use callcomp_sip::builder;
+use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::cseq::CSeq;
+use callcomp_sip::headers::numbers::MaxForwards;
+use callcomp_sip::message::Message;
+use callcomp_sip::method::Method;
+use std::time::Duration;
+
+use callcomp_switch::{
+    CallRef, CallerLeg, CompletionFact, CompletionId, CompletionMode, Direction, Fact, Failure,
+};
+
+use super::call::{Leg, Phase};
+use super::classify::Classified;
+use super::join::{JoinRequest, MakeCallError};
+use super::offer::add_offer;
+use super::{B2bua, Client, Ctx, Timer};
+use crate::config::Policy;
+use crate::core::ids;
+
+/// The handle MESSAGE transactions are filed under; no call ever has it (handles start at 1).
+const NO_CALL: CallRef = CallRef(0);
+
+impl B2bua {
+    /// Action `Recall`: rings `caller`'s phone for request `id`, showing `callee`. On failure
+    /// to start (no binding), the engine is told at once (`RecallFailed`).
+    pub fn recall(&mut self, cx: &mut Ctx<'_>, id: CompletionId, caller: &str, callee: &str) {
+        let req = JoinRequest {
+            line: caller.to_owned(),
+            to: callee.to_owned(),
+            display: Some(format!("Callback: {callee}")),
+            recall: Some(id),
+        };
+        if let Err(e @ MakeCallError::PhoneNotRegistered(_)) = self.join(cx, req) {
+            tracing::info!(error = %e, completion = id.get(), "recall cannot ring the caller");
+            cx.completion_fact(CompletionFact::RecallFailed { id });
+        }
+    }
+
+    /// Action `CancelRecall`: stops the recall of request `id` (the engine already ended or
+    /// re-queued the request, so nothing is reported back).
+    pub fn cancel_recall(&mut self, cx: &mut Ctx<'_>, id: CompletionId) {
+        let Some(call) = self.recalls.remove(&id) else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.recall_settled = true;
+        }
+        self.drop_call(cx, call, callcomp_switch::Side::Caller);
+    }
+
+    /// Tells the engine how recall call `call` went, once: `fact` builds the fact from the
+    /// request id. Nothing happens for a call that is not a recall or already settled.
+    pub(super) fn recall_outcome(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        call: CallRef,
+        fact: impl FnOnce(CompletionId) -> CompletionFact,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(id) = c.recall.filter(|_| !c.recall_settled) else {
+            return;
+        };
+        c.recall_settled = true;
+        self.recalls.remove(&id);
+        cx.completion_fact(fact(id));
+    }
+
+    /// Action `SendMessage`: a MESSAGE with `text` from `from` to every contact of `to`.
+    pub fn send_message(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CompletionId,
+        to: &str,
+        from: &str,
+        text: &str,
+    ) {
+        let destinations = cx.destinations(to);
+        let from_name = cx.line_settings(from).name;
+        let body = format!("{text}\r\n(left by {from_name} via call completion)\r\n");
+        let mut sent = 0;
+        for d in &destinations {
+            let mut message = Message::new_request(Method::Message, d.uri.clone());
+            message.push(&cx.sip.via(d.target.proto));
+            message.push(&MaxForwards(70));
+            message.push_raw(
+                HeaderName::From,
+                format!("\"{from_name}\" <{}>;tag={}", cx.aor(from), ids::tag()),
+            );
+            message.push_raw(HeaderName::To, format!("<{}>", cx.aor(to)));
+            message.push_raw(
+                HeaderName::CallId,
+                ids::call_id(&cx.sip.advertise().ip().to_string()),
+            );
+            message.push(&CSeq::new(1, Method::Message));
+            message.push_raw(
+                HeaderName::ContentType,
+                "text/plain;charset=UTF-8".to_owned(),
+            );
+            message.set_body(body.clone().into_bytes());
+            if let Some(key) = cx.sip.request(message, d.target, cx.now.instant) {
+                self.clients.insert(key, (NO_CALL, Client::Message(id)));
+                sent += 1;
+            }
+        }
+        if sent == 0 {
+            cx.completion_fact(CompletionFact::MessageFailed { id });
+        } else {
+            self.messages.insert(id, sent);
+        }
+    }
+
+    /// A response to a MESSAGE of request `id`: the first 2xx delivers it; when every
+    /// contact refused, delivery failed (the engine retries at the next registration).
+    pub(super) fn message_response(&mut self, cx: &mut Ctx<'_>, id: CompletionId, r: &Message) {
+        match r.status() {
+            Some(200..=299) if self.messages.remove(&id).is_some() => {
+                cx.completion_fact(CompletionFact::MessageDelivered { id });
+            }
+            Some(300..) => self.message_failed(cx, id),
+            _ => {}
+        }
+    }
+
+    /// One MESSAGE of request `id` failed or timed out.
+    pub(super) fn message_failed(&mut self, cx: &mut Ctx<'_>, id: CompletionId) {
+        let Some(left) = self.messages.get_mut(&id) else {
+            return;
+        };
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.messages.remove(&id);
+            cx.completion_fact(CompletionFact::MessageFailed { id });
+        }
+    }
+
+    /// Actions `ReleaseCaller`, `RejectCampOn` (486) and `CancelRinging` (480): ends the
+    /// caller's INVITE of `call` with `status` and the completion offer, and cancels the
+    /// callee's phones if they still ring. The switch already moved the call on, so no fact
+    /// is reported.
+    pub fn release_caller(&mut self, cx: &mut Ctx<'_>, call: CallRef, status: u16) {
+        self.disarm(call, Timer::NoAnswer);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.phase == Phase::Connected {
+            return;
+        }
+        c.phase = Phase::Ended;
+        c.held = false;
+        if let Some(Leg::Out(out)) = &mut c.callee {
+            out.abandon(cx.sip, cx.now);
+        }
+        if let Leg::In(incoming) = &mut c.caller {
+            if let Some(key) = incoming.server.take() {
+                let mut response =
+                    builder::response(&incoming.invite, status, None, &incoming.dialog.local_tag);
+                add_offer(
+                    &mut response,
+                    &cx.config.domain,
+                    if status == 486 { "BS" } else { "NR" },
+                );
+                cx.sip.respond(&key, response, cx.now.instant);
+            }
+        }
+        self.reap(call);
+    }
+}
+
+/// How often a camped-on caller gets a provisional response (RFC 3261 §13.3.1.1 asks for
+/// one at least every minute so proxies keep the INVITE transaction).
+const QUEUED_REFRESH: Duration = Duration::from_secs(50);
+
+impl B2bua {
+    /// The callee was busy and the caller's line holds its INVITE open (`busy_hold` > 0, or
+    /// policy `campon`): 183 with the offer instead of 486, and the switch is told the leg is
+    /// held. After `busy_hold` without a camp-on the caller gets its 486.
+    pub(super) fn hold_caller(&mut self, cx: &mut Ctx<'_>, id: CallRef, classified: Classified) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.held = true;
+        let line = call.caller_line.clone().unwrap_or_default();
+        if let Leg::In(incoming) = &mut call.caller {
+            if let Some(key) = incoming.server.clone() {
+                let mut response = builder::response(
+                    &incoming.invite,
+                    183,
+                    Some("Callee Busy"),
+                    &incoming.dialog.local_tag,
+                );
+                add_offer(&mut response, &cx.config.domain, "BS");
+                cx.sip.respond(&key, response, cx.now.instant);
+            }
+        }
+        cx.fact(Fact::Failed {
+            call: id,
+            cause: classified.failure,
+            caller_leg: CallerLeg::Held,
+        });
+        let wait = cx.line_settings(&line).busy_hold;
+        self.arm(cx.now.instant + wait, id, Timer::BusyHold);
+        self.apply_policy(cx, id, classified.failure);
+    }
+
+    /// `busy_hold` is over: a held caller nobody camped on gets its 486.
+    pub(super) fn busy_hold_over(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !call.held || call.camped {
+            return;
+        }
+        call.held = false;
+        call.phase = Phase::Ended;
+        if let Leg::In(incoming) = &mut call.caller {
+            if let Some(key) = incoming.server.take() {
+                let mut response =
+                    builder::response(&incoming.invite, 486, None, &incoming.dialog.local_tag);
+                add_offer(&mut response, &cx.config.domain, "BS");
+                cx.sip.respond(&key, response, cx.now.instant);
+            }
+        }
+        cx.fact(Fact::CallerReleased { call: id });
+        self.reap(id);
+    }
+
+    /// A camp-on was accepted on held call `id`: `182 Queued`, refreshed until it connects.
+    pub fn camped_on(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !call.held {
+            return;
+        }
+        call.camped = true;
+        self.disarm(id, Timer::BusyHold);
+        self.queued_keepalive(cx, id);
+    }
+
+    /// Sends `182 Queued` to a camped-on caller and arms the next one.
+    pub(super) fn queued_keepalive(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        if !(call.held && call.camped) {
+            return;
+        }
+        if let Leg::In(incoming) = &call.caller {
+            if let Some(key) = incoming.server.clone() {
+                let response = builder::response(
+                    &incoming.invite,
+                    182,
+                    Some("Queued"),
+                    &incoming.dialog.local_tag,
+                );
+                cx.sip.respond(&key, response, cx.now.instant);
+            }
+        }
+        self.arm(cx.now.instant + QUEUED_REFRESH, id, Timer::Queued);
+    }
+
+    /// The per-user policy (DESIGN §3) after call `id` failed with `failure`: request a
+    /// callback, or camp on a held caller, on the caller's behalf.
+    pub(super) fn apply_policy(&mut self, cx: &mut Ctx<'_>, id: CallRef, failure: Failure) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(line) = call.caller_line.clone() else {
+            return;
+        };
+        let held = call.held;
+        let settings = cx.line_settings(&line);
+        let policy = match failure {
+            Failure::Busy => settings.on_busy,
+            Failure::NoAnswer => settings.on_no_answer,
+            _ => Policy::Offer,
+        };
+        let mode = match policy {
+            Policy::Offer => return,
+            Policy::Callback => CompletionMode::Callback,
+            // Camping on needs the caller's INVITE still open.
+            Policy::Campon if held => CompletionMode::Campon,
+            Policy::Campon => return,
+        };
+        let number = cx
+            .switch
+            .calls_of(id)
+            .iter()
+            .find(|c| c.line == line && c.direction == Direction::Out)
+            .map(|c| c.id.get());
+        let Some(number) = number else {
+            return;
+        };
+        match cx
+            .switch
+            .complete_call(Some(&line), number, mode.value(), 0, cx.now.wall)
+        {
+            Ok(accepted) => {
+                tracing::info!(
+                    line,
+                    completion = accepted.id.get(),
+                    mode = mode.as_str(),
+                    "completion requested by policy"
+                );
+                cx.events.extend(accepted.events);
+                if mode == CompletionMode::Campon {
+                    self.camped_on(cx, id);
+                }
+            }
+            Err(e) => tracing::info!(line, error = %e, "policy could not request completion"),
+        }
+    }
+
+    /// Action `ConnectCampOn`: the camped-on caller's INVITE of `call`, still open, goes to
+    /// the callee now, as a call with reason `callcompletion`. A call that is not held any
+    /// more is answered 486 so the caller is never left hanging.
+    pub fn connect_campon(&mut self, cx: &mut Ctx<'_>, call: CallRef, id: CompletionId) {
+        let held = self.calls.get_mut(&call).is_some_and(|c| {
+            let held = c.held && matches!(&c.caller, Leg::In(i) if i.server.is_some());
+            c.held = false;
+            c.camped = false;
+            held
+        });
+        self.disarm(call, Timer::Queued);
+        self.disarm(call, Timer::BusyHold);
+        if !held {
+            tracing::warn!(call = call.0, "camp-on has no held caller leg to connect");
+            self.release_caller(cx, call, 486);
+            return;
+        }
+        self.route_held(cx, call, id);
+    }
+}

@@ -1,0 +1,165 @@
+//! RFC 4235 dialog-state watching (DESIGN §2.3): when a callee's phone said busy while
+//! callcomp knows no call of it (do-not-disturb, a call elsewhere), callcomp subscribes to the
+//! phone's dialog state (`SUBSCRIBE`, `Event: dialog`). A NOTIFY whose
+//! `application/dialog-info+xml` body shows no `confirmed` dialog tells the engine the callee
+//! is idle (`CalleeDialogIdle`). A phone that refuses the subscription (or never answers)
+//! leaves the request's availability `unknown`: it then waits for the callee's next call
+//! through callcomp, as before.
+
+use std::time::Duration;
+
+use callcomp_sip::builder;
+use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::cseq::CSeq;
+use callcomp_sip::headers::numbers::MaxForwards;
+use callcomp_sip::message::Message;
+use callcomp_sip::method::Method;
+use callcomp_sip::transaction::TransactionKey;
+use callcomp_switch::{CallRef, CompletionFact};
+
+use super::{B2bua, Client, Ctx};
+use crate::core::ids;
+
+/// How long a dialog subscription is asked for; it is not refreshed (a request waits at most
+/// `ccbs_expiry`, and an expired subscription only falls back to `unknown`).
+pub const WATCH_EXPIRES: Duration = Duration::from_secs(3_600);
+
+/// The handle watch transactions are filed under; no call has it.
+const NO_CALL: CallRef = CallRef(0);
+
+impl B2bua {
+    /// Whether `callee`'s phones are being watched.
+    pub fn watching(&self, callee: &str) -> bool {
+        self.watches.values().any(|w| w == callee)
+    }
+
+    /// Subscribes to the dialog state of every phone of `callee` (once per callee).
+    pub fn watch_dialogs(&mut self, cx: &mut Ctx<'_>, callee: &str) {
+        if self.watching(callee) {
+            return;
+        }
+        for d in cx.destinations(callee) {
+            let call_id = ids::call_id(&cx.sip.advertise().ip().to_string());
+            let mut subscribe = Message::new_request(Method::Subscribe, d.uri.clone());
+            subscribe.push(&cx.sip.via(d.target.proto));
+            subscribe.push(&MaxForwards(70));
+            subscribe.push_raw(
+                HeaderName::From,
+                format!("<sip:cc@{}>;tag={}", cx.config.domain, ids::tag()),
+            );
+            subscribe.push_raw(HeaderName::To, format!("<{}>", cx.aor(callee)));
+            subscribe.push_raw(HeaderName::CallId, call_id.clone());
+            subscribe.push(&CSeq::new(1, Method::Subscribe));
+            subscribe.push_raw(HeaderName::Contact, cx.sip.contact(d.target.proto));
+            subscribe.push_raw(HeaderName::Event, "dialog".to_owned());
+            subscribe.push_raw(HeaderName::Accept, "application/dialog-info+xml".to_owned());
+            subscribe.push_raw(HeaderName::Expires, WATCH_EXPIRES.as_secs().to_string());
+            if let Some(key) = cx.sip.request(subscribe, d.target, cx.now.instant) {
+                tracing::debug!(callee, "watching the callee's dialog state (RFC 4235)");
+                self.clients
+                    .insert(key, (NO_CALL, Client::Watch(call_id.clone())));
+                self.watches.insert(call_id, callee.to_owned());
+            }
+        }
+    }
+
+    /// The phone's answer to a SUBSCRIBE: a refusal ends the watch.
+    pub(super) fn watch_response(&mut self, call_id: &str, response: &Message) {
+        if response.status().is_some_and(|s| s >= 300) {
+            if let Some(callee) = self.watches.remove(call_id) {
+                tracing::debug!(
+                    callee,
+                    "dialog subscription refused; availability stays unknown"
+                );
+            }
+        }
+    }
+
+    /// The SUBSCRIBE got no answer.
+    pub(super) fn watch_timed_out(&mut self, call_id: &str) {
+        self.watches.remove(call_id);
+    }
+
+    /// Whether a NOTIFY with this Call-ID belongs to a watch.
+    pub fn is_watch(&self, call_id: &str) -> bool {
+        self.watches.contains_key(call_id)
+    }
+
+    /// A NOTIFY of a watch: 200, and, when the body shows no confirmed dialog, the callee is
+    /// idle. A `terminated` subscription ends the watch.
+    pub fn watch_notify(&mut self, cx: &mut Ctx<'_>, key: TransactionKey, request: &Message) {
+        let response = builder::response(request, 200, None, "");
+        cx.sip.respond(&key, response, cx.now.instant);
+        let call_id = request
+            .get_str(&HeaderName::CallId)
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        let Some(callee) = self.watches.get(&call_id).cloned() else {
+            return;
+        };
+        let ended = request
+            .get_str(&HeaderName::SubscriptionState)
+            .is_some_and(|s| {
+                s.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("terminated")
+            });
+        let body = String::from_utf8_lossy(request.body());
+        let is_dialog_info = request.get_str(&HeaderName::ContentType).is_some_and(|t| {
+            t.to_ascii_lowercase()
+                .contains("application/dialog-info+xml")
+        });
+        if is_dialog_info && !has_confirmed_dialog(&body) {
+            tracing::debug!(callee, "the callee's phone reports no confirmed dialog");
+            cx.completion_fact(CompletionFact::CalleeDialogIdle { line: callee });
+        }
+        if ended {
+            self.watches.remove(&call_id);
+        }
+    }
+}
+
+/// Whether a dialog-info document (RFC 4235 §4) shows a dialog in state `confirmed`.
+///
+/// A light reading, enough for the question asked: the text of every `<state>` element.
+pub fn has_confirmed_dialog(body: &str) -> bool {
+    let mut rest = body;
+    while let Some(at) = rest.find("<state") {
+        let after = &rest[at + "<state".len()..];
+        let Some(close) = after.find('>') else {
+            return false;
+        };
+        let content = &after[close + 1..];
+        let text = content.split('<').next().unwrap_or_default();
+        if text.trim().eq_ignore_ascii_case("confirmed") {
+            return true;
+        }
+        rest = content;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4235 §5 examples, reduced.
+    #[test]
+    fn confirmed_dialogs_are_found() {
+        let idle = r#"<?xml version="1.0"?><dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" state="full" entity="sip:bob@example.com"/>"#;
+        let terminated = r#"<dialog-info version="1" state="partial" entity="sip:bob@example.com"><dialog id="as7d900as8"><state event="remote-bye">terminated</state></dialog></dialog-info>"#;
+        let confirmed = r#"<dialog-info version="2" state="full" entity="sip:bob@example.com"><dialog id="x" direction="initiator"><state>confirmed</state></dialog></dialog-info>"#;
+        let early =
+            r#"<dialog-info><dialog id="y"><state code="180">early</state></dialog></dialog-info>"#;
+        for (body, want) in [
+            (idle, false),
+            (terminated, false),
+            (confirmed, true),
+            (early, false),
+            ("", false),
+            ("<state", false),
+        ] {
+            assert_eq!(has_confirmed_dialog(body), want, "{body}");
+        }
+    }
+}
