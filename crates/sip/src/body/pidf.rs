@@ -123,7 +123,7 @@ impl Pidf {
                 Event::Text(t) => {
                     let t = t.decode().map_err(|e| xml_error(&reader, e.into()))?;
                     if stack.is_empty() {
-                        if !t.trim().is_empty() {
+                        if !trim_xml(&t).is_empty() {
                             return Err(BodyError::OutsideRoot);
                         }
                     } else if collects_text(&stack) {
@@ -231,7 +231,7 @@ impl fmt::Display for Pidf {
 impl Basic {
     /// Reads a `<basic>` value: `open` or `closed`, surrounding white space and case ignored.
     pub fn parse(value: &str) -> Result<Basic, BodyError> {
-        let value = value.trim();
+        let value = trim_xml(value);
         if value.eq_ignore_ascii_case("open") {
             Ok(Basic::Open)
         } else if value.eq_ignore_ascii_case("closed") {
@@ -324,12 +324,20 @@ fn close(doc: &mut Pidf, node: Node, text: &str, root_done: &mut bool) -> Result
         }
         Node::Contact => {
             if let Some(tuple) = doc.tuples.last_mut() {
-                tuple.contact.get_or_insert_with(|| text.trim().to_string());
+                tuple
+                    .contact
+                    .get_or_insert_with(|| trim_xml(text).to_string());
             }
         }
         Node::Tuple | Node::Status | Node::Other => {}
     }
     Ok(())
+}
+
+/// Trims XML white space (space, tab, CR, LF: XML 1.0 `S`), not Unicode's: a no-break space
+/// in a contact is content.
+fn trim_xml(s: &str) -> &str {
+    s.trim_matches([' ', '\t', '\r', '\n'])
 }
 
 /// Text matters only directly inside `<basic>` and `<contact>`.
