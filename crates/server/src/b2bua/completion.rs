@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use callcomp_switch::{
     CallRef, CallerLeg, CompletionFact, CompletionId, CompletionMode, Direction, Fact, Failure,
+    Side,
 };
 
 use super::call::{Leg, Phase};
@@ -76,6 +77,23 @@ impl B2bua {
         c.recall_settled = true;
         self.recalls.remove(&id);
         cx.completion_fact(fact(id));
+    }
+
+    /// A recall whose caller side never connected: the engine learns whether the phone
+    /// simply did not answer (`unanswered`: the request ends with `recall_unanswered`) or the
+    /// recall failed otherwise, and the recall call ends on the caller's side.
+    pub(super) fn recall_not_taken(&mut self, cx: &mut Ctx<'_>, call: CallRef, unanswered: bool) {
+        self.recall_outcome(cx, call, |id| {
+            if unanswered {
+                CompletionFact::RecallUnanswered { id }
+            } else {
+                CompletionFact::RecallFailed { id }
+            }
+        });
+        cx.fact(Fact::Hangup {
+            call,
+            by: Side::Caller,
+        });
     }
 
     /// Action `SendMessage`: a MESSAGE with `text` from `from` to every contact of `to`.

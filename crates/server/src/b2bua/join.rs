@@ -162,17 +162,7 @@ impl B2bua {
                     self.calls.get(&id).map(|c| &c.caller),
                     Some(Leg::Out(Outgoing { best: Some(_), .. }))
                 );
-                self.recall_outcome(cx, id, |cid| {
-                    if answered_no {
-                        CompletionFact::RecallUnanswered { id: cid }
-                    } else {
-                        CompletionFact::RecallFailed { id: cid }
-                    }
-                });
-                cx.fact(Fact::Hangup {
-                    call: id,
-                    by: Side::Caller,
-                });
+                self.recall_not_taken(cx, id, answered_no);
             }
             (Side::Callee, ForkEvent::Provisional(response)) => {
                 let Some(call) = self.calls.get_mut(&id) else {
@@ -322,17 +312,7 @@ impl B2bua {
                 phone.abandon(cx.sip, cx.now);
             }
             let timed_out = matches!(outcome, Outcome::NoAnswerTimer);
-            self.recall_outcome(cx, id, |cid| {
-                if timed_out {
-                    CompletionFact::RecallUnanswered { id: cid }
-                } else {
-                    CompletionFact::RecallFailed { id: cid }
-                }
-            });
-            cx.fact(Fact::Hangup {
-                call: id,
-                by: Side::Caller,
-            });
+            self.recall_not_taken(cx, id, timed_out);
             self.reap(id);
             return;
         }
