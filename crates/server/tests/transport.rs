@@ -118,7 +118,7 @@ fn tcp_addr(handle: &TransportHandle) -> SocketAddr {
 async fn udp_and_tcp_share_the_port_the_os_chose() {
     // TCP takes the port UDP got when it is free; when another process holds that TCP port
     // (other tests run in parallel), the transport falls back to another one. So the port
-    // must be shared in at least one of a few tries, never never.
+    // must be shared in at least one of five tries.
     let mut seen = Vec::new();
     for _ in 0..5 {
         let (handle, _rx) = start_local(TransportLimits::default()).await;
