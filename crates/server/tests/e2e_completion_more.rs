@@ -240,9 +240,6 @@ fn campon_from_busy_hold_goes_through_when_the_callee_frees_up() {
 /// (2a') The same camp-on from a caller whose line has no registration (a phone that only
 /// calls out): its INVITE is held open, so it can be put through all the same.
 #[test]
-#[ignore = "bug: a camp-on whose caller line is not registered goes `suspended` when the \
-            callee frees up (the caller counts as not free although its INVITE is held open), \
-            is never put through, and ends `caller_unregistered` with 486 at campon_max"]
 fn campon_from_an_unregistered_caller_goes_through() {
     campon_goes_through(false);
 }

@@ -110,11 +110,14 @@ impl Engine {
         !self.in_call(line) && self.registered(line) != Some(false)
     }
 
-    /// Whether `r`'s caller is free for it: a camp-on's own held leg does not count.
+    /// Whether `r`'s caller is free for it: a camp-on's own held leg does not count, and a
+    /// camp-on reaches its caller over that held INVITE, so the caller's registration does
+    /// not matter (a phone that only calls out can camp on).
     pub(crate) fn caller_free_for(&self, r: &CompletionRequest) -> bool {
-        let own = u32::from(r.mode == CompletionMode::Campon && r.campon_call.is_some());
+        let holds_leg = r.holds_campon_leg();
         let legs = self.lines.get(&r.line).map_or(0, |l| l.open_legs);
-        legs <= own && self.registered(&r.line) != Some(false) && !r.suspended_by_caller
+        let reachable = holds_leg || self.registered(&r.line) != Some(false);
+        legs <= u32::from(holds_leg) && reachable && !r.suspended_by_caller
     }
 
     /// Marks the condition met for the not-yet-met queued requests on `callee` that `hit` picks.

@@ -554,7 +554,7 @@ impl Engine {
         if r.expiry != at || r.state == RequestState::Recalling {
             return;
         }
-        let cause = if self.registered(&r.line) == Some(false) {
+        let cause = if !r.holds_campon_leg() && self.registered(&r.line) == Some(false) {
             CancelCause::CallerUnregistered
         } else {
             CancelCause::Expired

@@ -165,6 +165,11 @@ impl CompletionRequest {
             (false, _) => Availability::Waiting,
         }
     }
+
+    /// Whether this is a camp-on holding its caller's INVITE open.
+    pub fn holds_campon_leg(&self) -> bool {
+        self.mode == CompletionMode::Campon && self.campon_call.is_some()
+    }
 }
 
 #[cfg(test)]
