@@ -209,6 +209,38 @@ impl Machine {
         }
     }
 
+    /// Whether the machine still holds its request, and whether its state needs it: only
+    /// the states before a final response do (RFC 3261 §17, RFC 6026).
+    fn request_held(&self) -> (bool, bool) {
+        match self {
+            Machine::Ci(m) => (
+                m.request().is_some(),
+                matches!(
+                    m.state(),
+                    ClientInviteState::Calling | ClientInviteState::Proceeding
+                ),
+            ),
+            Machine::Cn(m) => (
+                m.request().is_some(),
+                matches!(
+                    m.state(),
+                    ClientNonInviteState::Trying | ClientNonInviteState::Proceeding
+                ),
+            ),
+            Machine::Si(m) => (
+                m.request().is_some(),
+                m.state() == ServerInviteState::Proceeding,
+            ),
+            Machine::Sn(m) => (
+                m.request().is_some(),
+                matches!(
+                    m.state(),
+                    ServerNonInviteState::Trying | ServerNonInviteState::Proceeding
+                ),
+            ),
+        }
+    }
+
     fn is_terminated(&self) -> bool {
         match self {
             Machine::Ci(m) => m.state() == ClientInviteState::Terminated,
@@ -258,6 +290,8 @@ fn run(
         let out = machine.apply(action, now);
         terminated = check(&out, now, terminated)?;
         prop_assert_eq!(machine.is_terminated(), terminated);
+        let (held, needed) = machine.request_held();
+        prop_assert_eq!(held, needed, "request retained after {:?}", action);
         if terminated {
             prop_assert_eq!(machine.poll_timeout(), None);
         }

@@ -36,9 +36,11 @@ pub enum ClientInviteState {
 /// An INVITE client transaction.
 #[derive(Debug, Clone)]
 pub struct ClientInvite {
-    request: Message,
-    /// What the ACK of §17.1.1.3 copies from the INVITE.
-    ack_base: AckBase,
+    /// The INVITE, retransmitted on Timer A; released on the final response (Accepted
+    /// hands 2xx to the TU, Completed re-sends its own ACK).
+    request: Option<Message>,
+    /// What the ACK of §17.1.1.3 copies from the INVITE; released with `request`.
+    ack_base: Option<AckBase>,
     reliable: bool,
     config: TimerConfig,
     state: State,
@@ -69,16 +71,16 @@ impl ClientInvite {
         now: Instant,
     ) -> Result<(ClientInvite, Vec<Output>), TransactionError> {
         let ack_base = AckBase::of(&request)?;
+        let mut out = vec![Output::Send(request.clone())];
         let mut txn = ClientInvite {
-            request,
-            ack_base,
+            request: Some(request),
+            ack_base: Some(ack_base),
             reliable,
             config,
             state: State::Calling,
             armed: Armed::default(),
             interval_a: config.t1,
         };
-        let mut out = vec![Output::Send(txn.request.clone())];
         if !reliable {
             txn.armed.arm(Timer::A, now, txn.interval_a, &mut out);
         }
@@ -102,9 +104,15 @@ impl ClientInvite {
         matches!(self.state, State::Terminated)
     }
 
-    /// The INVITE this transaction sends.
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The INVITE this transaction sends, until a final response arrives; then it is
+    /// released (Accepted and Completed never send it again).
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
+    }
+
+    /// True while the transaction holds the ACK it built for a non-2xx (Completed).
+    pub fn holds_ack(&self) -> bool {
+        matches!(self.state, State::Completed { .. })
     }
 
     /// The earliest instant a timer is due.
@@ -128,6 +136,7 @@ impl ClientInvite {
             (State::Calling | State::Proceeding, Class::Success) => {
                 self.armed.clear(Timer::A);
                 self.armed.clear(Timer::B);
+                self.release();
                 self.state = State::Accepted;
                 out.push(Output::ToTransactionUser(response));
                 self.armed
@@ -136,7 +145,11 @@ impl ClientInvite {
             (State::Calling | State::Proceeding, Class::Failure) => {
                 self.armed.clear(Timer::A);
                 self.armed.clear(Timer::B);
-                let ack = self.ack_base.ack_for(&response);
+                let Some(ack_base) = self.ack_base.take() else {
+                    return out;
+                };
+                self.request = None;
+                let ack = ack_base.ack_for(&response);
                 out.push(Output::ToTransactionUser(response));
                 out.push(Output::Send(ack.clone()));
                 let linger = self.config.timer_d(self.reliable);
@@ -164,7 +177,10 @@ impl ClientInvite {
         while let Some(timer) = self.armed.pop_due(now) {
             match (timer, &self.state) {
                 (Timer::A, State::Calling) => {
-                    out.push(Output::Send(self.request.clone()));
+                    let Some(request) = &self.request else {
+                        continue;
+                    };
+                    out.push(Output::Send(request.clone()));
                     // Timer A doubles without the T2 cap (§17.1.1.2).
                     self.interval_a = self.interval_a.saturating_mul(2);
                     self.armed.arm(Timer::A, now, self.interval_a, &mut out);
@@ -193,9 +209,16 @@ impl ClientInvite {
         out
     }
 
+    /// Drops the INVITE and the ACK template, which no state after a final response reads.
+    fn release(&mut self) {
+        self.request = None;
+        self.ack_base = None;
+    }
+
     fn terminate(&mut self, out: &mut Vec<Output>) {
         self.state = State::Terminated;
         self.armed.clear_all();
+        self.release();
         out.push(Output::Terminated);
     }
 }
@@ -265,6 +288,14 @@ mod tests {
             };
             assert_eq!(describe(&out, t0), *want, "{name}: row {i}");
             assert_eq!(txn.state(), *state, "{name}: row {i}");
+            // Accepted (Timer M) hands 2xx to the TU and Completed (Timer D) re-sends its
+            // own ACK: neither needs the INVITE (RFC 6026 §7.2, RFC 3261 §17.1.1.2).
+            assert_eq!(
+                txn.request().is_some(),
+                matches!(state, Calling | Proceeding),
+                "{name}: row {i}: request"
+            );
+            assert_eq!(txn.holds_ack(), *state == Completed, "{name}: row {i}: ACK");
         }
     }
 

@@ -29,7 +29,9 @@ pub enum ClientNonInviteState {
 /// A non-INVITE client transaction.
 #[derive(Debug, Clone)]
 pub struct ClientNonInvite {
-    request: Message,
+    /// The request, retransmitted on Timer E; released on the final response, since
+    /// Completed only absorbs.
+    request: Option<Message>,
     reliable: bool,
     config: TimerConfig,
     state: ClientNonInviteState,
@@ -56,15 +58,15 @@ impl ClientNonInvite {
             Some(Method::Ack) => return Err(TransactionError::AckIsNotATransaction),
             Some(_) => {}
         }
+        let mut out = vec![Output::Send(request.clone())];
         let mut txn = ClientNonInvite {
-            request,
+            request: Some(request),
             reliable,
             config,
             state: ClientNonInviteState::Trying,
             armed: Armed::default(),
             interval_e: config.t1,
         };
-        let mut out = vec![Output::Send(txn.request.clone())];
         if !reliable {
             txn.armed.arm(Timer::E, now, txn.interval_e, &mut out);
         }
@@ -82,9 +84,10 @@ impl ClientNonInvite {
         self.state == ClientNonInviteState::Terminated
     }
 
-    /// The request this transaction sends.
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request this transaction sends, until a final response arrives; then it is
+    /// released (Completed only absorbs retransmitted responses).
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     /// The earliest instant a timer is due.
@@ -107,6 +110,7 @@ impl ClientNonInvite {
             (Trying | Proceeding, Class::Success | Class::Failure) => {
                 self.armed.clear(Timer::E);
                 self.armed.clear(Timer::F);
+                self.request = None;
                 out.push(Output::ToTransactionUser(response));
                 let linger = self.config.linger(self.reliable);
                 if linger.is_zero() {
@@ -129,7 +133,10 @@ impl ClientNonInvite {
         while let Some(timer) = self.armed.pop_due(now) {
             match (timer, self.state) {
                 (Timer::E, Trying | Proceeding) => {
-                    out.push(Output::Send(self.request.clone()));
+                    let Some(request) = &self.request else {
+                        continue;
+                    };
+                    out.push(Output::Send(request.clone()));
                     // §17.1.2.2: doubling up to T2 in Trying, every T2 in Proceeding.
                     self.interval_e = if self.state == Trying {
                         self.config.backoff(self.interval_e)
@@ -163,6 +170,7 @@ impl ClientNonInvite {
     fn terminate(&mut self, out: &mut Vec<Output>) {
         self.state = ClientNonInviteState::Terminated;
         self.armed.clear_all();
+        self.request = None;
         out.push(Output::Terminated);
     }
 }
@@ -202,6 +210,12 @@ mod tests {
             };
             assert_eq!(describe(&out, t0), *want, "{name}: row {i}");
             assert_eq!(txn.state(), *state, "{name}: row {i}");
+            // §17.1.2.2: Completed (Timer K) only absorbs, so the request is released.
+            assert_eq!(
+                txn.request().is_some(),
+                matches!(state, Trying | Proceeding),
+                "{name}: row {i}: request"
+            );
         }
     }
 

@@ -47,7 +47,9 @@ impl ServerInviteState {
 /// An INVITE server transaction.
 #[derive(Debug, Clone)]
 pub struct ServerInvite {
-    request: Message,
+    /// The INVITE, kept only while Proceeding (for `100 Trying`); released on the final
+    /// response, since no later state reads it.
+    request: Option<Message>,
     reliable: bool,
     config: TimerConfig,
     state: State,
@@ -86,7 +88,7 @@ impl ServerInvite {
             });
         }
         let mut txn = ServerInvite {
-            request,
+            request: Some(request),
             reliable,
             config,
             state: State::Proceeding { last: None },
@@ -114,9 +116,20 @@ impl ServerInvite {
         matches!(self.state, State::Terminated)
     }
 
-    /// The INVITE that created the transaction.
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The INVITE that created the transaction, while the transaction still needs it: it
+    /// is released once a final response is sent (Completed, Confirmed and Accepted only
+    /// retransmit the final response, absorb, or pass ACKs to the TU).
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
+    }
+
+    /// True while the transaction holds a copy of a response to retransmit (the last
+    /// provisional in Proceeding, the non-2xx final in Completed).
+    pub fn holds_response(&self) -> bool {
+        matches!(
+            self.state,
+            State::Proceeding { last: Some(_) } | State::Completed { .. }
+        )
     }
 
     /// The earliest instant a timer is due.
@@ -178,6 +191,7 @@ impl ServerInvite {
                 self.armed.clear(Timer::Trying);
                 out.push(Output::Send(response));
                 self.state = State::Accepted;
+                self.request = None;
                 self.armed
                     .arm(Timer::L, now, self.config.timeout(), &mut out);
             }
@@ -185,6 +199,7 @@ impl ServerInvite {
                 self.armed.clear(Timer::Trying);
                 out.push(Output::Send(response.clone()));
                 self.state = State::Completed { response };
+                self.request = None;
                 if !self.reliable {
                     self.armed.arm(Timer::G, now, self.interval_g, &mut out);
                 }
@@ -209,7 +224,10 @@ impl ServerInvite {
         while let Some(timer) = self.armed.pop_due(now) {
             match (timer, &self.state) {
                 (Timer::Trying, State::Proceeding { last: None }) => {
-                    let trying = trying_for(&self.request);
+                    let Some(request) = &self.request else {
+                        continue;
+                    };
+                    let trying = trying_for(request);
                     out.push(Output::Send(trying.clone()));
                     self.state = State::Proceeding { last: Some(trying) };
                 }
@@ -244,6 +262,7 @@ impl ServerInvite {
 
     fn terminate(&mut self, out: &mut Vec<Output>) {
         self.state = State::Terminated;
+        self.request = None;
         self.armed.clear_all();
         out.push(Output::Terminated);
     }
@@ -307,6 +326,26 @@ mod tests {
             };
             assert_eq!(describe(&out, t0), *want, "{name}: row {i}");
             assert_eq!(txn.state(), *state, "{name}: row {i}");
+            assert_retains(&txn, &format!("{name}: row {i}"));
+        }
+    }
+
+    /// What each state keeps (RFC 3261 §17.2.1, RFC 6026 §7.1): the INVITE only in
+    /// Proceeding (for `100 Trying`), the non-2xx only in Completed, nothing in Confirmed,
+    /// Accepted or Terminated.
+    fn assert_retains(txn: &ServerInvite, at: &str) {
+        let state = txn.state();
+        assert_eq!(
+            txn.request().is_some(),
+            state == Proceeding,
+            "{at}: request"
+        );
+        match state {
+            Completed => assert!(txn.holds_response(), "{at}: response"),
+            Confirmed | Accepted | Terminated => {
+                assert!(!txn.holds_response(), "{at}: response")
+            }
+            Proceeding => {}
         }
     }
 

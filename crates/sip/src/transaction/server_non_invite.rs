@@ -40,7 +40,9 @@ impl ServerNonInviteState {
 /// A non-INVITE server transaction.
 #[derive(Debug, Clone)]
 pub struct ServerNonInvite {
-    request: Message,
+    /// The request, released on the final response: Completed answers retransmissions
+    /// from `last` alone.
+    request: Option<Message>,
     reliable: bool,
     config: TimerConfig,
     state: ServerNonInviteState,
@@ -67,7 +69,7 @@ impl ServerNonInvite {
             Some(_) => {}
         }
         Ok(ServerNonInvite {
-            request,
+            request: Some(request),
             reliable,
             config,
             state: ServerNonInviteState::Trying,
@@ -86,9 +88,15 @@ impl ServerNonInvite {
         self.state == ServerNonInviteState::Terminated
     }
 
-    /// The request that created the transaction.
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request that created the transaction, until a final response is sent; then it
+    /// is released (Completed needs only that response).
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
+    }
+
+    /// True while the transaction holds the last response sent, to answer retransmissions.
+    pub fn holds_response(&self) -> bool {
+        self.last.is_some()
     }
 
     /// The earliest instant a timer is due.
@@ -125,6 +133,7 @@ impl ServerNonInvite {
             }
             (Trying | Proceeding, Class::Success | Class::Failure) => {
                 self.state = Completed;
+                self.request = None;
             }
             (state, _) => {
                 return Err(TransactionError::ResponseNotAllowed {
@@ -171,6 +180,7 @@ impl ServerNonInvite {
     fn terminate(&mut self, out: &mut Vec<Output>) {
         self.state = ServerNonInviteState::Terminated;
         self.armed.clear_all();
+        self.request = None;
         self.last = None;
         out.push(Output::Terminated);
     }
@@ -214,7 +224,24 @@ mod tests {
             };
             assert_eq!(describe(&out, t0), *want, "{name}: row {i}");
             assert_eq!(txn.state(), *state, "{name}: row {i}");
+            assert_retains(&txn, &format!("{name}: row {i}"));
         }
+    }
+
+    /// What each state keeps (RFC 3261 §17.2.2): the request until the final response,
+    /// then only that response (Completed), then nothing.
+    fn assert_retains(txn: &ServerNonInvite, at: &str) {
+        let state = txn.state();
+        assert_eq!(
+            txn.request().is_some(),
+            matches!(state, Trying | Proceeding),
+            "{at}: request"
+        );
+        assert_eq!(
+            txn.holds_response(),
+            matches!(state, Proceeding | Completed),
+            "{at}: response"
+        );
     }
 
     #[test]
