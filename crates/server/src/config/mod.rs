@@ -9,7 +9,7 @@
 //! exception is `completion.guard_ms`, an integer of milliseconds, named so in DESIGN §2.3.
 //!
 //! Loading ([`Config::from_toml_str`]) reports every problem with the dotted key, the line and
-//! the column: TOML syntax, unknown keys, wrong types and the checks of [`validate`].
+//! the column: TOML syntax, unknown keys, wrong types and the checks of `validate`.
 
 pub mod duration;
 mod load;

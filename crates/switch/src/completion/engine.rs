@@ -5,7 +5,7 @@
 //! requests, tells the engine when a line's phone opens or closes a SIP leg (which is how the
 //! engine knows who is busy or free and when a callee's call ends), and passes on the
 //! [`CompletionFact`]s from the server. The engine never touches a call itself: it queues
-//! [`Out`] items (events to number, actions for the server, changes to a call) that the switch
+//! `Out` items (events to number, actions for the server, changes to a call) that the switch
 //! applies in order, so one sequence counter covers every event.
 
 use std::collections::{BTreeSet, HashMap};
