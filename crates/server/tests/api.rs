@@ -549,7 +549,6 @@ async fn openapi_documents_every_route_and_schema() {
         "LineView",
         "AddressCaps",
         "LineStatus",
-        "CompletionCond",
         "CallView",
         "MakeCallRequest",
         "CompleteRequest",

@@ -35,8 +35,8 @@ pub use self::core::{ApiFailure, BoxFuture, Core};
 pub use self::error::{ApiError, ErrorBody};
 pub use self::metrics::{install_prometheus, MetricsError};
 pub use self::views::{
-    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionCond, CompletionView,
-    CompletionsQuery, Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
+    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, CompletionsQuery,
+    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
 };
 
 /// The largest request body the API reads; its bodies are a few dozen bytes.

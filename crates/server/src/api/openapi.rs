@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::views::{
-    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionCond, CompletionView,
-    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
+    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, Health,
+    LaggedMessage, LineStatus, LineView, MakeCallRequest,
 };
 use super::{calls, completions, events, health, lines};
 
@@ -40,7 +40,6 @@ use super::{calls, completions, events, health, lines};
         LineView,
         AddressCaps,
         LineStatus,
-        CompletionCond,
         CallView,
         MakeCallRequest,
         CompleteRequest,

@@ -5,43 +5,12 @@
 //! (`"state": "busy", "state_value": 64`), so that an application written against TAPI can use
 //! the numbers it knows and everyone else the names.
 
-use callcomp_switch::tapi::{
-    LINEADDRCAPFLAGS_COMPLETIONID, LINEADDRFEATURE_UNCOMPLETECALL, LINECALLFEATURE_COMPLETECALL,
+use callcomp_switch::completion::caps;
+use callcomp_switch::{
+    Call, CallReason, CallState, CompletionCond, CompletionMode, Direction, Line, StateMode,
 };
-use callcomp_switch::{Call, CallReason, CallState, CompletionMode, Direction, Line, StateMode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// A condition under which a call can be completed (`LINECALLCOMPLCOND_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CompletionCond {
-    /// The callee was busy (CCBS).
-    Busy,
-    /// The callee did not answer (CCNR).
-    Noanswer,
-    /// The callee was not registered (CCNL); a callcomp extension to TAPI's two conditions.
-    Notregistered,
-}
-
-impl CompletionCond {
-    /// Every condition, in ascending order of value.
-    pub const ALL: &'static [CompletionCond] = &[
-        CompletionCond::Busy,
-        CompletionCond::Noanswer,
-        CompletionCond::Notregistered,
-    ];
-
-    /// The numeric value: `LINECALLCOMPLCOND_BUSY` (1) and `_NOANSWER` (2) from `tapi.h`, and
-    /// the top bit for `notregistered`, which TAPI does not define.
-    pub const fn value(self) -> u32 {
-        match self {
-            CompletionCond::Busy => 0x1,
-            CompletionCond::Noanswer => 0x2,
-            CompletionCond::Notregistered => 0x8000_0000,
-        }
-    }
-}
 
 /// The completion capabilities of a line's address (a LINEADDRESSCAPS subset, DESIGN §2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -51,7 +20,9 @@ pub struct AddressCaps {
     pub call_completion_modes: Vec<CompletionMode>,
     /// The same, as the OR of the `LINECALLCOMPLMODE_*` values.
     pub call_completion_modes_value: u32,
-    /// The conditions under which completion can be requested.
+    /// The conditions under which completion can be requested (`busy`, `noanswer`, and
+    /// callcomp's `notregistered`).
+    #[schema(value_type = Vec<String>, example = json!(["busy", "noanswer", "notregistered"]))]
     pub call_completion_conds: Vec<CompletionCond>,
     /// The same, as the OR of the condition values.
     pub call_completion_conds_value: u32,
@@ -69,49 +40,29 @@ pub struct AddressCaps {
     pub call_features2: u32,
 }
 
-impl AddressCaps {
-    /// The capabilities of an address offering `modes` under `conds`, with up to `max`
-    /// outstanding requests and these predefined `messages`; the flag words follow from them.
-    ///
-    /// With `max == 0` or no modes, completion is unavailable: no modes and no feature bits.
-    pub fn new(
-        modes: &[CompletionMode],
-        conds: &[CompletionCond],
-        max: u32,
-        messages: Vec<String>,
-    ) -> AddressCaps {
-        let available = max > 0 && !modes.is_empty();
-        let modes: Vec<CompletionMode> = if available {
-            modes.to_vec()
-        } else {
-            Vec::new()
-        };
-        let (flag, call_feature, address_feature) = if available {
-            (
-                LINEADDRCAPFLAGS_COMPLETIONID,
-                LINECALLFEATURE_COMPLETECALL,
-                LINEADDRFEATURE_UNCOMPLETECALL,
-            )
-        } else {
-            (0, 0, 0)
-        };
+impl From<caps::AddressCaps> for AddressCaps {
+    /// The switch decides the capabilities (`caps::AddressCaps::new`); the view only carries
+    /// them, with its OpenAPI schema.
+    fn from(c: caps::AddressCaps) -> AddressCaps {
         AddressCaps {
-            call_completion_modes_value: modes.iter().fold(0, |b, m| b | m.value()),
-            call_features2: modes.iter().fold(0, |b, m| b | m.feature2()),
-            call_completion_modes: modes,
-            call_completion_conds: conds.to_vec(),
-            call_completion_conds_value: conds.iter().fold(0, |b, c| b | c.value()),
-            max_call_completions: if available { max } else { 0 },
-            completion_messages: messages,
-            addr_cap_flags: flag,
-            call_features: call_feature,
-            address_features: address_feature,
+            call_completion_modes: c.call_completion_modes,
+            call_completion_modes_value: c.call_completion_modes_value,
+            call_completion_conds: c.call_completion_conds,
+            call_completion_conds_value: c.call_completion_conds_value,
+            max_call_completions: c.max_call_completions,
+            completion_messages: c.completion_messages,
+            addr_cap_flags: c.addr_cap_flags,
+            call_features: c.call_features,
+            address_features: c.address_features,
+            call_features2: c.call_features2,
         }
     }
+}
 
+impl AddressCaps {
     /// An address on which completion is not available.
     pub fn unavailable() -> AddressCaps {
-        AddressCaps::new(&[], &[], 0, Vec::new())
+        caps::AddressCaps::new(&[], &[], 0, &[]).into()
     }
 }
 
@@ -124,6 +75,16 @@ pub struct LineStatus {
     pub num_calls: u32,
     /// Whether the line's phone has a call in progress (a SIP leg open).
     pub in_call: bool,
+}
+
+impl From<caps::LineStatus> for LineStatus {
+    fn from(s: caps::LineStatus) -> LineStatus {
+        LineStatus {
+            num_call_completions: s.num_call_completions,
+            num_calls: s.num_calls,
+            in_call: s.in_call,
+        }
+    }
 }
 
 /// One line: a configured user with its one address (DESIGN §2).

@@ -9,8 +9,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::lock;
 use crate::api::{
-    AddressCaps, ApiFailure, BoxFuture, CallView, CompletionCond, CompletionView, Core, LineStatus,
-    LineView,
+    AddressCaps, ApiFailure, BoxFuture, CallView, CompletionView, Core, LineStatus, LineView,
 };
 use crate::b2bua::MakeCallError;
 
@@ -89,40 +88,12 @@ impl CoreHandle {
     }
 
     fn line_view(switch: &Switch, line: &callcomp_switch::Line) -> LineView {
-        let caps = switch.address_caps(&line.name).map_or_else(
-            |_| AddressCaps::unavailable(),
-            |c| {
-                let conds: Vec<CompletionCond> = c
-                    .call_completion_conds
-                    .iter()
-                    .map(|k| match k {
-                        callcomp_switch::tapi::CompletionCond::Busy => CompletionCond::Busy,
-                        callcomp_switch::tapi::CompletionCond::Noanswer => CompletionCond::Noanswer,
-                        callcomp_switch::tapi::CompletionCond::Notregistered => {
-                            CompletionCond::Notregistered
-                        }
-                    })
-                    .collect();
-                AddressCaps::new(
-                    &c.call_completion_modes,
-                    &conds,
-                    c.max_call_completions,
-                    c.completion_messages,
-                )
-            },
-        );
-        let status = switch.line_status(&line.name).map_or(
-            LineStatus {
-                num_call_completions: 0,
-                num_calls: 0,
-                in_call: false,
-            },
-            |s| LineStatus {
-                num_call_completions: s.num_call_completions,
-                num_calls: s.num_calls,
-                in_call: s.in_call,
-            },
-        );
+        let caps = switch
+            .address_caps(&line.name)
+            .map_or_else(|_| AddressCaps::unavailable(), AddressCaps::from);
+        let status = switch
+            .line_status(&line.name)
+            .map_or_else(|_| idle_status(), LineStatus::from);
         LineView::of(line, caps, status)
     }
 
@@ -268,5 +239,14 @@ impl Core for CoreHandle {
             // A receiver whose sender is already gone: the stream ends at once.
             None => broadcast::channel(1).1,
         }
+    }
+}
+
+/// The status of a line the switch does not know (yet): nothing outstanding, no call.
+fn idle_status() -> LineStatus {
+    LineStatus {
+        num_call_completions: 0,
+        num_calls: 0,
+        in_call: false,
     }
 }

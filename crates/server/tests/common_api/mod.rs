@@ -5,12 +5,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use callcomp::api::{
-    AddressCaps, ApiFailure, BoxFuture, CallView, CompletionCond, Core, LineStatus, LineView,
-};
+use callcomp::api::{AddressCaps, ApiFailure, BoxFuture, CallView, Core, LineStatus, LineView};
 use callcomp_switch::{
-    CallRef, CallerLeg, CompletionMode, Direction, Event, Fact, FactError, Failure, Line, LineErr,
-    Party, Side, Switch, SwitchConfig, Time,
+    CallRef, CallerLeg, CompletionCond, CompletionMode, Direction, Event, Fact, FactError, Failure,
+    Line, LineErr, Party, Side, Switch, SwitchConfig, Time,
 };
 use tokio::sync::broadcast;
 
@@ -50,12 +48,13 @@ impl FakeCore {
     }
 
     pub fn caps() -> AddressCaps {
-        AddressCaps::new(
+        callcomp_switch::completion::AddressCaps::new(
             MODES,
             CompletionCond::ALL,
             4,
-            vec!["Please call me back".into()],
+            &["Please call me back".into()],
         )
+        .into()
     }
 
     /// Applies a fact 10 ms after the last one and publishes its events.
