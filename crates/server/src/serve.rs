@@ -101,9 +101,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Transport::Tcp => Proto::Tcp,
         })
         .collect();
-    let (wire, inbound) = transport::start(&config.sip.listen, &protos, TransportLimits::default())
-        .await
-        .context("starting the SIP transports")?;
+    let (wire, inbound) = transport::start(
+        &config.sip.listen,
+        &protos,
+        TransportLimits::from_config(&config),
+    )
+    .await
+    .context("starting the SIP transports")?;
     for (proto, addr) in wire.local_addrs() {
         tracing::info!(transport = proto.as_str(), %addr, "SIP listening");
     }
