@@ -514,7 +514,9 @@ fn more_contacts_than_the_bound_in_one_register_are_refused() {
     let d = run(&register(ALICE, "c1", 1, &[&header]), &[], &p, &mut auth());
     assert_eq!(summary(&d).len(), 3);
     // 1,000 in one REGISTER (ten header lines of 100), at the default bound.
-    let lines: Vec<String> = (0..10).map(|_| contacts_header(100, "192.0.2.10")).collect();
+    let lines: Vec<String> = (0..10)
+        .map(|_| contacts_header(100, "192.0.2.10"))
+        .collect();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let d = run(
         &register(ALICE, "c1", 1, &lines),
