@@ -2,7 +2,8 @@
 //! connection loop, so that routes can be added without touching them.
 //!
 //! - [`guard`] wraps a router: without a token, `Host` must name the listen address, a
-//!   loopback address, a `localhost` name or one of `api.allowed_hosts` (a web page that
+//!   loopback address, a `localhost` name or one of `api.allowed_hosts` (`/healthz` aside,
+//!   which monitors probe by any name and which tells nothing; a web page that
 //!   rebinds its own DNS name to our address sends its own name in `Host`); a WebSocket
 //!   upgrade with an `Origin` must come from such a host too, token or not (browsers let any
 //!   page open a WebSocket anywhere, with no preflight); and the number of `/v1/events`
@@ -215,7 +216,8 @@ fn foreign(check: &SiteCheck, request: &Request) -> Option<(&'static str, String
             .get(name)
             .map(|v: &axum::http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
-    if check.check_host {
+    // `/healthz` tells nothing worth rebinding for, and monitors probe it by any name.
+    if check.check_host && request.uri().path() != "/healthz" {
         let host = header(HOST).or_else(|| request.uri().authority().map(|a| a.to_string()));
         match host {
             Some(h) if check.hosts.allows(&h) => {}

@@ -1,4 +1,5 @@
-//! The rate-limited log of bad input: malformed packets and connections refused by a bound.
+//! The rate-limited log of bad input: malformed packets, connections refused by a bound, and
+//! datagrams dropped under a flood.
 //!
 //! Logging each one would let anyone who can send a datagram fill the disk and drown the
 //! lines that matter. Instead each is noted in a [`Tally`] (and logged at debug level where it
@@ -19,6 +20,7 @@ use super::runtime::{stopped, Ctx};
 fn describe(kind: &str) -> &str {
     match kind {
         MALFORMED => "malformed SIP input",
+        UDP_DROPPED => "UDP messages dropped: the core's queue was full",
         "sip_tcp_total" => "SIP TCP connections refused (sip.tcp_max_connections)",
         "sip_tcp_per_address" => "SIP TCP connections refused (sip.tcp_max_per_address)",
         "sip_tcp_message_timeout" => {
@@ -30,6 +32,8 @@ fn describe(kind: &str) -> &str {
 
 /// The kind of malformed packets.
 pub(crate) const MALFORMED: &str = "malformed";
+/// The kind of well-formed datagrams dropped because the core's queue was full.
+pub(crate) const UDP_DROPPED: &str = "udp_inbound_dropped";
 
 /// Bad input noted since the last summary, by kind.
 #[derive(Default)]
