@@ -101,9 +101,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Transport::Tcp => Proto::Tcp,
         })
         .collect();
-    let (wire, inbound) = transport::start(&config.sip.listen, &protos, TransportLimits::default())
-        .await
-        .context("starting the SIP transports")?;
+    let (wire, inbound) = transport::start(
+        &config.sip.listen,
+        &protos,
+        TransportLimits::from_config(&config),
+    )
+    .await
+    .context("starting the SIP transports")?;
     for (proto, addr) in wire.local_addrs() {
         tracing::info!(transport = proto.as_str(), %addr, "SIP listening");
     }
@@ -150,7 +154,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         token: config.api.token.as_ref().map(|t| t.expose().to_owned()),
         metrics,
     };
-    let router = api::router(Arc::new(handle.clone()), options);
+    let limits = api::ApiLimits::from_config(&config);
+    let router = api::guard(api::router(Arc::new(handle.clone()), options), &limits);
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding the API on {}", config.api.listen))?;
@@ -162,7 +167,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_tx.send_replace(true);
     });
     let api_stop = stopped(stop_rx.clone());
-    let api_task = tokio::spawn(api::serve(listener, router, api_stop));
+    tracing::info!(addr = %config.api.listen, "API listening");
+    let api_task =
+        tokio::spawn(async move { api::serve_limited(listener, router, &limits, api_stop).await });
 
     let sender = wire.clone();
     let send = move |out| {

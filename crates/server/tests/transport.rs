@@ -524,3 +524,166 @@ async fn bind_failure_names_the_address() {
         .unwrap_err();
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
+
+/// Writes `bytes` one at a time, `gap` apart, until the server closes the connection; returns
+/// how many were written. Fails the test if all were written and it is still open.
+async fn trickle_until_closed(
+    stream: &mut TcpStream,
+    rx: &mut Receiver<Inbound>,
+    bytes: &[u8],
+    gap: Duration,
+) -> usize {
+    for (i, b) in bytes.iter().enumerate() {
+        if stream.write_all(&[*b]).await.is_err() {
+            return i;
+        }
+        if let Ok(Some(event)) = timeout(gap, rx.recv()).await {
+            match event {
+                Inbound::Closed(_) => return i + 1,
+                other => panic!("expected nothing or Closed, got {other:?}"),
+            }
+        }
+    }
+    panic!(
+        "the connection stayed open while {} bytes trickled in",
+        bytes.len()
+    );
+}
+
+#[tokio::test]
+async fn tcp_a_message_that_trickles_in_is_cut_at_the_message_timeout() {
+    let limits = TransportLimits {
+        message_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(600),
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    // A byte every 50 ms: each one would reset an idle timer, none completes the message,
+    // and 300 bytes would take 15 s.
+    let message = request("OPTIONS", "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKt", "ct");
+    let sent = trickle_until_closed(
+        &mut client,
+        &mut rx,
+        &message[..message.len() - 4],
+        Duration::from_millis(50),
+    )
+    .await;
+    assert!(sent < message.len() - 4);
+    tcp_expect_closed(&mut client).await;
+}
+
+#[tokio::test]
+async fn tcp_stray_bytes_do_not_reset_the_idle_timer() {
+    let limits = TransportLimits {
+        idle_timeout: Duration::from_millis(300),
+        message_timeout: Duration::from_secs(60),
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    client
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKi",
+            "ci",
+        ))
+        .await
+        .unwrap();
+    next_message(&mut rx).await;
+    // The start of another message, a byte every 50 ms.
+    let next = request("OPTIONS", "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKj", "cj");
+    trickle_until_closed(
+        &mut client,
+        &mut rx,
+        &next[..next.len() - 4],
+        Duration::from_millis(50),
+    )
+    .await;
+    tcp_expect_closed(&mut client).await;
+}
+
+#[tokio::test]
+async fn tcp_keep_alives_and_whole_messages_keep_a_connection_open() {
+    let limits = TransportLimits {
+        idle_timeout: Duration::from_millis(1000),
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let mut client = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    // Pings every 150 ms for twice the idle time, each answered with a pong.
+    for _ in 0..14 {
+        client.write_all(b"\r\n\r\n").await.unwrap();
+        let mut pong = [0u8; 2];
+        timeout(WAIT, client.read_exact(&mut pong))
+            .await
+            .expect("no pong in time")
+            .unwrap();
+        assert_eq!(&pong, b"\r\n");
+        assert!(
+            timeout(Duration::from_millis(150), rx.recv())
+                .await
+                .is_err(),
+            "the connection closed although kept alive"
+        );
+    }
+    client
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKk",
+            "ck",
+        ))
+        .await
+        .unwrap();
+    let (message, _) = next_message(&mut rx).await;
+    assert_eq!(message.get_str(&HeaderName::CallId).as_deref(), Some("ck"));
+}
+
+#[tokio::test]
+async fn tcp_connections_per_address_are_capped() {
+    let limits = TransportLimits {
+        max_per_address: 1,
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let mut first = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    first
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKp1",
+            "p1",
+        ))
+        .await
+        .unwrap();
+    next_message(&mut rx).await;
+    let mut second = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    tcp_expect_closed(&mut second).await;
+    assert_eq!(handle.stats().connections_refused, 1);
+    // From 127.0.0.2 (also loopback) there is room.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = socket.connect(tcp_addr(&handle)).await.unwrap();
+    other
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKp2",
+            "p2",
+        ))
+        .await
+        .unwrap();
+    let (_, peer) = next_message(&mut rx).await;
+    assert_eq!(peer.remote.ip().to_string(), "127.0.0.2");
+    // When the first closes, 127.0.0.1 has room again.
+    drop(first);
+    assert!(matches!(next_event(&mut rx).await, Inbound::Closed(_)));
+    let mut again = TcpStream::connect(tcp_addr(&handle)).await.unwrap();
+    again
+        .write_all(&request(
+            "OPTIONS",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bKp3",
+            "p3",
+        ))
+        .await
+        .unwrap();
+    next_message(&mut rx).await;
+}

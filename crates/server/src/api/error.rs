@@ -57,6 +57,23 @@ pub enum ApiError {
     /// `/metrics` was asked for but no Prometheus recorder was installed.
     #[error("metrics are not enabled")]
     MetricsDisabled,
+    /// A `Host` (without a token) or WebSocket `Origin` that names another site: a web page
+    /// elsewhere, or DNS rebinding (see `api.allowed_hosts`).
+    #[error("{header} {value:?} is not allowed here (see api.allowed_hosts)")]
+    ForeignSite {
+        /// `Host` or `Origin`.
+        header: &'static str,
+        /// The value sent (empty when missing).
+        value: String,
+    },
+    /// A limit of the API (`api.max_connections`, `api.max_event_clients`) is reached.
+    #[error("too many {what} (at most {max}); try again later")]
+    TooMany {
+        /// What there are too many of.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl From<LineErr> for ApiError {
@@ -73,7 +90,8 @@ impl ApiError {
             | ApiError::Core(ApiFailure::Detailed { error: e, .. }) => e.name(),
             ApiError::Core(ApiFailure::InvalAddress(_)) => "LINEERR_INVALADDRESS",
             ApiError::InvalParam(_) => "LINEERR_INVALPARAM",
-            ApiError::Unauthorized => "LINEERR_INVALAPPHANDLE",
+            ApiError::Unauthorized | ApiError::ForeignSite { .. } => "LINEERR_INVALAPPHANDLE",
+            ApiError::TooMany { .. } => LineErr::ResourceUnavail.name(),
             ApiError::NoRoute | ApiError::MethodNotAllowed | ApiError::MetricsDisabled => {
                 LineErr::OperationUnavail.name()
             }
@@ -87,7 +105,8 @@ impl ApiError {
             | ApiError::Core(ApiFailure::Detailed { error: e, .. }) => e.value(),
             ApiError::Core(ApiFailure::InvalAddress(_)) => LINEERR_INVALADDRESS,
             ApiError::InvalParam(_) => LINEERR_INVALPARAM,
-            ApiError::Unauthorized => LINEERR_INVALAPPHANDLE,
+            ApiError::Unauthorized | ApiError::ForeignSite { .. } => LINEERR_INVALAPPHANDLE,
+            ApiError::TooMany { .. } => LineErr::ResourceUnavail.value(),
             ApiError::NoRoute | ApiError::MethodNotAllowed | ApiError::MetricsDisabled => {
                 LineErr::OperationUnavail.value()
             }
@@ -105,7 +124,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::MetricsDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MetricsDisabled | ApiError::TooMany { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ForeignSite { .. } => StatusCode::FORBIDDEN,
         }
     }
 

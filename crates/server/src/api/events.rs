@@ -10,11 +10,13 @@
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use callcomp_switch::Event;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
 use super::error::{ApiError, ErrorBody};
+use super::limits::EventClients;
 use super::metrics::{EVENTS_LAGGED, EVENT_CLIENTS};
 use super::views::LaggedMessage;
 use super::AppState;
@@ -31,16 +33,24 @@ use super::AppState;
         (status = 101, description = "WebSocket: one JSON text message per event (`seq`, `at_ms`, `event`, …), or a `lagged` message", body = LaggedMessage),
         (status = 400, description = "LINEERR_INVALPARAM: not a WebSocket upgrade request", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 403, description = "LINEERR_INVALAPPHANDLE: an `Origin` of another site (see `api.allowed_hosts`)", body = ErrorBody),
+        (status = 503, description = "LINEERR_RESOURCEUNAVAIL: `api.max_event_clients` streams are open", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn events(
     State(state): State<AppState>,
+    clients: Option<Extension<EventClients>>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| ApiError::InvalParam(e.body_text()))?;
+    // Without the guard layer (a router built for tests) there is no bound.
+    let permit = clients.map(|Extension(c)| c.admit()).transpose()?;
     let events = state.core.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| stream(socket, events)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        stream(socket, events).await;
+        drop(permit);
+    }))
 }
 
 /// The JSON text of one WebSocket message: the event itself, or why events are missing.

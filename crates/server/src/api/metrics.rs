@@ -28,6 +28,10 @@ pub const PARSE_ERRORS: &str = "callcomp_sip_parse_errors_total";
 pub const EVENT_CLIENTS: &str = "callcomp_api_event_clients";
 /// Counter: events skipped for WebSocket clients that fell behind.
 pub const EVENTS_LAGGED: &str = "callcomp_api_events_lagged_total";
+/// Counter: out-of-dialog requests answered 482 because they were ours come back.
+pub const LOOPS_DETECTED: &str = "callcomp_sip_loops_detected_total";
+/// Counter: connections, upgrades and requests refused by a limit, by [`LABEL_LIMIT`].
+pub const LIMIT_REFUSALS: &str = "callcomp_limit_refusals_total";
 
 /// Label: the outcome of a registration.
 pub const LABEL_RESULT: &str = "result";
@@ -41,6 +45,9 @@ pub const LABEL_METHOD: &str = "method";
 pub const LABEL_STATUS: &str = "status";
 /// Label: `udp` or `tcp`.
 pub const LABEL_TRANSPORT: &str = "transport";
+/// Label: which limit refused (`sip_tcp_total`, `sip_tcp_per_address`, `sip_tcp_message_timeout`,
+/// `api_connections`, `api_event_clients`, `api_host`, `api_origin`).
+pub const LABEL_LIMIT: &str = "limit";
 
 /// Every metric name defined here.
 pub const ALL: &[&str] = &[
@@ -53,6 +60,8 @@ pub const ALL: &[&str] = &[
     PARSE_ERRORS,
     EVENT_CLIENTS,
     EVENTS_LAGGED,
+    LOOPS_DETECTED,
+    LIMIT_REFUSALS,
 ];
 
 /// The Prometheus recorder could not be installed.
@@ -125,6 +134,16 @@ pub fn describe() {
         Unit::Count,
         "Events skipped for slow WebSocket clients."
     );
+    describe_counter!(
+        LOOPS_DETECTED,
+        Unit::Count,
+        "Requests answered 482: one of callcomp's own requests came back."
+    );
+    describe_counter!(
+        LIMIT_REFUSALS,
+        Unit::Count,
+        "Connections and requests refused by a limit, by limit."
+    );
 }
 
 #[cfg(test)]
@@ -143,6 +162,8 @@ mod tests {
             SIP_MESSAGES_OUT,
             PARSE_ERRORS,
             EVENTS_LAGGED,
+            LOOPS_DETECTED,
+            LIMIT_REFUSALS,
         ];
         let gauges = [CALLS, EVENT_CLIENTS];
         assert_eq!(counters.len() + gauges.len(), ALL.len());

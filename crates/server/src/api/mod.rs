@@ -14,6 +14,7 @@ pub mod core;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod limits;
 pub mod lines;
 pub mod metrics;
 pub mod openapi;
@@ -33,6 +34,7 @@ use tokio::net::TcpListener;
 
 pub use self::core::{ApiFailure, BoxFuture, Core};
 pub use self::error::{ApiError, ErrorBody};
+pub use self::limits::{guard, serve_limited, ApiLimits};
 pub use self::metrics::{install_prometheus, MetricsError};
 pub use self::views::{
     AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, CompletionsQuery,
@@ -114,8 +116,10 @@ pub fn router(core: Arc<dyn Core>, options: ApiOptions) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and lets
-/// requests in flight finish. Open WebSocket streams end when the core drops its event sender.
+/// Serves `router` on `listener` with the default [`ApiLimits`] until `shutdown` resolves,
+/// then stops accepting and lets requests in flight finish. Open WebSocket streams end when
+/// the core drops its event sender. `callcomp serve` uses [`serve_limited`] with the
+/// configured limits.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -124,9 +128,7 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "API listening");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_limited(listener, router, &ApiLimits::default(), shutdown).await
 }
 
 async fn not_found() -> ApiError {

@@ -93,17 +93,26 @@ impl Ctx<'_> {
             .unwrap_or_else(|| self.config.open_line(name))
     }
 
-    /// Where to reach `user`'s phones: every live binding, best `q` first, sent to where the
-    /// REGISTER came from (NAT-friendly), else to the contact URI's address.
+    /// Where to reach `user`'s phones: the live bindings, best `q` first, at most
+    /// `sip.max_forks` of them, sent to where the REGISTER came from (NAT-friendly), else to
+    /// the contact URI's address. A destination that is callcomp itself is skipped: it would
+    /// only loop (the registrar refuses such bindings; one stored before may remain).
     pub fn destinations(&self, user: &str) -> Vec<Destination> {
+        let own = &self.registrar.policy().own;
+        let max = usize::try_from(self.config.sip.max_forks).unwrap_or(usize::MAX);
         self.registrar
             .contacts(user, self.now.ms())
             .into_iter()
             .filter_map(|b| {
                 let uri = Uri::parse(&b.contact_uri).ok()?;
                 let target = b.source.or_else(|| target_of(&uri))?;
+                if own.is_own(target.remote) || own.is_own_uri(&uri) {
+                    tracing::warn!(%user, contact = %uri, "skipping a binding that points at this server");
+                    return None;
+                }
                 Some(Destination { uri, target })
             })
+            .take(max)
             .collect()
     }
 

@@ -60,6 +60,18 @@ pub struct SipConfig {
     /// How long a callee's phone may ring before the call counts as not answered.
     #[serde(with = "duration::serde_text")]
     pub no_answer_timeout: Duration,
+    /// Most INVITEs one call sends to the callee's contacts at once (best `q` first).
+    pub max_forks: u32,
+    /// Most SIP TCP connections open at once, in and out.
+    pub tcp_max_connections: u32,
+    /// Most SIP TCP connections accepted from one source IP address.
+    pub tcp_max_per_address: u32,
+    /// Longest time a message may take to arrive whole over TCP once its first byte came.
+    #[serde(with = "duration::serde_text")]
+    pub tcp_message_timeout: Duration,
+    /// A TCP connection that carries no whole message (nor keep-alive) for this long closes.
+    #[serde(with = "duration::serde_text")]
+    pub tcp_idle_timeout: Duration,
 }
 
 /// A SIP transport the server can listen on.
@@ -89,6 +101,9 @@ pub struct RegistrarConfig {
     /// Longest registration granted; longer requests are cut down to this.
     #[serde(with = "duration::serde_text")]
     pub max_expires: Duration,
+    /// Most contacts one address of record may have; see `docs/security.md` for what
+    /// happens beyond it.
+    pub max_contacts: u32,
 }
 
 /// `[completion]`: the call-completion service (DESIGN §2).
@@ -165,6 +180,16 @@ pub struct ApiConfig {
     /// When set, every request needs `Authorization: Bearer <token>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    /// Most API connections open at once (WebSocket streams count in `max_event_clients`).
+    pub max_connections: u32,
+    /// Most `/v1/events` WebSocket clients at once; more get 503.
+    pub max_event_clients: u32,
+    /// Longest time a client may take to send a request's headers.
+    #[serde(with = "duration::serde_text")]
+    pub header_timeout: Duration,
+    /// Host names (or IP addresses) accepted in `Host` (without a token) and in a WebSocket
+    /// `Origin`, besides the listen address and the `localhost` names.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `[store]`: the SQLite database.
@@ -183,6 +208,9 @@ pub struct LogConfig {
     pub level: LogLevel,
     /// Line format.
     pub format: LogFormat,
+    /// Malformed SIP input is logged as one summary line (with a count) per this interval.
+    #[serde(with = "duration::serde_text")]
+    pub malformed_interval: Duration,
 }
 
 /// A log severity threshold.
@@ -341,6 +369,11 @@ impl Default for SipConfig {
             listen: vec![SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5060))],
             transports: vec![Transport::Udp, Transport::Tcp],
             no_answer_timeout: Duration::from_secs(30),
+            max_forks: 10,
+            tcp_max_connections: 1024,
+            tcp_max_per_address: 32,
+            tcp_message_timeout: Duration::from_secs(20),
+            tcp_idle_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -352,6 +385,7 @@ impl Default for RegistrarConfig {
             realm: None,
             min_expires: Duration::from_secs(60),
             max_expires: Duration::from_secs(3600),
+            max_contacts: 10,
         }
     }
 }
@@ -384,6 +418,10 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8060)),
             token: None,
+            max_connections: 128,
+            max_event_clients: 32,
+            header_timeout: Duration::from_secs(10),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -401,6 +439,7 @@ impl Default for LogConfig {
         LogConfig {
             level: LogLevel::Info,
             format: LogFormat::Text,
+            malformed_interval: Duration::from_secs(10),
         }
     }
 }

@@ -509,6 +509,48 @@ const BAD: &[Bad] = &[
         says: "greater than zero",
     },
     Bad {
+        text: "[registrar]\nmax_contacts = 0\n",
+        key: "registrar.max_contacts",
+        line: 2,
+        column: 16,
+        says: "greater than zero",
+    },
+    Bad {
+        text: "[sip]\ntcp_max_connections = 10\ntcp_max_per_address = 11\n",
+        key: "sip.tcp_max_per_address",
+        line: 3,
+        column: 23,
+        says: "greater than `sip.tcp_max_connections`",
+    },
+    Bad {
+        text: "[sip]\nmax_forks = 101\n",
+        key: "sip.max_forks",
+        line: 2,
+        column: 13,
+        says: "out of range (1 to 100)",
+    },
+    Bad {
+        text: "[api]\nallowed_hosts = [\"ok.example\", \"http://x\"]\n",
+        key: "api.allowed_hosts[1]",
+        line: 2,
+        column: 32,
+        says: "not a host name or IP address",
+    },
+    Bad {
+        text: "[api]\nheader_timeout = \"0s\"\n",
+        key: "api.header_timeout",
+        line: 2,
+        column: 18,
+        says: "greater than zero",
+    },
+    Bad {
+        text: "[log]\nmalformed_interval = \"2h\"\n",
+        key: "log.malformed_interval",
+        line: 2,
+        column: 22,
+        says: "out of range (1s to 1h)",
+    },
+    Bad {
         text: "[users.bob]\nbusy_hold = \"6m\"\n",
         key: "users.bob.busy_hold",
         line: 2,
@@ -653,6 +695,23 @@ fn warnings_for_exposed_api_and_messageless_message_mode() {
             Warning::MessageModeWithoutMessages,
         ]
     );
+}
+
+#[test]
+fn warning_for_a_short_token_beyond_loopback() {
+    let short = "[api]\nlisten = \"0.0.0.0:8060\"\ntoken = \"short-token\"\n[users.a]\n";
+    assert_eq!(
+        load(short).unwrap().warnings(),
+        vec![Warning::ShortApiToken {
+            listen: "0.0.0.0:8060".parse().unwrap(),
+            length: 11,
+        }]
+    );
+    // Long enough, or on loopback: no warning.
+    let long = short.replace("short-token", "a-token-of-twenty-four-c");
+    assert!(load(&long).unwrap().warnings().is_empty());
+    let local = short.replace("0.0.0.0", "127.0.0.1");
+    assert!(load(&local).unwrap().warnings().is_empty());
 }
 
 #[test]

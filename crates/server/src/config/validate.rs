@@ -28,7 +28,18 @@ pub enum Warning {
     /// Mode `message` is offered but `completion.completion_messages` is empty, so it will
     /// not be advertised.
     MessageModeWithoutMessages,
+    /// The API listens beyond loopback with a token short enough to guess.
+    ShortApiToken {
+        /// The API listen address.
+        listen: SocketAddr,
+        /// The token's length.
+        length: usize,
+    },
 }
+
+/// Tokens shorter than this draw a warning when the API listens beyond loopback (18 random
+/// bytes in base64, `openssl rand -base64 18`, are 24 characters).
+pub const MIN_TOKEN_LENGTH: usize = 24;
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -43,6 +54,11 @@ impl fmt::Display for Warning {
             Warning::MessageModeWithoutMessages => {
                 f.write_str("mode `message` is offered but completion.completion_messages is empty")
             }
+            Warning::ShortApiToken { listen, length } => write!(
+                f,
+                "the API listens on {listen}, beyond loopback, and api.token has only {length} \
+                 characters (use at least {MIN_TOKEN_LENGTH}, e.g. `openssl rand -base64 18`)"
+            ),
         }
     }
 }
@@ -58,6 +74,15 @@ impl Config {
             out.push(Warning::ApiWithoutToken {
                 listen: self.api.listen,
             });
+        }
+        if let Some(token) = &self.api.token {
+            let length = token.expose().chars().count();
+            if length < MIN_TOKEN_LENGTH && !self.api.listen.ip().is_loopback() {
+                out.push(Warning::ShortApiToken {
+                    listen: self.api.listen,
+                    length,
+                });
+            }
         }
         if self.completion.modes.contains(&Mode::Message)
             && self.completion.completion_messages.is_empty()
@@ -104,6 +129,43 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         10 * MINUTE,
         "1s to 10m",
     );
+    f.range("sip.max_forks", sip.max_forks.into(), 1, 100, "1 to 100");
+    f.range(
+        "sip.tcp_max_connections",
+        sip.tcp_max_connections.into(),
+        1,
+        65_536,
+        "1 to 65536",
+    );
+    f.range(
+        "sip.tcp_max_per_address",
+        sip.tcp_max_per_address.into(),
+        1,
+        65_536,
+        "1 to 65536",
+    );
+    if sip.tcp_max_per_address > sip.tcp_max_connections {
+        f.push(
+            "sip.tcp_max_per_address",
+            ConfigErrorKind::MinAboveMax {
+                max_key: "sip.tcp_max_connections",
+            },
+        );
+    }
+    f.duration(
+        "sip.tcp_message_timeout",
+        sip.tcp_message_timeout,
+        false,
+        5 * MINUTE,
+        "1s to 5m",
+    );
+    f.duration(
+        "sip.tcp_idle_timeout",
+        sip.tcp_idle_timeout,
+        false,
+        DAY,
+        "1s to 1d",
+    );
 
     let reg = &config.registrar;
     if reg.open == Some(false) && config.users.is_empty() {
@@ -125,6 +187,13 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         false,
         7 * DAY,
         "1s to 7d",
+    );
+    f.range(
+        "registrar.max_contacts",
+        reg.max_contacts.into(),
+        1,
+        1000,
+        "1 to 1000",
     );
     if reg.min_expires > reg.max_expires {
         f.push(
@@ -225,6 +294,46 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
             f.push("api.token", ConfigErrorKind::TooLong { max: 256 });
         }
     }
+
+    let api = &config.api;
+    f.range(
+        "api.max_connections",
+        api.max_connections.into(),
+        1,
+        10_000,
+        "1 to 10000",
+    );
+    f.range(
+        "api.max_event_clients",
+        api.max_event_clients.into(),
+        1,
+        10_000,
+        "1 to 10000",
+    );
+    f.duration(
+        "api.header_timeout",
+        api.header_timeout,
+        false,
+        5 * MINUTE,
+        "1s to 5m",
+    );
+    for (i, host) in api.allowed_hosts.iter().enumerate() {
+        if !is_host(host) {
+            f.push(
+                &format!("api.allowed_hosts[{i}]"),
+                ConfigErrorKind::InvalidDomain,
+            );
+        }
+    }
+    f.duplicates("api.allowed_hosts", &api.allowed_hosts);
+
+    f.duration(
+        "log.malformed_interval",
+        config.log.malformed_interval,
+        false,
+        HOUR,
+        "1s to 1h",
+    );
 
     if config.store.path.as_os_str().is_empty() {
         f.push("store.path", ConfigErrorKind::Empty);

@@ -25,9 +25,13 @@ pub fn branch() -> String {
     format!("{MAGIC_COOKIE}{}", token(16))
 }
 
-/// A new Call-ID, `<random>@<host>`.
+/// What every Call-ID callcomp makes starts with, so that a request of ours that comes back
+/// (a loop) is recognised and answered 482.
+pub const CALL_ID_PREFIX: &str = "callcomp-";
+
+/// A new Call-ID, `callcomp-<random>@<host>`.
 pub fn call_id(host: &str) -> String {
-    format!("{}@{host}", token(20))
+    format!("{CALL_ID_PREFIX}{}@{host}", token(20))
 }
 
 #[cfg(test)]
@@ -40,5 +44,6 @@ mod tests {
         assert_eq!(tag().len(), 12);
         assert_ne!(tag(), tag());
         assert!(call_id("192.0.2.1").ends_with("@192.0.2.1"));
+        assert!(call_id("192.0.2.1").starts_with(CALL_ID_PREFIX));
     }
 }

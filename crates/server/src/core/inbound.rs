@@ -7,6 +7,9 @@
 //! with a To tag into its dialog, BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
 //! callcomp knows but does not serve 405 with Allow, unknown methods 501. Responses go
 //! through the layer to the B2BUA; ACKs for 2xx to their dialog.
+//!
+//! Loops (RFC 3261 §16.3 item 4, done the B2BUA way): an out-of-dialog request that carries a
+//! Via of ours or a Call-ID we made is one of our own requests come back, and gets 482.
 
 use callcomp_sip::builder;
 use callcomp_sip::check::{check_request, check_response};
@@ -96,6 +99,14 @@ impl Engine {
             return;
         };
         let in_dialog = ess.to.tag().is_some();
+        if !in_dialog && !matches!(method, Method::Ack | Method::Cancel) {
+            if let Some(why) = self.looped(&request, &ess) {
+                ::metrics::counter!(m::LOOPS_DETECTED).increment(1);
+                tracing::warn!(call_id = %ess.call_id.0, %method, why, "loop detected");
+                self.reply(&key, &request, 482, Some(why), now);
+                return;
+            }
+        }
         match method {
             Method::Extension(_) => self.reply(&key, &request, 501, None, now),
             Method::Cancel => {
@@ -137,6 +148,30 @@ impl Engine {
                 self.sip.respond(&key, response, now.instant);
             }
         }
+    }
+
+    /// Why an out-of-dialog request is one of ours come back, if it is.
+    fn looped(
+        &self,
+        request: &Message,
+        ess: &callcomp_sip::check::Essentials,
+    ) -> Option<&'static str> {
+        if ess.call_id.0.starts_with(ids::CALL_ID_PREFIX) {
+            return Some("Loop Detected: a Call-ID of this server");
+        }
+        let own = &self.registrar.policy().own;
+        let vias = request
+            .header_all::<callcomp_sip::headers::via::Via>()
+            .unwrap_or_default();
+        let ours = vias.iter().any(|via| {
+            let secure = matches!(
+                via.transport,
+                callcomp_sip::headers::via::Transport::Tls
+                    | callcomp_sip::headers::via::Transport::Wss
+            );
+            own.is_own_host(&via.host, via.port, secure)
+        });
+        ours.then_some("Loop Detected: a Via of this server")
     }
 
     fn reply(

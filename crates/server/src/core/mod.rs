@@ -137,6 +137,7 @@ impl Engine {
         now: Now,
     ) -> Engine {
         let mut registrar = Registrar::from_config(&config, nonce_key);
+        registrar.add_own_addr(advertise);
         registrar.load(bindings, now.ms());
         let mut engine = Engine {
             sip: Transactions::new(TimerConfig::default(), advertise),
@@ -189,6 +190,7 @@ impl Engine {
     /// Sets the address put in our Via and Contact (once the transport has bound).
     pub fn set_advertise(&mut self, addr: SocketAddr) {
         self.sip.set_advertise(addr);
+        self.registrar.add_own_addr(addr);
     }
 
     /// The B2BUA, for inspection.

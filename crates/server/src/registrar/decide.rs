@@ -12,6 +12,13 @@
 //!    `min_expires` (423 with Min-Expires otherwise) and cut down to `max_expires`.
 //! 5. Call-ID/CSeq ordering (§10.3 step 7): a binding refreshed with the same Call-ID must
 //!    come with a higher CSeq, else the whole update is refused (500, nothing changes).
+//!
+//! Bounds (`docs/security.md`): a REGISTER sent from one of callcomp's own addresses, or with
+//! a contact that names one, is refused (403), since calls to it would loop back into
+//! callcomp; a REGISTER with more than `max_contacts` contacts is refused (403); when its new
+//! contacts take the AOR past `max_contacts`, the AOR's least recently refreshed other
+//! bindings are dropped to make room (a phone that restarts on a new port gets in at once,
+//! instead of waiting up to an hour for its stale binding to expire).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +32,7 @@ use callcomp_sip::message::Message;
 use callcomp_sip::uri::Uri;
 
 use super::binding::Binding;
+use super::own::OwnAddrs;
 use crate::transport::Target;
 
 /// What the registrar allows, taken from the configuration.
@@ -42,6 +50,10 @@ pub struct RegistrarPolicy {
     pub max_expires: u32,
     /// The registration time when the request names none, in seconds.
     pub default_expires: u32,
+    /// Most bindings one AOR may have.
+    pub max_contacts: usize,
+    /// callcomp's own addresses, which no contact may name.
+    pub own: OwnAddrs,
 }
 
 impl RegistrarPolicy {
@@ -131,6 +143,15 @@ pub fn decide(
         Ok(contacts) => contacts,
         Err(_) => return Decision::reject(400, "Invalid Contact header"),
     };
+    if policy.own.is_own(req.source.remote) {
+        return Decision::reject(403, "REGISTER from this server's own address");
+    }
+    if contacts.len() > policy.max_contacts {
+        return Decision::reject(
+            403,
+            format!("Too many contacts (at most {})", policy.max_contacts),
+        );
+    }
     let header_expires = match req.message.header::<Expires>() {
         None => None,
         Some(Ok(Expires(secs))) => Some(secs),
@@ -161,12 +182,17 @@ pub fn decide(
         .get_str(&HeaderName::UserAgent)
         .map(|s| s.into_owned());
     let mut next = live.clone();
+    // The contacts this REGISTER writes, which room is made for.
+    let mut written: Vec<String> = Vec::new();
     for contact in &contacts {
         let Some(addr) = contact.addr() else {
             continue;
         };
         if addr.uri.as_sip().is_none() {
             return Decision::reject(400, "Contact is not a SIP URI");
+        }
+        if policy.own.is_own_uri(&addr.uri) {
+            return Decision::reject(403, "Contact points at this server");
         }
         let expires = contact
             .expires()
@@ -202,8 +228,28 @@ pub fn decide(
             instance: addr.params.unquoted("+sip.instance"),
             updated_at_ms: now_ms,
         });
+        written.push(addr.uri.to_string());
     }
+    make_room(&mut next, &written, policy.max_contacts);
     accept(user, aor, next, current)
+}
+
+/// Drops the least recently refreshed bindings whose contact is not in `keep` until at most
+/// `max` are left.
+fn make_room(next: &mut Vec<Binding>, keep: &[String], max: usize) {
+    if next.len() <= max {
+        return;
+    }
+    let mut others: Vec<usize> = (0..next.len())
+        .filter(|&i| !keep.contains(&next[i].contact_uri))
+        .collect();
+    others.sort_by_key(|&i| next[i].updated_at_ms);
+    let excess = next.len() - max;
+    let mut drop: Vec<usize> = others.into_iter().take(excess).collect();
+    drop.sort_unstable();
+    for i in drop.into_iter().rev() {
+        next.remove(i);
+    }
 }
 
 /// The user part of a `sip:`/`sips:` AOR, unescaped; `None` for anything else.

@@ -9,6 +9,7 @@
 
 pub mod binding;
 pub mod decide;
+pub mod own;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use callcomp_sip::uri::Uri;
 
 pub use binding::Binding;
 pub use decide::{aor_user, decide, Decision, RegisterRequest, RegistrarPolicy};
+pub use own::OwnAddrs;
 
 use crate::config::Config;
 
@@ -69,6 +71,8 @@ impl Registrar {
             min_expires: secs_u32(config.registrar.min_expires),
             max_expires,
             default_expires: DEFAULT_EXPIRES.min(max_expires),
+            max_contacts: usize::try_from(config.registrar.max_contacts).unwrap_or(usize::MAX),
+            own: OwnAddrs::new(&config.sip.listen, &config.domain),
         };
         // MD5 is offered first and SHA-256 second, although RFC 8760 §2.4 prefers SHA-256
         // first: many user agents (SIPp among them) answer only the first challenge and know
@@ -81,6 +85,11 @@ impl Registrar {
     /// The policy.
     pub fn policy(&self) -> &RegistrarPolicy {
         &self.policy
+    }
+
+    /// Counts `addr` as one of callcomp's own addresses (the advertised one, once bound).
+    pub fn add_own_addr(&mut self, addr: std::net::SocketAddr) {
+        self.policy.own.add(addr);
     }
 
     /// Takes over bindings read from the store; expired and unparsable ones are dropped.

@@ -32,6 +32,8 @@ fn policy(users: &[(&str, Option<&str>)], open: bool) -> RegistrarPolicy {
         min_expires: 60,
         max_expires: 3600,
         default_expires: 3600,
+        max_contacts: 10,
+        own: OwnAddrs::new(&["192.0.2.1:5060".parse().unwrap()], "example.com"),
     }
 }
 
@@ -487,4 +489,135 @@ fn q_values_are_written_as_qvalues() {
     ] {
         assert_eq!(format_q(q), s);
     }
+}
+
+fn contacts_header(n: usize, host: &str) -> String {
+    let list: Vec<String> = (0..n).map(|i| format!("<sip:c{i}@{host}>")).collect();
+    format!("Contact: {}", list.join(", "))
+}
+
+#[test]
+fn more_contacts_than_the_bound_in_one_register_are_refused() {
+    let mut p = policy(&[], true);
+    p.max_contacts = 3;
+    let header = contacts_header(4, "192.0.2.10");
+    let d = run(&register(ALICE, "c1", 1, &[&header]), &[], &p, &mut auth());
+    match &d {
+        Decision::Reject { status, reason } => {
+            assert_eq!(*status, 403);
+            assert_eq!(reason, "Too many contacts (at most 3)");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Exactly the bound is fine.
+    let header = contacts_header(3, "192.0.2.10");
+    let d = run(&register(ALICE, "c1", 1, &[&header]), &[], &p, &mut auth());
+    assert_eq!(summary(&d).len(), 3);
+    // 1,000 in one REGISTER (ten header lines of 100), at the default bound.
+    let lines: Vec<String> = (0..10)
+        .map(|_| contacts_header(100, "192.0.2.10"))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let d = run(
+        &register(ALICE, "c1", 1, &lines),
+        &[],
+        &policy(&[], true),
+        &mut auth(),
+    );
+    assert_eq!(status(&d), 403);
+}
+
+#[test]
+fn new_contacts_past_the_bound_replace_the_least_recently_refreshed() {
+    let mut p = policy(&[], true);
+    p.max_contacts = 3;
+    // Three bindings written at different times: c0 oldest, c2 newest.
+    let mut current = Vec::new();
+    for i in 0..3u64 {
+        let header = format!("Contact: <sip:c{i}@192.0.2.10>");
+        let d = run_at(
+            &register(ALICE, &format!("r{i}"), 1, &[&header]),
+            &current,
+            &p,
+            &mut auth(),
+            NOW - 10_000 + i * 1000,
+        );
+        current = match d {
+            Decision::Accept { bindings, .. } => bindings,
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(current.len(), 3);
+    // Two new contacts: c0 and c1 (the two oldest) make room; c2 stays.
+    let header = "Contact: <sip:n1@192.0.2.10>, <sip:n2@192.0.2.10>";
+    let d = run(
+        &register(ALICE, "n", 1, &[header]),
+        &current,
+        &p,
+        &mut auth(),
+    );
+    let mut kept: Vec<String> = summary(&d).into_iter().map(|(c, _, _)| c).collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            "sip:c2@192.0.2.10",
+            "sip:n1@192.0.2.10",
+            "sip:n2@192.0.2.10"
+        ]
+    );
+    // Refreshing a binding at the bound drops nothing.
+    let d = run(
+        &register(ALICE, "r0x", 1, &["Contact: <sip:c2@192.0.2.10>"]),
+        &current,
+        &p,
+        &mut auth(),
+    );
+    assert_eq!(summary(&d).len(), 3);
+}
+
+#[test]
+fn contacts_and_sources_that_are_this_server_are_refused() {
+    // policy(): we listen on 192.0.2.1:5060, domain example.com.
+    let p = policy(&[], true);
+    for contact in [
+        "Contact: <sip:loop@192.0.2.1>",
+        "Contact: <sip:loop@192.0.2.1:5060;transport=tcp>",
+        "Contact: <sip:loop@localhost:5060>",
+        "Contact: <sip:loop@example.com>",
+        "Contact: <sip:ok@192.0.2.10>, <sip:loop@0.0.0.0:5060>",
+    ] {
+        let d = run(&register(ALICE, "c1", 1, &[contact]), &[], &p, &mut auth());
+        match &d {
+            Decision::Reject { status, reason } => {
+                assert_eq!(
+                    (*status, reason.as_str()),
+                    (403, "Contact points at this server")
+                );
+            }
+            other => panic!("{contact}: {other:?}"),
+        }
+    }
+    // Another port of the same host is someone else.
+    let d = run(
+        &register(ALICE, "c1", 1, &["Contact: <sip:phone@192.0.2.1:5070>"]),
+        &[],
+        &p,
+        &mut auth(),
+    );
+    assert_eq!(status(&d), 200);
+    // A REGISTER whose source is our own address (spoofed) is refused.
+    let msg = register(ALICE, "c1", 1, &["Contact: <sip:phone@192.0.2.10>"]);
+    let essentials = check_request(&msg).unwrap();
+    let req = RegisterRequest {
+        message: &msg,
+        essentials: &essentials,
+        source: Target {
+            proto: Proto::Udp,
+            remote: "192.0.2.1:5060".parse().unwrap(),
+            conn: None,
+        },
+        now_ms: NOW,
+    };
+    assert_eq!(status(&decide(req, &[], &p, &mut auth())), 403);
 }

@@ -17,11 +17,13 @@
 //!
 //! Layout: `runtime` (binding, the handle, the dispatcher, what UDP and TCP share), `udp`,
 //! `tcp` (framing, keep-alives, connection table and bounds), `stamp` (RFC 3581), `reject`
-//! (stateless answers built from bytes that did not parse).
+//! (stateless answers built from bytes that did not parse), `malformed` (the rate-limited
+//! log of malformed input).
 //!
 //! Counts of messages in and out, parse errors and drops are kept in [`TransportStats`]
 //! and logged through `tracing`; the `metrics` facade is not wired in yet.
 
+mod malformed;
 mod reject;
 mod runtime;
 mod stamp;
@@ -136,18 +138,36 @@ pub struct Outbound {
 pub struct TransportLimits {
     /// At most this many TCP connections at once; new ones beyond it are refused.
     pub max_connections: usize,
-    /// A TCP connection with no traffic for this long is closed.
+    /// At most this many accepted TCP connections from one source IP address.
+    pub max_per_address: usize,
+    /// A TCP connection that carries no whole message nor keep-alive for this long is closed.
     pub idle_timeout: Duration,
+    /// Once the first byte of a message came over TCP, the whole message must arrive within
+    /// this time (bytes that trickle in do not extend it), else the connection is closed.
+    pub message_timeout: Duration,
+    /// Malformed input is logged as one summary line per this interval.
+    pub malformed_interval: Duration,
     /// Parser limits for every message.
     pub parse: callcomp_sip::parse::Limits,
 }
 
-impl Default for TransportLimits {
-    fn default() -> TransportLimits {
+impl TransportLimits {
+    /// The limits of the `[sip]` and `[log]` configuration.
+    pub fn from_config(config: &crate::config::Config) -> TransportLimits {
+        let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         TransportLimits {
-            max_connections: 1024,
-            idle_timeout: Duration::from_secs(600),
+            max_connections: size(config.sip.tcp_max_connections),
+            max_per_address: size(config.sip.tcp_max_per_address),
+            idle_timeout: config.sip.tcp_idle_timeout,
+            message_timeout: config.sip.tcp_message_timeout,
+            malformed_interval: config.log.malformed_interval,
             parse: callcomp_sip::parse::Limits::default(),
         }
+    }
+}
+
+impl Default for TransportLimits {
+    fn default() -> TransportLimits {
+        TransportLimits::from_config(&crate::config::Config::default())
     }
 }

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use super::malformed::{self, Tally, MALFORMED};
 use super::reject::{is_response, reject};
 // The metric names are the API's (it serves /metrics); the transport only counts.
 use super::stamp::stamp_via;
@@ -123,8 +124,10 @@ pub async fn start(
         conns: Mutex::new(Conns::default()),
         next_conn: AtomicU64::new(1),
         counters: Counters::default(),
+        tally: Tally::default(),
         stop: stop_rx,
     });
+    tokio::spawn(malformed::report(ctx.clone()));
 
     let mut local_addrs = Vec::new();
     for (local, socket) in &udp_sockets {
@@ -202,6 +205,8 @@ pub(crate) struct Ctx {
     pub(crate) conns: Mutex<Conns>,
     pub(crate) next_conn: AtomicU64,
     pub(crate) counters: Counters,
+    /// Bad input and refusals, summarised in the log once per interval.
+    pub(crate) tally: Tally,
     pub(crate) stop: watch::Receiver<bool>,
 }
 
@@ -263,7 +268,8 @@ pub(crate) fn admit(mut message: Message, peer: Peer, ctx: &Ctx) -> Verdict {
         if let Err(e) = stamp_via(&mut message, peer.remote) {
             bump(&ctx.counters.parse_errors);
             count_parse_error(&peer);
-            info!(peer = %peer.remote, proto = ?peer.proto, error = %e, "request with unusable Via");
+            debug!(peer = %peer.remote, proto = ?peer.proto, error = %e, "request with unusable Via");
+            ctx.tally.note(MALFORMED, peer.remote, &e);
             let reason = e.to_string();
             let method = message.method().map(|m| m.as_str().to_owned());
             return match reject(&message.to_bytes(), 400, &reason) {
@@ -292,6 +298,7 @@ pub(crate) fn refused(input: &[u8], error: &ParseError, peer: &Peer, ctx: &Ctx) 
     }
     bump(&ctx.counters.parse_errors);
     count_parse_error(peer);
+    ctx.tally.note(MALFORMED, peer.remote, error);
     if is_response(input) {
         debug!(peer = %peer.remote, proto = ?peer.proto, %error, "dropping malformed response");
         return None;
@@ -301,7 +308,7 @@ pub(crate) fn refused(input: &[u8], error: &ParseError, peer: &Peer, ctx: &Ctx) 
         Some(_) => {
             bump(&ctx.counters.rejected);
             count_answer(first_word(input), error.status());
-            info!(peer = %peer.remote, proto = ?peer.proto, %error, status = error.status(), "answering malformed request");
+            debug!(peer = %peer.remote, proto = ?peer.proto, %error, status = error.status(), "answering malformed request");
         }
         None => {
             debug!(peer = %peer.remote, proto = ?peer.proto, %error, "dropping unparseable input")

@@ -1,6 +1,11 @@
 //! SIP over TCP (RFC 3261 §18.3): Content-Length framing over a byte stream, connection
 //! reuse, and the bounds on connections and idle time.
 //!
+//! Bounds (`docs/security.md`): at most `max_connections` open and `max_per_address`
+//! accepted from one source IP; a message must arrive whole within `message_timeout` of its
+//! first byte; the idle timer is reset only by whole messages and keep-alives, in either
+//! direction, never by stray bytes, so one byte now and then cannot hold a connection open.
+//!
 //! Each connection is one task that reads, frames and delivers, and writes what the
 //! dispatcher queues for it. Delivering waits for room in the inbound queue, so a slow
 //! core slows the peer down instead of losing messages. Between messages, CRLFs are
@@ -9,7 +14,7 @@
 //! after it, where the next message starts is unknown.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +28,8 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::runtime::{admit, bump, refused, stopped, Ctx, Verdict};
-use super::{ConnId, Inbound, Outbound, Peer, Proto, Target};
+use super::{ConnId, Inbound, Outbound, Peer, Proto, Target, TransportLimits};
+use crate::api::metrics as m;
 
 /// How many outbound messages may wait for one connection.
 const WRITE_QUEUE: usize = 256;
@@ -38,34 +44,80 @@ pub(crate) struct Conns {
     by_id: HashMap<ConnId, Conn>,
     /// The newest connection to each remote address.
     by_remote: HashMap<SocketAddr, ConnId>,
+    /// Accepted connections per source IP.
+    accepted_from: HashMap<IpAddr, usize>,
 }
 
 struct Conn {
     remote: SocketAddr,
     writer: mpsc::Sender<Vec<u8>>,
+    accepted: bool,
+}
+
+/// Why a connection was not registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// `max_connections` are open.
+    Total,
+    /// `max_per_address` are open from this source IP.
+    PerAddress,
+}
+
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Refusal::Total => "sip_tcp_total",
+            Refusal::PerAddress => "sip_tcp_per_address",
+        }
+    }
 }
 
 impl Conns {
-    /// Registers a connection unless `max` are open already.
+    /// Registers a connection unless a bound forbids it. `accepted` is for connections a
+    /// peer opened, which count against their source's `max_per_address`.
     fn insert(
         &mut self,
         id: ConnId,
         remote: SocketAddr,
         writer: mpsc::Sender<Vec<u8>>,
-        max: usize,
-    ) -> bool {
-        if self.by_id.len() >= max {
-            return false;
+        accepted: bool,
+        limits: &TransportLimits,
+    ) -> Result<(), Refusal> {
+        if self.by_id.len() >= limits.max_connections {
+            return Err(Refusal::Total);
         }
-        self.by_id.insert(id, Conn { remote, writer });
+        if accepted {
+            let from = self.accepted_from.entry(remote.ip()).or_default();
+            if *from >= limits.max_per_address {
+                return Err(Refusal::PerAddress);
+            }
+            *from += 1;
+        }
+        self.by_id.insert(
+            id,
+            Conn {
+                remote,
+                writer,
+                accepted,
+            },
+        );
         self.by_remote.insert(remote, id);
-        true
+        Ok(())
     }
 
     fn remove(&mut self, id: ConnId) {
         if let Some(conn) = self.by_id.remove(&id) {
             if self.by_remote.get(&conn.remote) == Some(&id) {
                 self.by_remote.remove(&conn.remote);
+            }
+            if conn.accepted {
+                let ip = conn.remote.ip();
+                if let Some(n) = self.accepted_from.get_mut(&ip) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.accepted_from.remove(&ip);
+                    }
+                }
             }
         }
     }
@@ -98,12 +150,19 @@ pub(crate) async fn accept(listener: TcpListener, local: SocketAddr, ctx: Arc<Ct
         };
         let (writer, queue) = mpsc::channel(WRITE_QUEUE);
         let id = next_id(&ctx);
-        if !ctx
-            .conns()
-            .insert(id, remote, writer, ctx.limits.max_connections)
-        {
+        let inserted = ctx.conns().insert(id, remote, writer, true, &ctx.limits);
+        if let Err(refusal) = inserted {
             bump(&ctx.counters.connections_refused);
-            warn!(peer = %remote, max = ctx.limits.max_connections, "TCP connection refused: too many open");
+            metrics::counter!(m::LIMIT_REFUSALS, m::LABEL_LIMIT => refusal.label()).increment(1);
+            match refusal {
+                Refusal::Total => {
+                    debug!(peer = %remote, max = ctx.limits.max_connections, "TCP connection refused: too many open")
+                }
+                Refusal::PerAddress => {
+                    debug!(peer = %remote, max = ctx.limits.max_per_address, "TCP connection refused: too many from this address")
+                }
+            }
+            ctx.tally.note(refusal.label(), remote, "");
             drop(stream);
             continue;
         }
@@ -138,12 +197,11 @@ pub(crate) fn send(ctx: &Arc<Ctx>, message: Outbound) {
 
     let (writer, queue) = mpsc::channel(WRITE_QUEUE);
     let id = next_id(ctx);
-    if !ctx.conns().insert(
-        id,
-        target.remote,
-        writer.clone(),
-        ctx.limits.max_connections,
-    ) {
+    let inserted = ctx
+        .conns()
+        .insert(id, target.remote, writer.clone(), false, &ctx.limits);
+    if let Err(refusal) = inserted {
+        metrics::counter!(m::LIMIT_REFUSALS, m::LABEL_LIMIT => refusal.label()).increment(1);
         bump(&ctx.counters.connections_refused);
         bump(&ctx.counters.outbound_dropped);
         warn!(remote = %target.remote, "cannot open a TCP connection: too many open; message dropped");
@@ -200,6 +258,7 @@ enum End {
     Shutdown,
     PeerClosed,
     Idle,
+    MessageTimeout,
     ReadError,
     WriteError,
     FramingError,
@@ -231,12 +290,20 @@ async fn serve(
 ) -> End {
     let mut stop = ctx.stop.clone();
     let idle = ctx.limits.idle_timeout;
-    let mut deadline = Instant::now() + idle;
+    // Reset only by whole messages and keep-alives, in or out.
+    let mut idle_deadline = Instant::now() + idle;
+    // Set when a message starts arriving; cleared when it is whole.
+    let mut message_deadline: Option<Instant> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     loop {
         // Hand on everything complete in the buffer before reading more.
         loop {
-            match next_frame(&mut buf, &ctx.limits.parse) {
+            let frame = next_frame(&mut buf, &ctx.limits.parse);
+            if matches!(frame, Frame::Ping | Frame::Message(_)) {
+                idle_deadline = Instant::now() + idle;
+                message_deadline = None;
+            }
+            match frame {
                 Frame::Need => break,
                 Frame::Ping => {
                     if write(stream, b"\r\n", peer).await.is_err() {
@@ -270,13 +337,19 @@ async fn serve(
                 }
             }
         }
+        if buf.iter().any(|&b| b != b'\r' && b != b'\n') {
+            message_deadline.get_or_insert(Instant::now() + ctx.limits.message_timeout);
+        } else {
+            message_deadline = None;
+        }
+        let deadline = message_deadline.map_or(idle_deadline, |m| m.min(idle_deadline));
 
         buf.reserve(READ_CHUNK);
         tokio::select! {
             _ = stopped(&mut stop) => return End::Shutdown,
             r = stream.read_buf(&mut buf) => match r {
                 Ok(0) => return End::PeerClosed,
-                Ok(_) => deadline = Instant::now() + idle,
+                Ok(_) => {}
                 Err(e) => {
                     debug!(peer = %peer.remote, error = %e, "TCP read error");
                     return End::ReadError;
@@ -290,9 +363,15 @@ async fn serve(
                     return End::WriteError;
                 }
                 bump(&ctx.counters.messages_out);
-                deadline = Instant::now() + idle;
+                idle_deadline = Instant::now() + idle;
             }
             _ = tokio::time::sleep_until(deadline) => {
+                if message_deadline.is_some_and(|m| m <= Instant::now()) {
+                    metrics::counter!(m::LIMIT_REFUSALS, m::LABEL_LIMIT => "sip_tcp_message_timeout").increment(1);
+                    debug!(peer = %peer.remote, timeout = ?ctx.limits.message_timeout, "closing a TCP connection whose message did not arrive whole in time");
+                    ctx.tally.note("sip_tcp_message_timeout", peer.remote, "");
+                    return End::MessageTimeout;
+                }
                 info!(peer = %peer.remote, idle = ?idle, "closing idle TCP connection");
                 return End::Idle;
             }

@@ -13,6 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, warn};
 
+use super::malformed::UDP_DROPPED;
 use super::runtime::{admit, bump, refused, stopped, Ctx, Verdict};
 use super::{Outbound, Peer, Proto};
 
@@ -61,7 +62,9 @@ pub(crate) async fn receive(socket: Arc<UdpSocket>, local: SocketAddr, ctx: Arc<
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     bump(&ctx.counters.inbound_dropped);
-                    warn!(peer = %remote, "inbound queue full; UDP message dropped");
+                    // A flood fills the queue: summarised, not one line per datagram.
+                    debug!(peer = %remote, "inbound queue full; UDP message dropped");
+                    ctx.tally.note(UDP_DROPPED, remote, "");
                 }
                 Err(TrySendError::Closed(_)) => {
                     debug!(peer = %remote, "no one reads inbound messages; UDP message dropped");

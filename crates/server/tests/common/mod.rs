@@ -179,6 +179,9 @@ pub struct ServerConfig {
     pub log_level: String,
     /// Whole extra tables appended to the file (e.g. "[completion]\nbusy_hold = \"5s\"\n").
     pub extra_tables: String,
+    /// Extra `key = value` lines for the tables the harness writes itself (`sip`, `api`,
+    /// `log`), by table name.
+    pub section_lines: Vec<(String, String)>,
 }
 
 impl Default for ServerConfig {
@@ -189,6 +192,7 @@ impl Default for ServerConfig {
             transports: vec!["udp".to_owned(), "tcp".to_owned()],
             log_level: "debug".to_owned(),
             extra_tables: String::new(),
+            section_lines: Vec::new(),
         };
         for name in ["alice", "bob"] {
             config = config.user(name, Some(&password_of(name)));
@@ -223,6 +227,16 @@ impl ServerConfig {
         self
     }
 
+    /// Adds a `key = value` line to a table the harness writes itself (`sip`, `api`, `log`).
+    pub fn option(mut self, table: &str, line: &str) -> ServerConfig {
+        assert!(
+            ["sip", "api", "log"].contains(&table),
+            "use tables() for [{table}]"
+        );
+        self.section_lines.push((table.to_owned(), line.to_owned()));
+        self
+    }
+
     /// Appends whole tables to the file.
     pub fn tables(mut self, toml: &str) -> ServerConfig {
         self.extra_tables.push_str(toml);
@@ -253,13 +267,24 @@ impl ServerConfig {
         let _ = writeln!(text, "[sip]");
         let _ = writeln!(text, "listen = [\"{LOCALHOST}:{sip_port}\"]");
         let _ = writeln!(text, "transports = [{}]", quoted(&self.transports));
-        let _ = writeln!(text, "no_answer_timeout = {:?}\n", self.no_answer_timeout);
+        let _ = writeln!(text, "no_answer_timeout = {:?}", self.no_answer_timeout);
+        let extra = |text: &mut String, table: &str| {
+            for (t, line) in &self.section_lines {
+                if t == table {
+                    let _ = writeln!(text, "{line}");
+                }
+            }
+            text.push('\n');
+        };
+        extra(&mut text, "sip");
         let _ = writeln!(text, "[api]");
-        let _ = writeln!(text, "listen = \"{LOCALHOST}:{api_port}\"\n");
+        let _ = writeln!(text, "listen = \"{LOCALHOST}:{api_port}\"");
+        extra(&mut text, "api");
         let _ = writeln!(text, "[store]");
         let _ = writeln!(text, "path = {:?}\n", store.display().to_string());
         let _ = writeln!(text, "[log]");
-        let _ = writeln!(text, "level = {:?}\n", self.log_level);
+        let _ = writeln!(text, "level = {:?}", self.log_level);
+        extra(&mut text, "log");
         text.push_str(&self.extra_tables);
         for user in &self.users {
             let _ = writeln!(text, "\n[users.{}]", user.name);
