@@ -332,8 +332,19 @@ async fn complete_and_uncomplete_through_the_api() {
     assert!(list[0]["expires_ms"].as_u64().unwrap() > list[0]["created_ms"].as_u64().unwrap());
     let (_, waiting) = rig.get("/v1/completions?target=bob").await;
     assert_eq!(waiting.as_array().unwrap().len(), 1);
-    let (status, _) = rig.get("/v1/completions").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Without a target: every callee's requests (here bob's one).
+    let (status, all) = rig.get("/v1/completions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all, waiting);
+    // carol's refused call is still busy in its offer window; alice's went idle.
+    let (_, calls) = rig.get("/v1/calls").await;
+    let lines: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["carol"], "{calls}");
     let (_, line) = rig.get("/v1/lines/alice").await;
     assert_eq!(line["status"]["num_call_completions"], 1);
 

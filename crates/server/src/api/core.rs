@@ -28,6 +28,18 @@ pub trait Core: Send + Sync + 'static {
     /// unknown line.
     fn line_calls(&self, name: &str) -> Result<Vec<CallView>, LineErr>;
 
+    /// Every call that is not idle, on any line, by id.
+    fn calls(&self) -> Vec<CallView> {
+        let mut calls: Vec<CallView> = self
+            .lines()
+            .iter()
+            .filter_map(|l| self.line_calls(&l.name).ok())
+            .flatten()
+            .collect();
+        calls.sort_by_key(|c| c.id);
+        calls
+    }
+
     /// The call with this id; `LINEERR_INVALCALLHANDLE` if there is none (0 included).
     fn call(&self, id: u32) -> Result<CallView, LineErr>;
 
@@ -68,6 +80,15 @@ pub trait Core: Send + Sync + 'static {
     fn completions_for(&self, target: &str) -> Vec<CompletionView> {
         let _ = target;
         Vec::new()
+    }
+
+    /// Every outstanding request: callee by callee (by name), each callee's queue first,
+    /// then its undelivered messages.
+    fn completions(&self) -> Vec<CompletionView> {
+        self.lines()
+            .iter()
+            .flat_map(|l| self.completions_for(&l.name))
+            .collect()
     }
 
     /// A receiver of every event from now on, in `seq` order. The API turns a lag of the

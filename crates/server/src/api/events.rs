@@ -14,6 +14,7 @@ use callcomp_switch::Event;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
+use super::auth::EVENTS_PROTOCOL;
 use super::error::{ApiError, ErrorBody};
 use super::metrics::{EVENTS_LAGGED, EVENT_CLIENTS};
 use super::views::LaggedMessage;
@@ -38,7 +39,11 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|e| ApiError::InvalParam(e.body_text()))?;
+    // Answering with `callcomp.v1` when it is offered lets a browser that sent its token as a
+    // subprotocol (auth.rs) complete the handshake; clients that offer none get none.
+    let upgrade = upgrade
+        .map_err(|e| ApiError::InvalParam(e.body_text()))?
+        .protocols([EVENTS_PROTOCOL]);
     let events = state.core.subscribe();
     Ok(upgrade.on_upgrade(move |socket| stream(socket, events)))
 }

@@ -27,6 +27,7 @@ use super::{calls, completions, events, health, lines};
         lines::get_line,
         lines::list_calls,
         lines::make_call,
+        calls::list,
         calls::get_call,
         calls::drop_call,
         completions::complete,
@@ -52,7 +53,7 @@ use super::{calls, completions, events, health, lines};
     modifiers(&BearerAuth),
     tags(
         (name = "lines", description = "Lines, their capabilities, status and calls"),
-        (name = "calls", description = "Single calls"),
+        (name = "calls", description = "Calls: all of them, one, dropping one"),
         (name = "completions", description = "Call completion requests (lineCompleteCall, lineUncompleteCall)"),
         (name = "events", description = "The LINE_* event stream"),
         (name = "server", description = "Health, metrics and this document"),

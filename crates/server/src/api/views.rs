@@ -75,6 +75,10 @@ pub struct LineStatus {
     pub num_calls: u32,
     /// Whether the line's phone has a call in progress (a SIP leg open).
     pub in_call: bool,
+    /// Whether the line's phone is registered (TAPI's `LINEDEVSTATUSFLAGS_INSERVICE`); `null`
+    /// while the server has not said. Changes come as `linedevstate` `inservice` /
+    /// `outofservice` events.
+    pub registered: Option<bool>,
 }
 
 impl From<caps::LineStatus> for LineStatus {
@@ -83,6 +87,7 @@ impl From<caps::LineStatus> for LineStatus {
             num_call_completions: s.num_call_completions,
             num_calls: s.num_calls,
             in_call: s.in_call,
+            registered: s.registered,
         }
     }
 }
@@ -305,6 +310,6 @@ impl CompletionView {
 /// The query of `GET /v1/completions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct CompletionsQuery {
-    /// The callee's line whose waiting requests to list.
-    pub target: String,
+    /// The callee's line whose waiting requests to list; without it, every callee's.
+    pub target: Option<String>,
 }

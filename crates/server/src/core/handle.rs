@@ -158,6 +158,19 @@ impl Core for CoreHandle {
             .collect())
     }
 
+    fn calls(&self) -> Vec<CallView> {
+        // One snapshot under one lock, so a call moving between lines is not seen twice.
+        let switch = lock(&self.switch);
+        let mut views: Vec<CallView> = switch
+            .lines()
+            .filter_map(|l| switch.line_calls(&l.name).ok())
+            .flatten()
+            .map(|c| CoreHandle::call_view(&switch, c))
+            .collect();
+        views.sort_by_key(|c| c.id);
+        views
+    }
+
     fn call(&self, id: u32) -> Result<CallView, LineErr> {
         let switch = lock(&self.switch);
         Ok(CoreHandle::call_view(&switch, switch.call_by_number(id)?))
@@ -229,6 +242,15 @@ impl Core for CoreHandle {
         CoreHandle::completion_views(&switch, switch.completions_for(target))
     }
 
+    fn completions(&self) -> Vec<CompletionView> {
+        let switch = lock(&self.switch);
+        let names: Vec<&str> = switch.lines().map(|l| l.name.as_str()).collect();
+        names
+            .into_iter()
+            .flat_map(|n| CoreHandle::completion_views(&switch, switch.completions_for(n)))
+            .collect()
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         let events = self
             .events
@@ -248,5 +270,6 @@ fn idle_status() -> LineStatus {
         num_call_completions: 0,
         num_calls: 0,
         in_call: false,
+        registered: None,
     }
 }

@@ -1,0 +1,582 @@
+// callcomp's operator console (served by the API, see crates/server/src/api/console.rs).
+//
+// The page reads the state with the API's GET routes and follows /v1/events over a WebSocket.
+// An event only says what changed, so the console re-reads the resource it names (a call, a
+// line, the completion queues), coalescing bursts; a `lagged` message, a reconnection or a
+// failed read re-reads everything. Every value from the server is written as text, never as
+// markup: display names and URIs come from phones.
+"use strict";
+
+const TOKEN_KEY = "callcomp.token";
+const EVENTS_PROTOCOL = "callcomp.v1";
+const BEARER_PROTOCOL_PREFIX = "callcomp.bearer.";
+const TIMELINE_MAX = 200;
+const FLUSH_MS = 40;
+
+const state = {
+  lines: new Map(), // name -> LineView
+  calls: new Map(), // id -> CallView
+  completions: [], // CompletionView, callee by callee, queue order
+  lastSeq: 0,
+};
+const dirty = { all: false, lines: new Set(), calls: new Set(), queues: false };
+const generation = new Map(); // resource key -> number of the newest read issued
+const modeChoice = new Map(); // call id -> mode chosen in its select
+let socket = null;
+let retryMs = 1000;
+let flushTimer = null;
+let signedIn = false;
+
+const $ = (id) => document.getElementById(id);
+
+// ---- the API ---------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? body.message : "HTTP " + status);
+    this.status = status;
+    this.name = body && body.error ? body.error : "HTTP " + status;
+  }
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (token()) headers["Authorization"] = "Bearer " + token();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+  if (response.status === 401) {
+    showLogin(token() ? "The token was refused." : "");
+    throw new ApiError(401, null);
+  }
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+/// Reads `path` unless a newer read of the same `key` was issued meanwhile (then `null`).
+async function read(key, path) {
+  const n = (generation.get(key) || 0) + 1;
+  generation.set(key, n);
+  const value = await api("GET", path);
+  return generation.get(key) === n ? { value } : null;
+}
+
+// ---- sign-in -----------------------------------------------------------------------------
+
+function showLogin(message) {
+  signedIn = false;
+  closeSocket();
+  $("main").hidden = true;
+  $("login").hidden = false;
+  $("forget").hidden = true;
+  $("login-error").textContent = message;
+  setConn("signed-out", "Signed out");
+  $("token").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const value = $("token").value.trim();
+  if (!value) {
+    $("login-error").textContent = "Enter the token.";
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, value);
+  $("token").value = "";
+  await start();
+}
+
+function forget() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showLogin("");
+}
+
+// ---- the event stream ----------------------------------------------------------------------
+
+function base64url(text) {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function openSocket() {
+  closeSocket();
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const protocols = [EVENTS_PROTOCOL];
+  if (token()) protocols.push(BEARER_PROTOCOL_PREFIX + base64url(token()));
+  const ws = new WebSocket(scheme + "//" + location.host + "/v1/events", protocols);
+  socket = ws;
+  setConn("connecting", "Connecting…");
+  ws.onopen = () => {
+    retryMs = 1000;
+    setConn("live", "Live");
+    // Events from now on arrive on the socket; read the state they apply to.
+    markAll();
+  };
+  ws.onmessage = (message) => {
+    let event;
+    try {
+      event = JSON.parse(message.data);
+    } catch (e) {
+      return;
+    }
+    onEvent(event);
+  };
+  ws.onclose = () => {
+    if (socket !== ws) return;
+    socket = null;
+    if (!signedIn) return;
+    const seconds = Math.round(retryMs / 1000);
+    setConn("down", "Disconnected; retrying in " + seconds + " s");
+    setTimeout(() => {
+      if (signedIn && socket === null) start();
+    }, retryMs);
+    retryMs = Math.min(retryMs * 2, 15000);
+  };
+}
+
+function closeSocket() {
+  if (socket) {
+    const ws = socket;
+    socket = null;
+    ws.close();
+  }
+}
+
+function setConn(kind, text) {
+  const conn = $("conn");
+  conn.dataset.state = kind;
+  conn.textContent = text;
+}
+
+function onEvent(event) {
+  if (event.event === "lagged") {
+    showLagged(event.missed);
+    timeline(event);
+    markAll();
+    return;
+  }
+  state.lastSeq = event.seq || state.lastSeq;
+  timeline(event);
+  if (event.line && !state.lines.has(event.line)) dirty.all = true;
+  if (event.line) dirty.lines.add(event.line);
+  switch (event.event) {
+    case "appnewcall":
+    case "callstate":
+    case "callinfo":
+      if (event.event === "callstate" && event.state === "idle") {
+        // Idle calls are gone from the API: nothing to read.
+        state.calls.delete(event.call_id);
+        dirty.calls.delete(event.call_id);
+        render();
+      } else {
+        dirty.calls.add(event.call_id);
+      }
+      break;
+    case "linedevstate": {
+      const line = state.lines.get(event.line);
+      if (line && event.state === "inservice") line.status.registered = true;
+      if (line && event.state === "outofservice") line.status.registered = false;
+      if (line) line.status.num_call_completions = event.num_call_completions;
+      dirty.queues = true;
+      render();
+      break;
+    }
+    case "reply":
+    case "completion":
+      dirty.queues = true;
+      if (event.target) dirty.lines.add(event.target);
+      break;
+  }
+  scheduleFlush();
+}
+
+function showLagged(missed) {
+  const at = clock(Date.now());
+  $("lagged-text").textContent =
+    "The console fell behind and missed " + missed + " event" + (missed === 1 ? "" : "s") +
+    "; the state was read again at " + at + ".";
+  $("lagged").hidden = false;
+}
+
+function markAll() {
+  dirty.all = true;
+  scheduleFlush();
+}
+
+function scheduleFlush() {
+  if (flushTimer === null) flushTimer = setTimeout(flush, FLUSH_MS);
+}
+
+/// Re-reads what the events since the last flush touched.
+async function flush() {
+  flushTimer = null;
+  const all = dirty.all;
+  const lines = [...dirty.lines];
+  const calls = [...dirty.calls];
+  const queues = dirty.queues;
+  dirty.all = false;
+  dirty.lines.clear();
+  dirty.calls.clear();
+  dirty.queues = false;
+  try {
+    if (all) {
+      await readAll();
+      return;
+    }
+    const reads = [];
+    for (const name of lines) reads.push(readLine(name));
+    for (const id of calls) reads.push(readCall(id));
+    if (queues) reads.push(readQueues());
+    await Promise.all(reads);
+  } catch (e) {
+    if (e.status === 401) return;
+    // A failed partial read leaves the view unsure: read everything again soon.
+    console.warn("callcomp console: re-reading after", e);
+    setTimeout(markAll, 1000);
+  }
+  render();
+}
+
+async function readAll() {
+  const [lines, calls, completions] = await Promise.all([
+    read("lines", "/v1/lines"),
+    read("calls", "/v1/calls"),
+    read("queues", "/v1/completions"),
+  ]);
+  if (lines) state.lines = new Map(lines.value.map((l) => [l.name, l]));
+  if (calls) state.calls = new Map(calls.value.map((c) => [c.id, c]));
+  if (completions) state.completions = completions.value;
+  render();
+}
+
+async function readLine(name) {
+  try {
+    const got = await read("line:" + name, "/v1/lines/" + encodeURIComponent(name));
+    if (got) state.lines.set(name, got.value);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    state.lines.delete(name);
+  }
+}
+
+async function readCall(id) {
+  try {
+    const got = await read("call:" + id, "/v1/calls/" + id);
+    if (got) state.calls.set(id, got.value);
+  } catch (e) {
+    // An idle call is gone from the API.
+    if (e.status !== 404) throw e;
+    state.calls.delete(id);
+  }
+}
+
+async function readQueues() {
+  const got = await read("queues", "/v1/completions");
+  if (got) state.completions = got.value;
+}
+
+// ---- actions -----------------------------------------------------------------------------
+
+async function act(what, method, path, body) {
+  try {
+    const answer = await api(method, path, body);
+    announce(what + ": done" + (answer && answer.completion_id ? " (completion " + answer.completion_id + ")" : "") + ".");
+    return answer;
+  } catch (e) {
+    if (e.status !== 401) announce(what + " failed: " + e.name + ": " + e.message, true);
+    return null;
+  } finally {
+    markAll();
+  }
+}
+
+function completeCall(call) {
+  const mode = modeChoice.get(call.id) || call.completion_modes[0];
+  const body = { mode };
+  if (mode === "message") {
+    const select = document.querySelector('[data-key="message-' + call.id + '"]');
+    body.message_id = select ? Number(select.value) : 0;
+  }
+  act("Complete call " + call.id + " (" + mode + ")", "POST", "/v1/calls/" + call.id + "/complete", body);
+}
+
+function dropCall(call) {
+  act("Drop call " + call.id, "DELETE", "/v1/calls/" + call.id);
+}
+
+function cancelCompletion(c) {
+  act(
+    "Cancel completion " + c.completion_id,
+    "DELETE",
+    "/v1/lines/" + encodeURIComponent(c.line) + "/completions/" + c.completion_id,
+  );
+}
+
+async function dial(event) {
+  event.preventDefault();
+  const line = $("dial-line").value;
+  const to = $("dial-to").value.trim();
+  if (!line || !to) {
+    announce("Choose a line and a destination.", true);
+    return;
+  }
+  const call = await act("Call from " + line + " to " + to, "POST", "/v1/lines/" + encodeURIComponent(line) + "/calls", { to });
+  if (call) $("dial-to").value = "";
+}
+
+let toastTimer = null;
+function announce(text, error) {
+  $("announce").textContent = text;
+  const toast = $("toast");
+  toast.textContent = text;
+  toast.dataset.kind = error ? "error" : "ok";
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (toast.hidden = true), 6000);
+}
+
+// ---- rendering ---------------------------------------------------------------------------
+
+/// An element with attributes and children (strings become text nodes).
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    el.append(typeof c === "string" || typeof c === "number" ? String(c) : c);
+  }
+  return el;
+}
+
+function cell(label, ...children) {
+  return h("td", { "data-label": label }, ...children);
+}
+
+function clock(ms) {
+  const d = new Date(ms);
+  return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+}
+
+/// A span whose text is kept current by `tick`: time left until, or elapsed since, `ms`.
+function relative(ms, kind) {
+  const span = h("time", { datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString(), "data-rel": kind, "data-ms": ms });
+  span.textContent = relText(ms, kind);
+  return span;
+}
+
+function relText(ms, kind) {
+  const s = Math.round(Math.abs(ms - Date.now()) / 1000);
+  const text = s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  if (kind === "since") return text + " ago";
+  return ms >= Date.now() ? "in " + text : "due";
+}
+
+function tick() {
+  for (const el of document.querySelectorAll("[data-rel]")) {
+    el.textContent = relText(Number(el.dataset.ms), el.dataset.rel);
+  }
+}
+
+/// Re-renders every table, keeping the keyboard focus on the control that had it.
+function render() {
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : null;
+  renderLines();
+  renderCalls();
+  renderQueues();
+  renderDialLines();
+  if (focused) {
+    const again = document.querySelector('[data-key="' + CSS.escape(focused) + '"]');
+    if (again) again.focus();
+  }
+}
+
+function fill(tableId, rows, emptyFor) {
+  const body = $(tableId).tBodies[0];
+  body.replaceChildren(...rows);
+  $(tableId).hidden = rows.length === 0;
+  document.querySelector('[data-empty-for="' + emptyFor + '"]').hidden = rows.length !== 0;
+}
+
+function renderLines() {
+  const rows = [...state.lines.values()].map((l) => {
+    const reg = l.status.registered;
+    const caps = l.caps;
+    return h(
+      "tr",
+      { "data-line": l.name },
+      h("th", { scope: "row", "data-label": "Line" }, h("span", { class: "name" }, l.name), h("span", { class: "addr" }, l.address)),
+      cell("Registered", h("span", { class: "badge", "data-kind": reg === true ? "ok" : reg === false ? "off" : "unknown" }, reg === true ? "registered" : reg === false ? "not registered" : "unknown")),
+      cell("In call", l.status.in_call ? "yes" : "no"),
+      cell("Calls", l.status.num_calls),
+      cell("Completions", l.status.num_call_completions + " / " + caps.max_call_completions),
+      cell("Modes", caps.call_completion_modes.join(", ") || "none"),
+    );
+  });
+  fill("lines", rows, "lines");
+}
+
+function stateText(call) {
+  return call.state + (call.mode ? " (" + call.mode + ")" : "");
+}
+
+function renderCalls() {
+  const calls = [...state.calls.values()].sort((a, b) => a.id - b.id);
+  const rows = calls.map((c) => {
+    const actions = h("div", { class: "actions" });
+    if (c.completion_modes.length > 0) {
+      const chosen = c.completion_modes.includes(modeChoice.get(c.id)) ? modeChoice.get(c.id) : c.completion_modes[0];
+      const select = h(
+        "select",
+        { "aria-label": "Completion mode for call " + c.id, "data-key": "mode-" + c.id, onchange: (e) => { modeChoice.set(c.id, e.target.value); render(); } },
+        ...c.completion_modes.map((m) => h("option", { value: m, selected: m === chosen }, m)),
+      );
+      actions.append(select);
+      const messages = (state.lines.get(c.line) || { caps: { completion_messages: [] } }).caps.completion_messages;
+      if (chosen === "message" && messages.length > 0) {
+        actions.append(h("select", { "aria-label": "Message for call " + c.id, "data-key": "message-" + c.id }, ...messages.map((text, i) => h("option", { value: i }, text))));
+      }
+      actions.append(h("button", { type: "button", "data-key": "complete-" + c.id, "aria-label": "Complete call " + c.id, onclick: () => completeCall(c) }, "Complete"));
+    }
+    actions.append(h("button", { type: "button", class: "danger", "data-key": "drop-" + c.id, "aria-label": "Drop call " + c.id, onclick: () => dropCall(c) }, "Drop"));
+    return h(
+      "tr",
+      { "data-call-id": c.id, "data-state": c.state },
+      h("th", { scope: "row", "data-label": "Call" }, String(c.id)),
+      cell("Line", c.line + " (" + c.direction + ")"),
+      cell("Remote", h("span", { class: "uri" }, c.remote)),
+      cell("State", h("span", { class: "badge", "data-kind": c.state }, stateText(c))),
+      cell("Reason", c.reason + (c.completion_id ? " #" + c.completion_id : "")),
+      cell("Since", relative(c.state_since_ms, "since")),
+      cell("Offer window", c.offer_until_ms ? relative(c.offer_until_ms, "until") : "–"),
+      cell("Actions", actions),
+    );
+  });
+  fill("calls", rows, "calls");
+}
+
+function renderQueues() {
+  const byTarget = new Map();
+  for (const c of state.completions) {
+    if (!byTarget.has(c.target)) byTarget.set(c.target, []);
+    byTarget.get(c.target).push(c);
+  }
+  const groups = [...byTarget.entries()].map(([target, list]) => {
+    const id = "queue-" + target.replace(/[^A-Za-z0-9_-]/g, "_");
+    const rows = list.map((c) =>
+      h(
+        "tr",
+        { "data-completion-id": c.completion_id, "data-state": c.state },
+        h("th", { scope: "row", "data-label": "Position" }, c.queue_position ? String(c.queue_position) : "message"),
+        cell("Completion", String(c.completion_id)),
+        cell("Caller", c.line),
+        cell("Mode", c.mode + (c.mode === "message" && c.message_id !== null ? " #" + c.message_id : "")),
+        cell("Condition", c.condition),
+        cell("State", h("span", { class: "badge", "data-kind": c.state }, c.state)),
+        cell("Callee", c.availability),
+        cell("Expires", relative(c.expires_ms, "until")),
+        cell("Recall until", c.recall_until_ms ? relative(c.recall_until_ms, "until") : "–"),
+        cell("Actions", h("button", { type: "button", class: "danger", "data-key": "cancel-" + c.completion_id, "aria-label": "Cancel completion " + c.completion_id, onclick: () => cancelCompletion(c) }, "Cancel")),
+      ),
+    );
+    return h(
+      "div",
+      { class: "queue", "data-target": target },
+      h("h3", { id }, "Waiting on " + target),
+      h(
+        "table",
+        { class: "grid", "aria-labelledby": id },
+        h("thead", {}, h("tr", {}, ...["Position", "Completion", "Caller", "Mode", "Condition", "State", "Callee", "Expires", "Recall until", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, ...rows),
+      ),
+    );
+  });
+  $("queues").replaceChildren(...groups);
+  document.querySelector('[data-empty-for="queues"]').hidden = groups.length !== 0;
+}
+
+function renderDialLines() {
+  const select = $("dial-line");
+  const names = [...state.lines.keys()];
+  const current = select.value;
+  if ([...select.options].map((o) => o.value).join("\n") === names.join("\n")) return;
+  select.replaceChildren(...names.map((n) => h("option", { value: n, selected: n === current }, n)));
+}
+
+function summary(e) {
+  switch (e.event) {
+    case "appnewcall":
+      return "call " + e.call_id + " on " + e.line + ": " + e.direction + " " + (e.direction === "out" ? "to " : "from ") + e.remote + " (" + e.reason + (e.completion_id ? " #" + e.completion_id : "") + ")";
+    case "callstate":
+      return "call " + e.call_id + " on " + e.line + ": " + e.state + (e.mode ? " (" + e.mode + ")" : "") + (e.reason !== "direct" ? ", " + e.reason : "");
+    case "callinfo":
+      return "call " + e.call_id + " on " + e.line + ": " + (e.changed || []).join(", ") + " changed";
+    case "reply":
+      return e.line + ": " + e.request + " accepted, completion " + e.completion_id;
+    case "linedevstate":
+      return e.line + ": " + e.state + (e.completion_id ? " completion " + e.completion_id : "") + (e.cause ? " (" + e.cause + ")" : "") + ", " + e.num_call_completions + " outstanding";
+    case "completion":
+      return "completion " + e.completion_id + " " + e.line + " → " + e.target + " " + e.mode + "/" + e.condition + ": " + e.state + (e.position ? " at " + e.position : "") + (e.cause ? " (" + e.cause + ")" : "");
+    case "lagged":
+      return "missed " + e.missed + " events; state read again";
+    default:
+      return JSON.stringify(e);
+  }
+}
+
+function timeline(e) {
+  const list = $("timeline");
+  const at = e.at_ms || Date.now();
+  const item = h(
+    "li",
+    { "data-event": e.event, "data-kind": e.event === "lagged" ? "lagged" : e.state || "" },
+    h("time", { datetime: new Date(at).toISOString() }, clock(at)),
+    h("span", { class: "seq" }, e.seq ? "#" + e.seq : "—"),
+    h("span", { class: "kind" }, e.event),
+    h("span", { class: "what" }, summary(e)),
+  );
+  list.prepend(item);
+  while (list.children.length > TIMELINE_MAX) list.lastElementChild.remove();
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    await readAll();
+  } catch (e) {
+    if (e.status === 401) return;
+    setConn("down", "Cannot reach the API: " + e.message + "; retrying");
+    setTimeout(start, 3000);
+    return;
+  }
+  signedIn = true;
+  $("login").hidden = true;
+  $("main").hidden = false;
+  $("forget").hidden = !token();
+  openSocket();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login").addEventListener("submit", signIn);
+  $("forget").addEventListener("click", forget);
+  $("dial").addEventListener("submit", dial);
+  $("lagged-dismiss").addEventListener("click", () => ($("lagged").hidden = true));
+  setInterval(tick, 1000);
+  start();
+});
