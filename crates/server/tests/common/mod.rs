@@ -179,6 +179,8 @@ pub struct ServerConfig {
     pub log_level: String,
     /// Whole extra tables appended to the file (e.g. "[completion]\nbusy_hold = \"5s\"\n").
     pub extra_tables: String,
+    /// `api.token`.
+    pub api_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -189,6 +191,7 @@ impl Default for ServerConfig {
             transports: vec!["udp".to_owned(), "tcp".to_owned()],
             log_level: "debug".to_owned(),
             extra_tables: String::new(),
+            api_token: None,
         };
         for name in ["alice", "bob"] {
             config = config.user(name, Some(&password_of(name)));
@@ -223,7 +226,13 @@ impl ServerConfig {
         self
     }
 
-    /// Appends whole tables to the file.
+    /// Sets `api.token`: every API route but `/healthz` then needs the token.
+    pub fn token(mut self, token: &str) -> ServerConfig {
+        self.api_token = Some(token.to_owned());
+        self
+    }
+
+    /// Appends whole tables to the configuration file.
     pub fn tables(mut self, toml: &str) -> ServerConfig {
         self.extra_tables.push_str(toml);
         self.extra_tables.push('\n');
@@ -255,7 +264,11 @@ impl ServerConfig {
         let _ = writeln!(text, "transports = [{}]", quoted(&self.transports));
         let _ = writeln!(text, "no_answer_timeout = {:?}\n", self.no_answer_timeout);
         let _ = writeln!(text, "[api]");
-        let _ = writeln!(text, "listen = \"{LOCALHOST}:{api_port}\"\n");
+        let _ = writeln!(text, "listen = \"{LOCALHOST}:{api_port}\"");
+        if let Some(token) = &self.api_token {
+            let _ = writeln!(text, "token = {token:?}");
+        }
+        let _ = writeln!(text);
         let _ = writeln!(text, "[store]");
         let _ = writeln!(text, "path = {:?}\n", store.display().to_string());
         let _ = writeln!(text, "[log]");
