@@ -15,6 +15,7 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -74,10 +75,11 @@ impl Drop for Browser {
 /// fails the test unless the script passes.
 fn run_browser(
     scenario: &str,
-    server: &Server,
+    server: &RefCell<Server>,
     token: Option<&str>,
     mut on_step: impl FnMut(&str),
 ) {
+    let api = server.borrow().api;
     let shots = shots_dir();
     std::fs::create_dir_all(&shots).unwrap();
     let stderr_path = shots.join(format!("{scenario}-stderr.txt"));
@@ -86,7 +88,7 @@ fn run_browser(
         .arg(script())
         .arg(scenario)
         .arg("--url")
-        .arg(format!("http://{}", server.api))
+        .arg(format!("http://{api}"))
         .arg("--shots")
         .arg(&shots);
     if let Some(token) = token {
@@ -124,36 +126,35 @@ fn run_browser(
         "the console scenario {scenario} failed ({status}) after steps {steps:?}\n{stderr}\n\
          (screenshots in {}; the server's log follows)\n{}",
         shots.display(),
-        server.stderr()
+        server.borrow().stderr()
     );
 }
 
 /// With `api.token` set: the operator signs in; alice calls bob, who is not registered; the
-/// busy call appears; a callback is requested from the console and the queue shows it; bob's
-/// phone registers and the recall (alice rung back, then joined to bob) shows up live.
+/// busy call appears; a callback is requested from the console and the queue shows it; the
+/// server restarts and the page reconnects and shows the request again; bob's phone registers
+/// and the recall (alice rung back, then joined to bob) shows up live.
 #[test]
 fn console_requests_a_callback_and_shows_the_recall_live_with_a_token() {
     require_browser();
-    let server = Server::start(
+    let server = RefCell::new(Server::start(
         ServerConfig::default()
             .token(TOKEN)
             .tables("[completion]\nguard_ms = 200\n"),
-    );
+    ));
     let alice = Phone::start(
         server
+            .borrow()
             .sipp_as("phone.xml", "alice")
             .ooc("uas_recall.xml")
             .pause_ms(200),
     );
     let mut bob = None;
     run_browser("completion", &server, Some(TOKEN), |step| match step {
-        "busy-call" => server
-            .sipp_as("call_expect_480.xml", "alice")
-            .service("bob")
-            .set("expect_m", "NL")
-            .run()
-            .assert_success(),
-        "callee-registers" => bob = Some(server.phone("bob", "uas_answer.xml")),
+        "busy-call" => caller_to_absent(&server.borrow(), "alice", "bob"),
+        // Same ports, same store: the request and alice's binding come back from disk.
+        "restart" => server.borrow_mut().restart(),
+        "callee-registers" => bob = Some(server.borrow().phone("bob", "uas_answer.xml")),
         other => panic!("unknown step {other}"),
     });
     let alice = alice.wait();
@@ -169,19 +170,19 @@ fn console_requests_a_callback_and_shows_the_recall_live_with_a_token() {
 #[test]
 fn console_places_drops_recovers_from_lag_and_cancels() {
     require_browser();
-    let server = Server::start(ServerConfig::default());
+    let server = RefCell::new(Server::start(ServerConfig::default()));
     let mut phones: Vec<Phone> = Vec::new();
     run_browser("operations", &server, None, |step| match step {
         "phones" => {
-            phones.push(server.phone("carol", "uas_3pcc_offer.xml"));
-            phones.push(server.phone("dave", "uas_answer.xml"));
+            phones.push(server.borrow().phone("carol", "uas_3pcc_offer.xml"));
+            phones.push(server.borrow().phone("dave", "uas_answer.xml"));
         }
         "dropped" => {
             for phone in phones.drain(..) {
                 phone.wait().assert_success();
             }
         }
-        "busy-call" => caller_to_absent(&server, "carol", "bob"),
+        "busy-call" => caller_to_absent(&server.borrow(), "carol", "bob"),
         other => panic!("unknown step {other}"),
     });
 }

@@ -11,12 +11,13 @@ It also saves desktop and phone-sized screenshots of the busiest moment, for peo
 
 Scenarios:
   completion  (server with api.token) sign in with the token; a busy call appears live; a
-              callback is requested from the console; the queue shows it; the callee
-              registers; its line turns registered and the recall appears live; the queue empties.
+              callback is requested from the console; the queue shows it; the server restarts
+              and the page reconnects and reads the state again; the callee registers; its
+              line turns registered and the recall appears live; the queue empties.
   operations  (no token) a third-party call placed from the console connects both phones and
               is dropped from the console; a `lagged` message (injected into the WebSocket
               while events are held back) shows the notice and the state is read again; a
-              request made from the console is cancelled from its queue.
+              request made from the console is cancelled from its queue; the event filter.
 
 Chromium is Debian's (/usr/bin/chromium, or $CALLCOMP_CHROMIUM): `playwright install` is never
 needed, and nothing is fetched from the network.
@@ -89,6 +90,20 @@ def live(page):
     expect(page.locator("#conn")).to_have_text("Live")
 
 
+def check_names(page):
+    """Every visible control has an accessible name (a label, aria-label or its text)."""
+    nameless = page.evaluate(
+        """() => [...document.querySelectorAll("button, select, input, a[href]")]
+            .filter((el) => el.offsetParent !== null)
+            .filter((el) => !((el.getAttribute("aria-label") || "").trim()
+                || (el.labels && [...el.labels].some((l) => l.textContent.trim()))
+                || (el.tagName !== "SELECT" && el.textContent.trim())))
+            .map((el) => el.outerHTML.slice(0, 120))"""
+    )
+    if nameless:
+        raise AssertionError("controls without an accessible name:\n" + "\n".join(nameless))
+
+
 # ---- scenario: completion ----------------------------------------------------------------
 
 
@@ -136,7 +151,17 @@ def completion(page, args):
     expect(page.locator("#lines tr[data-line='alice'] [data-label='Completions']")).to_have_text(
         re.compile(r"^1 / ")
     )
+    check_names(page)
     screenshots(page, args.shots, "completion-queued")
+
+    # The server restarts: the page says the stream was lost, reconnects with its token, and
+    # reads the state again from the new process (the request was on disk).
+    step("restart")
+    expect(page.locator('#timeline li[data-event="disconnected"]')).to_have_count(1)
+    expect(page.locator('#timeline li[data-event="reconnected"]')).to_have_count(1)
+    live(page)
+    expect(page.locator("#login")).to_be_hidden()
+    expect(entry.locator('[data-label="State"]')).to_have_text("queued")
 
     step("callee-registers")
     # bob's phone registers: his line turns registered, alice is rung back, the two are joined.
@@ -235,6 +260,15 @@ def operations(page, args):
     expect(page.locator("#lines tr[data-line='carol'] [data-label='Completions']")).to_have_text(
         re.compile(r"^0 / ")
     )
+    check_names(page)
+    # The timeline filter keeps the entries that have every word.
+    page.get_by_label("Filter events").fill("carol cancelled")
+    shown = page.locator("#timeline li:visible")
+    expect(shown).to_have_count(1)
+    expect(shown).to_contain_text("completion " + completion_id)
+    expect(page.locator("#timeline-count")).to_contain_text("1 of ")
+    page.get_by_label("Filter events").fill("")
+    expect(page.locator("#timeline li:visible")).to_have_count(page.locator("#timeline li").count())
     # An operation the server refuses is reported, not swallowed: bob's phone is not registered.
     page.get_by_label("From line").select_option("bob")
     page.get_by_label("To (line or SIP URI)").fill("carol")
@@ -253,6 +287,9 @@ def main():
     parser.add_argument("--shots", required=True)
     args = parser.parse_args()
     os.makedirs(args.shots, exist_ok=True)
+    failure_shot = os.path.join(args.shots, args.scenario + "-failure.png")
+    if os.path.exists(failure_shot):
+        os.remove(failure_shot)  # from an earlier run; it would mislead
     signal.alarm(RUN_LIMIT_S)
 
     with sync_playwright() as pw:
@@ -277,10 +314,9 @@ def main():
             if unexpected:
                 raise AssertionError("the page reported errors:\n" + "\n".join(unexpected))
         except Exception:
-            shot = os.path.join(args.shots, args.scenario + "-failure.png")
             try:
-                page.screenshot(path=shot, full_page=True)
-                sys.stderr.write("screenshot: %s\n" % shot)
+                page.screenshot(path=failure_shot, full_page=True)
+                sys.stderr.write("screenshot: %s\n" % failure_shot)
             except Exception as e:  # the page may be gone
                 sys.stderr.write("no screenshot: %s\n" % e)
             traceback.print_exc()

@@ -26,6 +26,7 @@ let socket = null;
 let retryMs = 1000;
 let flushTimer = null;
 let signedIn = false;
+let down = false; // the stream was lost and has not come back yet
 
 const $ = (id) => document.getElementById(id);
 
@@ -120,6 +121,10 @@ function openSocket() {
   ws.onopen = () => {
     retryMs = 1000;
     setConn("live", "Live");
+    if (down) {
+      down = false;
+      timeline({ event: "reconnected" });
+    }
     // Events from now on arrive on the socket; read the state they apply to.
     markAll();
   };
@@ -136,6 +141,10 @@ function openSocket() {
     if (socket !== ws) return;
     socket = null;
     if (!signedIn) return;
+    if (!down) {
+      down = true;
+      timeline({ event: "disconnected" });
+    }
     const seconds = Math.round(retryMs / 1000);
     setConn("down", "Disconnected; retrying in " + seconds + " s");
     setTimeout(() => {
@@ -534,6 +543,10 @@ function summary(e) {
       return "completion " + e.completion_id + " " + e.line + " → " + e.target + " " + e.mode + "/" + e.condition + ": " + e.state + (e.position ? " at " + e.position : "") + (e.cause ? " (" + e.cause + ")" : "");
     case "lagged":
       return "missed " + e.missed + " events; state read again";
+    case "disconnected":
+      return "the event stream was lost; reconnecting";
+    case "reconnected":
+      return "the event stream is back; state read again";
     default:
       return JSON.stringify(e);
   }
@@ -544,14 +557,32 @@ function timeline(e) {
   const at = e.at_ms || Date.now();
   const item = h(
     "li",
-    { "data-event": e.event, "data-kind": e.event === "lagged" ? "lagged" : e.state || "" },
+    { "data-event": e.event, "data-kind": e.seq ? e.state || "" : "local" },
     h("time", { datetime: new Date(at).toISOString() }, clock(at)),
     h("span", { class: "seq" }, e.seq ? "#" + e.seq : "—"),
     h("span", { class: "kind" }, e.event),
     h("span", { class: "what" }, summary(e)),
   );
+  item.hidden = !matchesFilter(item);
   list.prepend(item);
   while (list.children.length > TIMELINE_MAX) list.lastElementChild.remove();
+}
+
+function matchesFilter(item) {
+  const words = $("timeline-filter").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const text = item.textContent.toLowerCase();
+  return words.every((w) => text.includes(w));
+}
+
+function filterTimeline() {
+  let shown = 0;
+  for (const item of $("timeline").children) {
+    item.hidden = !matchesFilter(item);
+    if (!item.hidden) shown += 1;
+  }
+  $("timeline-count").textContent = $("timeline-filter").value.trim()
+    ? shown + " of " + $("timeline").children.length + " events match"
+    : "";
 }
 
 // ---- start -------------------------------------------------------------------------------
@@ -577,6 +608,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("forget").addEventListener("click", forget);
   $("dial").addEventListener("submit", dial);
   $("lagged-dismiss").addEventListener("click", () => ($("lagged").hidden = true));
+  $("timeline-filter").addEventListener("input", filterTimeline);
   setInterval(tick, 1000);
   start();
 });
