@@ -70,6 +70,10 @@ def screenshots(page, shots, name):
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=os.path.join(shots, name + "-desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)
+    # Usable on a phone: nothing wider than the screen, so no sideways scrolling.
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        raise AssertionError("the page is %d px wide on a %d px phone" % (width, PHONE["width"]))
     page.screenshot(path=os.path.join(shots, name + "-phone.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
 
@@ -248,7 +252,18 @@ def operations(page, args):
 
     # A request made from the console, cancelled from its queue.
     call_id = call_row(page, "carol", "busy").get_attribute("data-call-id")
-    page.get_by_label("Completion mode for call " + call_id).select_option("callback")
+    # Mode `message` asks which predefined text (carol's address's list).
+    mode = page.get_by_label("Completion mode for call " + call_id)
+    mode.focus()
+    mode.select_option("message")
+    texts = page.get_by_label("Message for call " + call_id)
+    expect(texts).to_be_visible()
+    expect(texts.locator("option")).to_have_count(
+        len(page.evaluate("() => fetch('/v1/lines/carol').then((r) => r.json())")["caps"]["completion_messages"])
+    )
+    expect(mode).to_be_focused()  # re-rendering kept the keyboard focus where it was
+    mode.select_option("callback")
+    expect(texts).to_have_count(0)
     page.get_by_role("button", name="Complete call " + call_id).click()
     entry = page.locator('#queues .queue[data-target="bob"] tr[data-completion-id]')
     expect(entry).to_have_count(1)
