@@ -11,7 +11,7 @@ use std::pin::Pin;
 use callcomp_switch::{Event, LineErr};
 use tokio::sync::broadcast;
 
-use super::views::{CallView, CompletionView, LineView};
+use super::views::{CallView, CompletionView, LineView, RegistrationView};
 
 /// A boxed, sendable future: what the core's asynchronous operations return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -42,6 +42,19 @@ pub trait Core: Send + Sync + 'static {
 
     /// The call with this id; `LINEERR_INVALCALLHANDLE` if there is none (0 included).
     fn call(&self, id: u32) -> Result<CallView, LineErr>;
+
+    /// The live registered contacts of line `name`, best first; `LINEERR_INVALLINEHANDLE` for
+    /// an unknown line. A core without a registrar has none.
+    fn registrations(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, Result<Vec<RegistrationView>, ApiFailure>> {
+        Box::pin(async move {
+            self.line(&name)
+                .map(|_| Vec::new())
+                .map_err(ApiFailure::from)
+        })
+    }
 
     /// lineMakeCall, third-party: ring line `line`'s phone, then `to`. Resolves once the call
     /// exists on the line (not when it is answered), with its view.

@@ -38,7 +38,7 @@ pub use self::error::{ApiError, ErrorBody};
 pub use self::metrics::{install_prometheus, MetricsError};
 pub use self::views::{
     AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, CompletionsQuery,
-    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
+    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest, RegistrationView,
 };
 
 /// The largest request body the API reads; its bodies are a few dozen bytes.
@@ -95,6 +95,7 @@ pub fn router(core: Arc<dyn Core>, options: ApiOptions) -> Router {
             "/v1/calls/{id}/complete",
             axum::routing::post(completions::complete),
         )
+        .route("/v1/lines/{line}/registrations", get(lines::registrations))
         .route("/v1/lines/{line}/completions", get(completions::list))
         .route(
             "/v1/lines/{line}/completions/{completion_id}",

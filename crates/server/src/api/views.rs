@@ -313,3 +313,28 @@ pub struct CompletionsQuery {
     /// The callee's line whose waiting requests to list; without it, every callee's.
     pub target: Option<String>,
 }
+
+/// One registered contact of a line (a binding, RFC 3261 §10.3): where its phone said it is
+/// and where the REGISTER came from, which differ behind NAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RegistrationView {
+    /// The Contact URI as the phone wrote it.
+    #[schema(example = "sip:alice@192.168.1.20:5060")]
+    pub contact: String,
+    /// The address the REGISTER came from (`ip:port`), if known.
+    #[schema(example = "203.0.113.7:61234")]
+    pub source: Option<String>,
+    /// The transport it came over (`UDP`, `TCP`), if known.
+    #[schema(example = "UDP")]
+    pub transport: Option<String>,
+    /// When the binding expires unless refreshed, in ms since the UNIX epoch.
+    pub expires_ms: u64,
+    /// The `q` preference in thousandths (1000 = 1.0), when the phone gave one.
+    pub q: Option<u16>,
+    /// The phone's User-Agent, as it said.
+    pub user_agent: Option<String>,
+    /// The contact's `+sip.instance` (RFC 5626), when given.
+    pub instance: Option<String>,
+    /// When the binding was last written (made or refreshed), in ms since the UNIX epoch.
+    pub updated_ms: u64,
+}

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::lock;
 use crate::api::{
     AddressCaps, ApiFailure, BoxFuture, CallView, CompletionView, Core, LineStatus, LineView,
+    RegistrationView,
 };
 use crate::b2bua::MakeCallError;
 
@@ -44,6 +45,13 @@ pub enum Command {
         id: u32,
         /// Whether the request was cancelled.
         reply: oneshot::Sender<Result<(), LineErr>>,
+    },
+    /// The live bindings of a line, for the API.
+    Registrations {
+        /// The line.
+        line: String,
+        /// Its bindings, best first.
+        reply: oneshot::Sender<Vec<RegistrationView>>,
     },
     /// `lineDrop`.
     Drop {
@@ -198,6 +206,17 @@ impl Core for CoreHandle {
                 error: LineErr::OperationFailed,
                 detail: "the call ended at once".to_owned(),
             })
+        })
+    }
+
+    fn registrations(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, Result<Vec<RegistrationView>, ApiFailure>> {
+        Box::pin(async move {
+            self.line(&name)?;
+            self.ask(|reply| Command::Registrations { line: name, reply })
+                .await
         })
     }
 

@@ -126,6 +126,11 @@ def completion(page, args):
     live(page)
     expect(line_badge(page, "alice")).to_have_text("registered")
     expect(line_badge(page, "bob")).to_have_text("not registered")
+    # Where alice's phone registered from (GET /v1/lines/alice/registrations).
+    contact = page.locator('#lines tr[data-line="alice"] .contact')
+    expect(contact).to_have_count(1)
+    expect(contact).to_contain_text(re.compile(r"^UDP 127\.0\.0\.1:\d+ · in "))
+    expect(page.locator('#lines tr[data-line="bob"] .contact')).to_have_count(0)
 
     step("busy-call")
     # alice called bob, who is not registered: the call appears live, busy, completable.
@@ -170,6 +175,7 @@ def completion(page, args):
     step("callee-registers")
     # bob's phone registers: his line turns registered, alice is rung back, the two are joined.
     expect(line_badge(page, "bob")).to_have_text("registered")
+    expect(page.locator('#lines tr[data-line="bob"] .contact')).to_contain_text("UDP 127.0.0.1:")
     events = page.locator("#timeline li")
     expect(events.filter(has_text="completion 1 alice → bob callback/notregistered: recalling")).to_have_count(1)
     recall = page.locator('#timeline li[data-event="appnewcall"]').filter(has_text="on alice")

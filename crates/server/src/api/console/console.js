@@ -17,6 +17,7 @@ const state = {
   lines: new Map(), // name -> LineView
   calls: new Map(), // id -> CallView
   completions: [], // CompletionView, callee by callee, queue order
+  registrations: new Map(), // line name -> [RegistrationView], for registered lines
   lastSeq: 0,
 };
 const dirty = { all: false, lines: new Set(), calls: new Set(), queues: false };
@@ -267,12 +268,33 @@ async function readAll() {
   if (calls) state.calls = new Map(calls.value.map((c) => [c.id, c]));
   if (completions) state.completions = completions.value;
   render();
+  await readContacts([...state.lines.keys()]);
+  render();
+}
+
+/// Reads the contacts of the registered lines among `names` (and forgets the others').
+async function readContacts(names) {
+  await Promise.all(names.map(async (name) => {
+    const line = state.lines.get(name);
+    if (!line || line.status.registered !== true) {
+      state.registrations.delete(name);
+      return;
+    }
+    try {
+      const got = await read("reg:" + name, "/v1/lines/" + encodeURIComponent(name) + "/registrations");
+      if (got) state.registrations.set(name, got.value);
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      state.registrations.delete(name);
+    }
+  }));
 }
 
 async function readLine(name) {
   try {
     const got = await read("line:" + name, "/v1/lines/" + encodeURIComponent(name));
     if (got) state.lines.set(name, got.value);
+    await readContacts([name]);
   } catch (e) {
     if (e.status !== 404) throw e;
     state.lines.delete(name);
@@ -436,7 +458,11 @@ function renderLines() {
       "tr",
       { "data-line": l.name, role: "row" },
       rowHeader("Line", h("span", { class: "name" }, l.name), h("span", { class: "addr" }, l.address)),
-      cell("Registered", h("span", { class: "badge", "data-kind": reg === true ? "ok" : reg === false ? "off" : "unknown" }, reg === true ? "registered" : reg === false ? "not registered" : "unknown")),
+      cell(
+        "Registered",
+        h("span", { class: "badge", "data-kind": reg === true ? "ok" : reg === false ? "off" : "unknown" }, reg === true ? "registered" : reg === false ? "not registered" : "unknown"),
+        ...(state.registrations.get(l.name) || []).map(contactLine),
+      ),
       cell("In call", l.status.in_call ? "yes" : "no"),
       cell("Calls", l.status.num_calls),
       cell("Completions", l.status.num_call_completions + " / " + caps.max_call_completions),
@@ -444,6 +470,21 @@ function renderLines() {
     );
   });
   fill("lines", rows, "lines");
+}
+
+/// One binding: where requests go (the REGISTER's source) and, when the phone wrote another
+/// address in its Contact (NAT, or a phone listening elsewhere), that one too.
+function contactLine(b) {
+  const contactHost = (b.contact.match(/^sips?:(?:[^@;>]*@)?([^;>?]+)/) || [])[1] || b.contact;
+  const differs = b.source && contactHost !== b.source;
+  return h(
+    "span",
+    { class: "contact", title: (b.user_agent ? b.user_agent + " — " : "") + b.contact },
+    (b.transport || "") + " " + (b.source || b.contact),
+    differs ? h("span", { class: "differs" }, " contact " + contactHost) : null,
+    " · ",
+    relative(b.expires_ms, "until"),
+  );
 }
 
 function stateText(call) {
@@ -616,5 +657,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("lagged-dismiss").addEventListener("click", () => ($("lagged").hidden = true));
   $("timeline-filter").addEventListener("input", filterTimeline);
   setInterval(tick, 1000);
+  // A phone refreshing its registration sends no event: re-read the contacts now and then.
+  setInterval(() => {
+    if (signedIn) readContacts([...state.registrations.keys()]).then(render, () => {});
+  }, 60000);
   start();
 });
