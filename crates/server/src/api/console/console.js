@@ -23,6 +23,10 @@ const state = {
 const dirty = { all: false, lines: new Set(), calls: new Set(), queues: false };
 const generation = new Map(); // resource key -> number of the newest read issued
 const modeChoice = new Map(); // call id -> mode chosen in its select
+// Calls that went idle: a read issued before the idle event may still return them, and no later
+// event would remove them again. An `appnewcall` for the id takes it out.
+const gone = new Set();
+const GONE_MAX = 1000;
 let socket = null;
 let retryMs = 1000;
 let flushTimer = null;
@@ -126,7 +130,9 @@ function openSocket() {
       down = false;
       timeline({ event: "reconnected" });
     }
-    // Events from now on arrive on the socket; read the state they apply to.
+    // Events from now on arrive on the socket; read the state they apply to. Ids seen idle
+    // before may be new calls now (a restarted server numbers its calls again).
+    gone.clear();
     markAll();
   };
   ws.onmessage = (message) => {
@@ -184,10 +190,14 @@ function onEvent(event) {
     case "appnewcall":
     case "callstate":
     case "callinfo":
+      if (event.event === "appnewcall") gone.delete(event.call_id);
       if (event.event === "callstate" && event.state === "idle") {
         // Idle calls are gone from the API: nothing to read.
         state.calls.delete(event.call_id);
         dirty.calls.delete(event.call_id);
+        modeChoice.delete(event.call_id);
+        gone.add(event.call_id);
+        if (gone.size > GONE_MAX) gone.delete(gone.values().next().value);
         render();
       } else {
         dirty.calls.add(event.call_id);
@@ -224,13 +234,31 @@ function markAll() {
   scheduleFlush();
 }
 
+// One flush at a time: a read issued after the previous one finished cannot return an older
+// state than it, so a slow full read never overwrites a newer single read.
+let flushing = false;
+
 function scheduleFlush() {
-  if (flushTimer === null) flushTimer = setTimeout(flush, FLUSH_MS);
+  if (flushTimer === null && !flushing) flushTimer = setTimeout(flush, FLUSH_MS);
+}
+
+function isDirty() {
+  return dirty.all || dirty.lines.size > 0 || dirty.calls.size > 0 || dirty.queues;
+}
+
+async function flush() {
+  flushTimer = null;
+  flushing = true;
+  try {
+    await flushOnce();
+  } finally {
+    flushing = false;
+    if (isDirty()) scheduleFlush();
+  }
 }
 
 /// Re-reads what the events since the last flush touched.
-async function flush() {
-  flushTimer = null;
+async function flushOnce() {
   const all = dirty.all;
   const lines = [...dirty.lines];
   const calls = [...dirty.calls];
@@ -265,7 +293,7 @@ async function readAll() {
     read("queues", "/v1/completions"),
   ]);
   if (lines) state.lines = new Map(lines.value.map((l) => [l.name, l]));
-  if (calls) state.calls = new Map(calls.value.map((c) => [c.id, c]));
+  if (calls) state.calls = new Map(calls.value.filter((c) => !gone.has(c.id)).map((c) => [c.id, c]));
   if (completions) state.completions = completions.value;
   render();
   await readContacts([...state.lines.keys()]);
@@ -304,7 +332,7 @@ async function readLine(name) {
 async function readCall(id) {
   try {
     const got = await read("call:" + id, "/v1/calls/" + id);
-    if (got) state.calls.set(id, got.value);
+    if (got && !gone.has(id)) state.calls.set(id, got.value);
   } catch (e) {
     // An idle call is gone from the API.
     if (e.status !== 404) throw e;
