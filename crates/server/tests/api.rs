@@ -136,7 +136,7 @@ async fn lines_list_and_one_line_with_caps_and_status() {
     assert_eq!(caps["call_features2"], 0x8 | 0x20);
     assert_eq!(
         alice["status"],
-        json!({"num_call_completions": 0, "num_calls": 0, "in_call": false})
+        json!({"num_call_completions": 0, "num_calls": 0, "in_call": false, "registered": null})
     );
     // The list holds the same view as the single line.
     assert_eq!(body[0], alice);
@@ -150,7 +150,7 @@ async fn lines_list_and_one_line_with_caps_and_status() {
     let (_, alice) = get(&router, "/v1/lines/alice").await;
     assert_eq!(
         alice["status"],
-        json!({"num_call_completions": 0, "num_calls": 1, "in_call": true})
+        json!({"num_call_completions": 0, "num_calls": 1, "in_call": true, "registered": null})
     );
 }
 
@@ -388,10 +388,13 @@ async fn token_is_required_everywhere_but_healthz() {
         (Method::GET, "/metrics"),
         (Method::GET, "/v1/lines"),
         (Method::GET, "/v1/lines/alice"),
+        (Method::GET, "/v1/lines/alice/registrations"),
         (Method::GET, "/v1/lines/alice/calls"),
         (Method::POST, "/v1/lines/alice/calls"),
+        (Method::GET, "/v1/calls"),
         (Method::GET, "/v1/calls/1"),
         (Method::DELETE, "/v1/calls/1"),
+        (Method::GET, "/v1/completions"),
         (Method::GET, "/v1/events"),
         (Method::GET, "/v1/openapi.json"),
     ];
@@ -523,7 +526,9 @@ async fn openapi_documents_every_route_and_schema() {
         ("/metrics", &["get"]),
         ("/v1/lines", &["get"]),
         ("/v1/lines/{line}", &["get"]),
+        ("/v1/lines/{line}/registrations", &["get"]),
         ("/v1/lines/{line}/calls", &["get", "post"]),
+        ("/v1/calls", &["get"]),
         ("/v1/calls/{id}", &["get", "delete"]),
         ("/v1/calls/{id}/complete", &["post"]),
         ("/v1/lines/{line}/completions", &["get"]),
@@ -549,6 +554,7 @@ async fn openapi_documents_every_route_and_schema() {
         "LineView",
         "AddressCaps",
         "LineStatus",
+        "RegistrationView",
         "CallView",
         "MakeCallRequest",
         "CompleteRequest",

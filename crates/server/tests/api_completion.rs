@@ -332,8 +332,19 @@ async fn complete_and_uncomplete_through_the_api() {
     assert!(list[0]["expires_ms"].as_u64().unwrap() > list[0]["created_ms"].as_u64().unwrap());
     let (_, waiting) = rig.get("/v1/completions?target=bob").await;
     assert_eq!(waiting.as_array().unwrap().len(), 1);
-    let (status, _) = rig.get("/v1/completions").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Without a target: every callee's requests (here bob's one).
+    let (status, all) = rig.get("/v1/completions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all, waiting);
+    // carol's refused call is still busy in its offer window; alice's went idle.
+    let (_, calls) = rig.get("/v1/calls").await;
+    let lines: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["carol"], "{calls}");
     let (_, line) = rig.get("/v1/lines/alice").await;
     assert_eq!(line["status"]["num_call_completions"], 1);
 
@@ -395,6 +406,43 @@ async fn complete_and_uncomplete_through_the_api() {
     let (_, list) = rig.get("/v1/lines/erin/completions").await;
     assert_eq!(list, serde_json::json!([]));
 
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+/// `GET /v1/lines/{line}/registrations` (what the console shows under a line): the live
+/// bindings from the registrar, with the contact as written and the source it came from; the
+/// line's `registered` status follows.
+#[tokio::test]
+async fn registrations_show_contact_source_and_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut rig, stop, task) = Rig::start(dir.path()).await;
+    let (_, before) = rig.get("/v1/lines/alice").await;
+    assert_eq!(before["status"]["registered"], false);
+    rig.register("alice").await;
+
+    let (status, list) = rig.get("/v1/lines/alice/registrations").await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let b = &list[0];
+    let at = phone("alice").to_string();
+    assert_eq!(b["contact"], format!("sip:alice@{at}"));
+    assert_eq!(b["source"], at);
+    assert_eq!(b["transport"], "UDP");
+    let expires = b["expires_ms"].as_u64().unwrap();
+    let updated = b["updated_ms"].as_u64().unwrap();
+    assert!(expires > updated, "{b}");
+    let (_, line) = rig.get("/v1/lines/alice").await;
+    assert_eq!(line["status"]["registered"], true);
+
+    let (status, none) = rig.get("/v1/lines/bob/registrations").await;
+    assert_eq!((status, none), (StatusCode::OK, serde_json::json!([])));
+    let (status, answer) = rig.get("/v1/lines/nobody/registrations").await;
+    assert_eq!(
+        (status, error_of(&answer)),
+        (StatusCode::NOT_FOUND, "LINEERR_INVALLINEHANDLE")
+    );
     stop.send(()).unwrap();
     task.await.unwrap();
 }

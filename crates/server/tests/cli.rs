@@ -125,10 +125,10 @@ fn lines_as_a_table_and_as_json() {
     let server = Server::start(None);
     assert_eq!(
         ok(server.run(&["lines"], &[])),
-        "NAME   ADDRESS                CALLS  IN CALL  COMPLETIONS  MODES\n\
-         alice  sip:alice@example.com  0      no       0/4          callback,message\n\
-         bob    sip:bob@example.com    0      no       0/4          callback,message\n\
-         carol  sip:carol@example.com  0      no       0/4          callback,message\n"
+        "NAME   ADDRESS                REGISTERED  CALLS  IN CALL  COMPLETIONS  MODES\n\
+         alice  sip:alice@example.com  -           0      no       0/4          callback,message\n\
+         bob    sip:bob@example.com    -           0      no       0/4          callback,message\n\
+         carol  sip:carol@example.com  -           0      no       0/4          callback,message\n"
     );
 
     // With a call in progress the status columns follow the core.
@@ -142,7 +142,7 @@ fn lines_as_a_table_and_as_json() {
         .unwrap();
     let table = ok(server.run(&["lines"], &[]));
     assert!(
-        table.contains("\ncarol  sip:carol@example.com  1      yes      0/4"),
+        table.contains("\ncarol  sip:carol@example.com  -           1      yes      0/4"),
         "{table}"
     );
 

@@ -305,6 +305,10 @@ pub const LINECALLFEATURE2_COMPLMESSAGE: u32 = 0x20;
 pub const LINEADDRFEATURE_UNCOMPLETECALL: u32 = 0x40;
 /// `LINEADDRCAPFLAGS_COMPLETIONID`: completion ids are useful and unique.
 pub const LINEADDRCAPFLAGS_COMPLETIONID: u32 = 0x800;
+/// `LINEDEVSTATE_INSERVICE`: the line is in service (its phone registered).
+pub const LINEDEVSTATE_INSERVICE: u32 = 0x40;
+/// `LINEDEVSTATE_OUTOFSERVICE`: the line is out of service (its last binding went).
+pub const LINEDEVSTATE_OUTOFSERVICE: u32 = 0x80;
 /// `LINEDEVSTATE_NUMCOMPLETIONS`: the number of outstanding completions changed.
 pub const LINEDEVSTATE_NUMCOMPLETIONS: u32 = 0x1000;
 /// `LINEDEVSTATE_COMPLCANCEL`: the switch cancelled a completion request.
@@ -629,6 +633,8 @@ mod tests {
         assert_eq!(LINECALLFEATURE_COMPLETECALL, 0x10);
         assert_eq!(LINEADDRFEATURE_UNCOMPLETECALL, 0x40);
         assert_eq!(LINEADDRCAPFLAGS_COMPLETIONID, 0x800);
+        assert_eq!(LINEDEVSTATE_INSERVICE, 0x40);
+        assert_eq!(LINEDEVSTATE_OUTOFSERVICE, 0x80);
         assert_eq!(LINEDEVSTATE_NUMCOMPLETIONS, 0x1000);
         assert_eq!(LINEDEVSTATE_COMPLCANCEL, 0x0080_0000);
         assert_eq!(CallInfoState::Reason.value(), 0x200);

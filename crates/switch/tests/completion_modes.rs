@@ -110,12 +110,18 @@ fn message_waits_for_registration_and_is_retried_after_failure() {
     assert!(rig.actions().is_empty());
     assert_eq!(rig.state(id), Some("queued"));
     let ev = rig.cfact(CompletionFact::Registered { line: "bob".into() }, 1_000);
-    assert_eq!(ev, ["completion 1 ready"]);
+    // The line comes into service (LINEDEVSTATE_INSERVICE), then the message goes out.
+    assert_eq!(ev, ["bob inservice 0", "completion 1 ready"]);
     assert!(matches!(rig.actions()[..], [Action::SendMessage { .. }]));
     let ev = rig.cfact(CompletionFact::MessageFailed { id }, 1_100);
     assert_eq!(ev, ["completion 1 queued"]);
-    rig.cfact(CompletionFact::Unregistered { line: "bob".into() }, 1_200);
-    rig.cfact(CompletionFact::Registered { line: "bob".into() }, 2_000);
+    let ev = rig.cfact(CompletionFact::Unregistered { line: "bob".into() }, 1_200);
+    assert_eq!(ev, ["bob outofservice 0"]);
+    let ev = rig.cfact(CompletionFact::Registered { line: "bob".into() }, 2_000);
+    assert_eq!(ev[0], "bob inservice 0");
+    // A registration the engine already knows of is no change of service.
+    let ev = rig.cfact(CompletionFact::Registered { line: "bob".into() }, 2_050);
+    assert!(!ev.iter().any(|e| e.contains("service")), "{ev:?}");
     assert!(matches!(rig.actions()[..], [Action::SendMessage { .. }]));
     let ev = rig.cfact(CompletionFact::MessageDelivered { id }, 2_100);
     assert_eq!(ev[0], "completion 1 completed");

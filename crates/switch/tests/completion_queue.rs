@@ -140,7 +140,7 @@ fn notregistered_waits_for_registration() {
     let (id, _) = rig.complete(call, CompletionMode::Callback, 10);
     assert!(rig.timer(10_000).is_empty());
     let ev = rig.cfact(CompletionFact::Registered { line: "bob".into() }, 20_000);
-    assert_eq!(ev, ["completion 1 ready @1"]);
+    assert_eq!(ev, ["bob inservice 0", "completion 1 ready @1"]);
     assert_eq!(rig.timer(21_500), ["completion 1 recalling @1"]);
     assert_eq!(rig.state(id), Some("recalling"));
 }

@@ -1,5 +1,5 @@
-//! `/v1/calls/{id}`: one call's information and status, and dropping it (lineGetCallInfo /
-//! lineGetCallStatus, lineDrop; DESIGN §4).
+//! `/v1/calls…`: every call, one call's information and status, and dropping it
+//! (lineGetCallInfo / lineGetCallStatus, lineDrop; DESIGN §4).
 //!
 //! An id that is not a number, or is 0, names no call: `LINEERR_INVALCALLHANDLE` (404), the
 //! same answer as for a number no call has.
@@ -12,6 +12,21 @@ use callcomp_switch::LineErr;
 use super::error::{ApiError, ErrorBody};
 use super::views::CallView;
 use super::{ApiPath, AppState};
+
+/// `GET /v1/calls`: every call that is not idle, on every line.
+#[utoipa::path(
+    get,
+    path = "/v1/calls",
+    tag = "calls",
+    responses(
+        (status = 200, description = "Every call that is not idle, by id", body = [CallView]),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<CallView>> {
+    Json(state.core.calls())
+}
 
 /// `GET /v1/calls/{id}`: one call.
 #[utoipa::path(

@@ -101,15 +101,16 @@ pub(crate) async fn list(
     Ok(Json(state.core.line_completions(&line)?))
 }
 
-/// `GET /v1/completions?target=bob`: the requests waiting on a callee, its queue first.
+/// `GET /v1/completions?target=bob`: the requests waiting on a callee, its queue first;
+/// without `target`, those of every callee, callee by callee.
 #[utoipa::path(
     get,
     path = "/v1/completions",
     tag = "completions",
     params(CompletionsQuery),
     responses(
-        (status = 200, description = "Waiting requests: queue order, then messages", body = [CompletionView]),
-        (status = 400, description = "LINEERR_INVALPARAM: no target", body = ErrorBody),
+        (status = 200, description = "Waiting requests: by callee name, each callee's queue in order, then its messages", body = [CompletionView]),
+        (status = 400, description = "LINEERR_INVALPARAM: unreadable query", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -119,7 +120,10 @@ pub(crate) async fn waiting_on(
     query: Result<Query<CompletionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<CompletionView>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::InvalParam(e.body_text()))?;
-    Ok(Json(state.core.completions_for(&query.target)))
+    Ok(Json(match query.target {
+        Some(target) => state.core.completions_for(&target),
+        None => state.core.completions(),
+    }))
 }
 
 /// The `LINECALLCOMPLMODE_*` value of a mode name; 0 (never a valid mode, so

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use callcomp_switch::{Event, LineErr};
 use tokio::sync::broadcast;
 
-use super::views::{CallView, CompletionView, LineView};
+use super::views::{CallView, CompletionView, LineView, RegistrationView};
 
 /// A boxed, sendable future: what the core's asynchronous operations return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,8 +28,33 @@ pub trait Core: Send + Sync + 'static {
     /// unknown line.
     fn line_calls(&self, name: &str) -> Result<Vec<CallView>, LineErr>;
 
+    /// Every call that is not idle, on any line, by id.
+    fn calls(&self) -> Vec<CallView> {
+        let mut calls: Vec<CallView> = self
+            .lines()
+            .iter()
+            .filter_map(|l| self.line_calls(&l.name).ok())
+            .flatten()
+            .collect();
+        calls.sort_by_key(|c| c.id);
+        calls
+    }
+
     /// The call with this id; `LINEERR_INVALCALLHANDLE` if there is none (0 included).
     fn call(&self, id: u32) -> Result<CallView, LineErr>;
+
+    /// The live registered contacts of line `name`, best first; `LINEERR_INVALLINEHANDLE` for
+    /// an unknown line. A core without a registrar has none.
+    fn registrations(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, Result<Vec<RegistrationView>, ApiFailure>> {
+        Box::pin(async move {
+            self.line(&name)
+                .map(|_| Vec::new())
+                .map_err(ApiFailure::from)
+        })
+    }
 
     /// lineMakeCall, third-party: ring line `line`'s phone, then `to`. Resolves once the call
     /// exists on the line (not when it is answered), with its view.
@@ -68,6 +93,15 @@ pub trait Core: Send + Sync + 'static {
     fn completions_for(&self, target: &str) -> Vec<CompletionView> {
         let _ = target;
         Vec::new()
+    }
+
+    /// Every outstanding request: callee by callee (by name), each callee's queue first,
+    /// then its undelivered messages.
+    fn completions(&self) -> Vec<CompletionView> {
+        self.lines()
+            .iter()
+            .flat_map(|l| self.completions_for(&l.name))
+            .collect()
     }
 
     /// A receiver of every event from now on, in `seq` order. The API turns a lag of the

@@ -15,6 +15,7 @@ use callcomp_switch::Event;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
+use super::auth::EVENTS_PROTOCOL;
 use super::error::{ApiError, ErrorBody};
 use super::limits::EventClients;
 use super::metrics::{EVENTS_LAGGED, EVENT_CLIENTS};
@@ -43,7 +44,11 @@ pub(crate) async fn events(
     clients: Option<Extension<EventClients>>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|e| ApiError::InvalParam(e.body_text()))?;
+    // Answering with `callcomp.v1` when it is offered lets a browser that sent its token as a
+    // subprotocol (auth.rs) complete the handshake; clients that offer none get none.
+    let upgrade = upgrade
+        .map_err(|e| ApiError::InvalParam(e.body_text()))?
+        .protocols([EVENTS_PROTOCOL]);
     // Without the guard layer (a router built for tests) there is no bound.
     let permit = clients.map(|Extension(c)| c.admit()).transpose()?;
     let events = state.core.subscribe();

@@ -1,12 +1,13 @@
-//! `/v1/lines…`: lines with their capabilities and status, their calls, and third-party calls
-//! (lineGetDevCaps / lineGetAddressCaps / lineGetLineDevStatus, lineMakeCall; DESIGN §4).
+//! `/v1/lines…`: lines with their capabilities and status, their registered contacts, their
+//! calls, and third-party calls (lineGetDevCaps / lineGetAddressCaps / lineGetLineDevStatus,
+//! lineMakeCall; DESIGN §4).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::Json;
 
 use super::error::{ApiError, ErrorBody};
-use super::views::{CallView, LineView, MakeCallRequest};
+use super::views::{CallView, LineView, MakeCallRequest, RegistrationView};
 use super::{ApiFailure, ApiJson, ApiPath, AppState};
 
 /// `GET /v1/lines`: every line.
@@ -42,6 +43,26 @@ pub(crate) async fn get_line(
     ApiPath(line): ApiPath<String>,
 ) -> Result<Json<LineView>, ApiError> {
     Ok(Json(state.core.line(&line)?))
+}
+
+/// `GET /v1/lines/{line}/registrations`: the line's live registered contacts.
+#[utoipa::path(
+    get,
+    path = "/v1/lines/{line}/registrations",
+    tag = "lines",
+    params(("line" = String, Path, description = "The line's name")),
+    responses(
+        (status = 200, description = "Live bindings, best first; `[]` when the phone is not registered", body = [RegistrationView]),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "LINEERR_INVALLINEHANDLE: no such line", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn registrations(
+    State(state): State<AppState>,
+    ApiPath(line): ApiPath<String>,
+) -> Result<Json<Vec<RegistrationView>>, ApiError> {
+    Ok(Json(state.core.registrations(line).await?))
 }
 
 /// `GET /v1/lines/{line}/calls`: the line's calls that are not idle.

@@ -2,14 +2,16 @@
 //!
 //! [`router`] builds the axum router over a [`Core`]; [`serve`] runs it on a listener until a
 //! shutdown future resolves. One file per resource: [`lines`](mod@lines) (`/v1/lines…`),
-//! [`calls`](mod@calls) (`/v1/calls/{id}`), [`events`](mod@events) (`/v1/events`, the LINE_*
+//! [`calls`](mod@calls) (`/v1/calls…`), [`events`](mod@events) (`/v1/events`, the LINE_*
 //! stream), [`health`](mod@health) (`/healthz`, `/metrics`), [`openapi`](mod@openapi)
-//! (`/v1/openapi.json`). Errors are [`ApiError`]s, answered as `{"error", "code", "message"}`.
-//! `docs/api.md` describes every route.
+//! (`/v1/openapi.json`), [`console`](mod@console) (`/console/`, the operator's web page).
+//! Errors are [`ApiError`]s, answered as `{"error", "code", "message"}`. `docs/api.md`
+//! describes every route.
 
 pub mod auth;
 pub mod calls;
 pub mod completions;
+pub mod console;
 pub mod core;
 pub mod error;
 pub mod events;
@@ -38,7 +40,7 @@ pub use self::limits::{guard, serve_limited, ApiLimits};
 pub use self::metrics::{install_prometheus, MetricsError};
 pub use self::views::{
     AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, CompletionsQuery,
-    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest,
+    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest, RegistrationView,
 };
 
 /// The largest request body the API reads; its bodies are a few dozen bytes.
@@ -47,7 +49,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// How the router is set up.
 #[derive(Clone, Default)]
 pub struct ApiOptions {
-    /// When set, every route except `/healthz` needs `Authorization: Bearer <token>`.
+    /// When set, every route except `/healthz` and the console's static files needs
+    /// `Authorization: Bearer <token>` (or, on a WebSocket upgrade, the bearer subprotocol).
     pub token: Option<String>,
     /// The Prometheus handle `/metrics` renders (from [`install_prometheus`]); without one,
     /// `/metrics` answers 503.
@@ -85,6 +88,7 @@ pub fn router(core: Arc<dyn Core>, options: ApiOptions) -> Router {
             "/v1/lines/{line}/calls",
             get(lines::list_calls).post(lines::make_call),
         )
+        .route("/v1/calls", get(calls::list))
         .route(
             "/v1/calls/{id}",
             get(calls::get_call).delete(calls::drop_call),
@@ -93,6 +97,7 @@ pub fn router(core: Arc<dyn Core>, options: ApiOptions) -> Router {
             "/v1/calls/{id}/complete",
             axum::routing::post(completions::complete),
         )
+        .route("/v1/lines/{line}/registrations", get(lines::registrations))
         .route("/v1/lines/{line}/completions", get(completions::list))
         .route(
             "/v1/lines/{line}/completions/{completion_id}",
@@ -109,6 +114,7 @@ pub fn router(core: Arc<dyn Core>, options: ApiOptions) -> Router {
     }
     Router::new()
         .route("/healthz", get(health::healthz))
+        .merge(console::routes())
         .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

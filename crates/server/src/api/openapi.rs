@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::views::{
     AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, Health,
-    LaggedMessage, LineStatus, LineView, MakeCallRequest,
+    LaggedMessage, LineStatus, LineView, MakeCallRequest, RegistrationView,
 };
 use super::{calls, completions, events, health, lines};
 
@@ -25,8 +25,10 @@ use super::{calls, completions, events, health, lines};
         health::metrics,
         lines::list,
         lines::get_line,
+        lines::registrations,
         lines::list_calls,
         lines::make_call,
+        calls::list,
         calls::get_call,
         calls::drop_call,
         completions::complete,
@@ -40,6 +42,7 @@ use super::{calls, completions, events, health, lines};
         LineView,
         AddressCaps,
         LineStatus,
+        RegistrationView,
         CallView,
         MakeCallRequest,
         CompleteRequest,
@@ -51,8 +54,8 @@ use super::{calls, completions, events, health, lines};
     )),
     modifiers(&BearerAuth),
     tags(
-        (name = "lines", description = "Lines, their capabilities, status and calls"),
-        (name = "calls", description = "Single calls"),
+        (name = "lines", description = "Lines, their capabilities, status, registrations and calls"),
+        (name = "calls", description = "Calls: all of them, one, dropping one"),
         (name = "completions", description = "Call completion requests (lineCompleteCall, lineUncompleteCall)"),
         (name = "events", description = "The LINE_* event stream"),
         (name = "server", description = "Health, metrics and this document"),

@@ -75,6 +75,10 @@ pub struct LineStatus {
     pub num_calls: u32,
     /// Whether the line's phone has a call in progress (a SIP leg open).
     pub in_call: bool,
+    /// Whether the line's phone is registered (TAPI's `LINEDEVSTATUSFLAGS_INSERVICE`); `null`
+    /// while the server has not said. Changes come as `linedevstate` `inservice` /
+    /// `outofservice` events.
+    pub registered: Option<bool>,
 }
 
 impl From<caps::LineStatus> for LineStatus {
@@ -83,6 +87,7 @@ impl From<caps::LineStatus> for LineStatus {
             num_call_completions: s.num_call_completions,
             num_calls: s.num_calls,
             in_call: s.in_call,
+            registered: s.registered,
         }
     }
 }
@@ -305,6 +310,31 @@ impl CompletionView {
 /// The query of `GET /v1/completions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct CompletionsQuery {
-    /// The callee's line whose waiting requests to list.
-    pub target: String,
+    /// The callee's line whose waiting requests to list; without it, every callee's.
+    pub target: Option<String>,
+}
+
+/// One registered contact of a line (a binding, RFC 3261 §10.3): where its phone said it is
+/// and where the REGISTER came from, which differ behind NAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RegistrationView {
+    /// The Contact URI as the phone wrote it.
+    #[schema(example = "sip:alice@192.168.1.20:5060")]
+    pub contact: String,
+    /// The address the REGISTER came from (`ip:port`), if known.
+    #[schema(example = "203.0.113.7:61234")]
+    pub source: Option<String>,
+    /// The transport it came over (`UDP`, `TCP`), if known.
+    #[schema(example = "UDP")]
+    pub transport: Option<String>,
+    /// When the binding expires unless refreshed, in ms since the UNIX epoch.
+    pub expires_ms: u64,
+    /// The `q` preference in thousandths (1000 = 1.0), when the phone gave one.
+    pub q: Option<u16>,
+    /// The phone's User-Agent, as it said.
+    pub user_agent: Option<String>,
+    /// The contact's `+sip.instance` (RFC 5626), when given.
+    pub instance: Option<String>,
+    /// When the binding was last written (made or refreshed), in ms since the UNIX epoch.
+    pub updated_ms: u64,
 }

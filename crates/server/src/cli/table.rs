@@ -68,12 +68,14 @@ impl Table {
     }
 }
 
-/// The table of `GET /v1/lines`: name, address, calls that are not idle, whether the phone is
-/// in a call, outstanding completion requests out of the maximum, and the completion modes.
+/// The table of `GET /v1/lines`: name, address, whether the phone is registered, calls that
+/// are not idle, whether the phone is in a call, outstanding completion requests out of the
+/// maximum, and the completion modes.
 pub fn lines_table(lines: &[Value]) -> Table {
     let mut table = Table::new(&[
         "NAME",
         "ADDRESS",
+        "REGISTERED",
         "CALLS",
         "IN CALL",
         "COMPLETIONS",
@@ -82,7 +84,7 @@ pub fn lines_table(lines: &[Value]) -> Table {
     for line in lines {
         let status = &line["status"];
         let caps = &line["caps"];
-        let in_call = match status["in_call"].as_bool() {
+        let yes_no = |v: &Value| match v.as_bool() {
             Some(true) => "yes".to_owned(),
             Some(false) => "no".to_owned(),
             None => "-".to_owned(),
@@ -99,8 +101,9 @@ pub fn lines_table(lines: &[Value]) -> Table {
         table.push(vec![
             text(&line["name"]),
             text(&line["address"]),
+            yes_no(&status["registered"]),
             text(&status["num_calls"]),
-            in_call,
+            yes_no(&status["in_call"]),
             completions,
             list(&caps["call_completion_modes"]),
         ]);
@@ -254,22 +257,22 @@ mod tests {
             json!({
                 "name": "alice", "address": "sip:alice@example.com", "address_id": 0,
                 "caps": {"call_completion_modes": ["callback", "message"], "max_call_completions": 4},
-                "status": {"num_call_completions": 1, "num_calls": 2, "in_call": true}
+                "status": {"num_call_completions": 1, "num_calls": 2, "in_call": true, "registered": true}
             }),
             json!({
                 "name": "bob", "address": "sip:bob@example.com",
                 "caps": {"call_completion_modes": [], "max_call_completions": 0},
-                "status": {"num_call_completions": 0, "num_calls": 0, "in_call": false}
+                "status": {"num_call_completions": 0, "num_calls": 0, "in_call": false, "registered": false}
             }),
             // Fields a server might not send: shown as `-`, never a failure.
             json!({"name": "carol"}),
         ];
         assert_eq!(
             lines_table(&lines).render(),
-            "NAME   ADDRESS                CALLS  IN CALL  COMPLETIONS  MODES\n\
-             alice  sip:alice@example.com  2      yes      1/4          callback,message\n\
-             bob    sip:bob@example.com    0      no       unavailable  -\n\
-             carol  -                      -      -        -            -\n"
+            "NAME   ADDRESS                REGISTERED  CALLS  IN CALL  COMPLETIONS  MODES\n\
+             alice  sip:alice@example.com  yes         2      yes      1/4          callback,message\n\
+             bob    sip:bob@example.com    no          0      no       unavailable  -\n\
+             carol  -                      -           -      -        -            -\n"
         );
     }
 

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::lock;
 use crate::api::{
     AddressCaps, ApiFailure, BoxFuture, CallView, CompletionView, Core, LineStatus, LineView,
+    RegistrationView,
 };
 use crate::b2bua::MakeCallError;
 
@@ -44,6 +45,13 @@ pub enum Command {
         id: u32,
         /// Whether the request was cancelled.
         reply: oneshot::Sender<Result<(), LineErr>>,
+    },
+    /// The live bindings of a line, for the API.
+    Registrations {
+        /// The line.
+        line: String,
+        /// Its bindings, best first.
+        reply: oneshot::Sender<Vec<RegistrationView>>,
     },
     /// `lineDrop`.
     Drop {
@@ -158,6 +166,19 @@ impl Core for CoreHandle {
             .collect())
     }
 
+    fn calls(&self) -> Vec<CallView> {
+        // One snapshot under one lock, so a call moving between lines is not seen twice.
+        let switch = lock(&self.switch);
+        let mut views: Vec<CallView> = switch
+            .lines()
+            .filter_map(|l| switch.line_calls(&l.name).ok())
+            .flatten()
+            .map(|c| CoreHandle::call_view(&switch, c))
+            .collect();
+        views.sort_by_key(|c| c.id);
+        views
+    }
+
     fn call(&self, id: u32) -> Result<CallView, LineErr> {
         let switch = lock(&self.switch);
         Ok(CoreHandle::call_view(&switch, switch.call_by_number(id)?))
@@ -185,6 +206,17 @@ impl Core for CoreHandle {
                 error: LineErr::OperationFailed,
                 detail: "the call ended at once".to_owned(),
             })
+        })
+    }
+
+    fn registrations(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, Result<Vec<RegistrationView>, ApiFailure>> {
+        Box::pin(async move {
+            self.line(&name)?;
+            self.ask(|reply| Command::Registrations { line: name, reply })
+                .await
         })
     }
 
@@ -229,6 +261,15 @@ impl Core for CoreHandle {
         CoreHandle::completion_views(&switch, switch.completions_for(target))
     }
 
+    fn completions(&self) -> Vec<CompletionView> {
+        let switch = lock(&self.switch);
+        let names: Vec<&str> = switch.lines().map(|l| l.name.as_str()).collect();
+        names
+            .into_iter()
+            .flat_map(|n| CoreHandle::completion_views(&switch, switch.completions_for(n)))
+            .collect()
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         let events = self
             .events
@@ -248,5 +289,6 @@ fn idle_status() -> LineStatus {
         num_call_completions: 0,
         num_calls: 0,
         in_call: false,
+        registered: None,
     }
 }

@@ -122,6 +122,16 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
         Command::MakeCall { line, to, reply } => {
             let _ = reply.send(engine.make_call(&line, &to, now()));
         }
+        Command::Registrations { line, reply } => {
+            let now = now();
+            let views = engine
+                .registrar()
+                .contacts(&line, now.ms())
+                .into_iter()
+                .map(crate::api::RegistrationView::from)
+                .collect();
+            let _ = reply.send(views);
+        }
         Command::Drop { id, reply } => {
             let _ = reply.send(engine.drop_call(id, now()));
         }

@@ -47,6 +47,21 @@ impl Binding {
     }
 }
 
+impl From<&Binding> for crate::api::RegistrationView {
+    fn from(b: &Binding) -> crate::api::RegistrationView {
+        crate::api::RegistrationView {
+            contact: b.contact_uri.clone(),
+            source: b.source.map(|s| s.remote.to_string()),
+            transport: b.source.map(|s| s.proto.as_str().to_owned()),
+            expires_ms: b.expires_at_ms,
+            q: b.q,
+            user_agent: b.user_agent.clone(),
+            instance: b.instance.clone(),
+            updated_ms: b.updated_at_ms,
+        }
+    }
+}
+
 impl From<&Binding> for crate::store::Binding {
     fn from(b: &Binding) -> crate::store::Binding {
         crate::store::Binding {

@@ -182,6 +182,8 @@ pub struct ServerConfig {
     /// Extra `key = value` lines for the tables the harness writes itself (`sip`, `api`,
     /// `log`), by table name.
     pub section_lines: Vec<(String, String)>,
+    /// `api.token`.
+    pub api_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -193,6 +195,7 @@ impl Default for ServerConfig {
             log_level: "debug".to_owned(),
             extra_tables: String::new(),
             section_lines: Vec::new(),
+            api_token: None,
         };
         for name in ["alice", "bob"] {
             config = config.user(name, Some(&password_of(name)));
@@ -224,6 +227,12 @@ impl ServerConfig {
             .find(|u| u.name == name)
             .unwrap_or_else(|| panic!("no test user {name}"));
         user.extra.push(line.to_owned());
+        self
+    }
+
+    /// Sets `api.token`: every API route but `/healthz` then needs the token.
+    pub fn token(mut self, token: &str) -> ServerConfig {
+        self.api_token = Some(token.to_owned());
         self
     }
 
@@ -279,6 +288,9 @@ impl ServerConfig {
         extra(&mut text, "sip");
         let _ = writeln!(text, "[api]");
         let _ = writeln!(text, "listen = \"{LOCALHOST}:{api_port}\"");
+        if let Some(token) = &self.api_token {
+            let _ = writeln!(text, "token = {token:?}");
+        }
         extra(&mut text, "api");
         let _ = writeln!(text, "[store]");
         let _ = writeln!(text, "path = {:?}\n", store.display().to_string());

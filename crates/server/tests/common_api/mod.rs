@@ -87,6 +87,7 @@ impl FakeCore {
             num_call_completions: 0,
             num_calls: u32::try_from(calls).unwrap(),
             in_call: switch.line_in_call(&line.name),
+            registered: None,
         };
         LineView::of(line, FakeCore::caps(), status)
     }

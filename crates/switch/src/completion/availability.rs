@@ -4,8 +4,10 @@
 
 use crate::call::CallId;
 use crate::completion::engine::{End, Engine, HoldPhase, Out};
+use crate::completion::events::LineDevState;
 use crate::completion::io::Action;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
+use crate::events::EventKind;
 use crate::tapi::{CompletionCond, CompletionMode};
 use crate::time::Time;
 
@@ -142,6 +144,14 @@ impl Engine {
         let ls = self.lines.entry(line.to_owned()).or_default();
         let was = ls.registered;
         ls.registered = Some(registered);
+        // A line never heard of counts as out of service: the first report of a registered
+        // line says `inservice`, that of an unregistered one says nothing.
+        if was.unwrap_or(false) != registered {
+            let count = self.count(line);
+            self.event(EventKind::LineDevState(LineDevState::service(
+                line, registered, count,
+            )));
+        }
         if was == Some(registered) && !registered {
             return;
         }

@@ -170,6 +170,9 @@ pub struct LineStatus {
     pub num_calls: u32,
     /// Whether the line's phone has a call in progress (a SIP leg open).
     pub in_call: bool,
+    /// Whether the line's phone is registered (`LINEDEVSTATUSFLAGS_INSERVICE`); `None` until
+    /// the server has said.
+    pub registered: Option<bool>,
 }
 
 #[cfg(test)]

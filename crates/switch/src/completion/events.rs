@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::call::CallId;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest};
 use crate::tapi::{
-    CompletionCond, CompletionMode, LINEDEVSTATE_COMPLCANCEL, LINEDEVSTATE_NUMCOMPLETIONS,
+    CompletionCond, CompletionMode, LINEDEVSTATE_COMPLCANCEL, LINEDEVSTATE_INSERVICE,
+    LINEDEVSTATE_NUMCOMPLETIONS, LINEDEVSTATE_OUTOFSERVICE,
 };
 
 /// Which API request a `reply` answers.
@@ -45,6 +46,10 @@ pub enum DevState {
     NumCompletions,
     /// `LINEDEVSTATE_COMPLCANCEL`: callcomp ended a request the application did not cancel.
     ComplCancel,
+    /// `LINEDEVSTATE_INSERVICE`: the line's phone registered (it had no binding before).
+    InService,
+    /// `LINEDEVSTATE_OUTOFSERVICE`: the line's last binding went (unregistered or expired).
+    OutOfService,
 }
 
 impl DevState {
@@ -53,6 +58,8 @@ impl DevState {
         match self {
             DevState::NumCompletions => LINEDEVSTATE_NUMCOMPLETIONS,
             DevState::ComplCancel => LINEDEVSTATE_COMPLCANCEL,
+            DevState::InService => LINEDEVSTATE_INSERVICE,
+            DevState::OutOfService => LINEDEVSTATE_OUTOFSERVICE,
         }
     }
 }
@@ -83,6 +90,24 @@ impl LineDevState {
             line: line.to_owned(),
             state: DevState::NumCompletions,
             state_value: DevState::NumCompletions.value(),
+            num_call_completions: count,
+            completion_id: None,
+            cause: None,
+        }
+    }
+
+    /// `inservice` or `outofservice` for `line` as its registration changed; `count` requests
+    /// are outstanding.
+    pub fn service(line: &str, registered: bool, count: u32) -> LineDevState {
+        let state = if registered {
+            DevState::InService
+        } else {
+            DevState::OutOfService
+        };
+        LineDevState {
+            line: line.to_owned(),
+            state,
+            state_value: state.value(),
             num_call_completions: count,
             completion_id: None,
             cause: None,

@@ -57,6 +57,7 @@ impl Switch {
             num_call_completions: self.completion.count(line),
             num_calls: u32::try_from(calls.len()).unwrap_or(u32::MAX),
             in_call: calls.iter().any(|c| c.leg_open),
+            registered: self.completion.registered(line),
         })
     }
 

@@ -242,7 +242,11 @@ pub fn summary(events: &[Event]) -> Vec<String> {
                     cause.as_str(),
                     d.num_call_completions
                 ),
-                _ => format!("{} numcompletions {}", d.line, d.num_call_completions),
+                _ => {
+                    let state = serde_json::to_value(d.state).unwrap();
+                    let state = state.as_str().unwrap();
+                    format!("{} {state} {}", d.line, d.num_call_completions)
+                }
             },
             EventKind::Completion(c) => {
                 let state = serde_json::to_value(c.state).unwrap();
