@@ -26,13 +26,12 @@ pub mod setup;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use callcomp_sip::builder;
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_sip::uri::{Host, Uri};
+use callcomp_sip::uri::Uri;
 use callcomp_switch::{CallRef, CompletionFact, CompletionId, Event, Fact, Side, Switch};
 
 use self::call::{Call, Leg, Phase};
@@ -40,8 +39,8 @@ use self::fork::Destination;
 use crate::config::{Config, LineSettings};
 use crate::core::transactions::Transactions;
 use crate::core::Now;
-use crate::registrar::Registrar;
-use crate::transport::{Proto, Target};
+use crate::registrar::{nat, Registrar};
+use crate::transport::Target;
 
 pub use self::join::MakeCallError;
 
@@ -93,18 +92,27 @@ impl Ctx<'_> {
             .unwrap_or_else(|| self.config.open_line(name))
     }
 
-    /// Where to reach `user`'s phones: every live binding, best `q` first, sent to where the
-    /// REGISTER came from (NAT-friendly), else to the contact URI's address.
+    /// Where to reach `user`'s phones: every live binding, best `q` first, each sent to its
+    /// Contact or to where its REGISTER came from as `registrar.nat` decides. Every decision
+    /// is a SIP trace line.
     pub fn destinations(&self, user: &str) -> Vec<Destination> {
-        self.registrar
+        let mode = self.config.registrar.nat;
+        let trace = self.sip.trace();
+        let out: Vec<Destination> = self
+            .registrar
             .contacts(user, self.now.ms())
             .into_iter()
             .filter_map(|b| {
                 let uri = Uri::parse(&b.contact_uri).ok()?;
-                let target = b.source.or_else(|| target_of(&uri))?;
+                let (target, why) = nat::route(b, &uri, mode)?;
+                trace.route(user, &b.contact_uri, target, why);
                 Some(Destination { uri, target })
             })
-            .collect()
+            .collect();
+        if out.is_empty() {
+            trace.unroutable(user);
+        }
+        out
     }
 
     /// The AOR of line `name`.
@@ -114,23 +122,7 @@ impl Ctx<'_> {
 }
 
 /// The network destination a SIP URI names when its host is an IP address.
-pub fn target_of(uri: &Uri) -> Option<Target> {
-    let sip = uri.as_sip()?;
-    let ip = match &sip.host {
-        Host::Ipv4(ip) => IpAddr::V4(*ip),
-        Host::Ipv6(ip) => IpAddr::V6(*ip),
-        Host::Domain(_) => return None,
-    };
-    let tcp = sip
-        .params
-        .value("transport")
-        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
-    Some(Target {
-        proto: if tcp { Proto::Tcp } else { Proto::Udp },
-        remote: SocketAddr::new(ip, sip.port.unwrap_or(5060)),
-        conn: None,
-    })
-}
+pub use crate::registrar::nat::contact_target as target_of;
 
 /// What a client transaction of the B2BUA is for.
 #[derive(Debug, Clone)]

@@ -89,6 +89,32 @@ pub struct RegistrarConfig {
     /// Longest registration granted; longer requests are cut down to this.
     #[serde(with = "duration::serde_text")]
     pub max_expires: Duration,
+    /// Where requests to a registered phone go: its Contact or the REGISTER's source.
+    pub nat: NatMode,
+}
+
+/// `registrar.nat`: where callcomp sends requests to a registered phone (docs/config.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatMode {
+    /// The source when the Contact cannot be reached from here (a name, another address
+    /// than the REGISTER came from, RFC 5626 `ob`, a TCP flow), else the Contact.
+    Auto,
+    /// Always the Contact (the source only when the Contact's host is a name).
+    Contact,
+    /// Always the address the REGISTER came from (symmetric, NAT-friendly).
+    Source,
+}
+
+impl NatMode {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatMode::Auto => "auto",
+            NatMode::Contact => "contact",
+            NatMode::Source => "source",
+        }
+    }
 }
 
 /// `[completion]`: the call-completion service (DESIGN §2).
@@ -183,6 +209,9 @@ pub struct LogConfig {
     pub level: LogLevel,
     /// Line format.
     pub format: LogFormat,
+    /// SIP trace filter: user names and Call-IDs whose SIP messages and routing decisions
+    /// are logged (at `debug`, whole messages at `trace`); empty traces every message.
+    pub sip_trace: Vec<String>,
 }
 
 /// A log severity threshold.
@@ -302,6 +331,8 @@ pub struct LineSettings {
     pub name: String,
     /// The AOR, `sip:<name>@<domain>`.
     pub aor: String,
+    /// The name shown to others: [`UserConfig::display_name`], else the line name.
+    pub display: String,
     /// See [`UserConfig::call_waiting`].
     pub call_waiting: bool,
     /// See [`UserConfig::intrudable`].
@@ -352,6 +383,7 @@ impl Default for RegistrarConfig {
             realm: None,
             min_expires: Duration::from_secs(60),
             max_expires: Duration::from_secs(3600),
+            nat: NatMode::Auto,
         }
     }
 }
@@ -401,6 +433,7 @@ impl Default for LogConfig {
         LogConfig {
             level: LogLevel::Info,
             format: LogFormat::Text,
+            sip_trace: Vec::new(),
         }
     }
 }
@@ -451,6 +484,7 @@ impl Config {
         LineSettings {
             name: name.to_owned(),
             aor: format!("sip:{name}@{}", self.domain),
+            display: user.display_name.clone().unwrap_or_else(|| name.to_owned()),
             call_waiting: user.call_waiting,
             intrudable: user.intrudable,
             on_busy: user.on_busy,

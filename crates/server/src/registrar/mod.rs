@@ -9,6 +9,7 @@
 
 pub mod binding;
 pub mod decide;
+pub mod nat;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
