@@ -185,7 +185,7 @@ fn without_tag(addr: &callcomp_sip::name_addr::NameAddr) -> String {
 }
 
 /// Headers that travel end to end: a B2BUA copies them from one side to the other, with
-/// the body byte for byte (docs/sip.md lists what passes and what callcomp writes itself).
+/// the body byte for byte (docs/headers.md lists what passes and what callcomp writes itself).
 /// What describes one leg's user agent (`User-Agent`, `Server`, `Allow`, the option tags of
 /// `Supported` other than [`RELAYED_OPTION_TAGS`]) stays on its leg: callcomp writes its own
 /// (`Transactions::request`/`respond`, [`ALLOWED`](crate::core::inbound::ALLOWED)).

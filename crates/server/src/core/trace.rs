@@ -124,8 +124,9 @@ impl SipTrace {
         let dir = direction.as_str();
         let transport = proto.as_str();
         if tracing::enabled!(target: TARGET, Level::TRACE) {
-            let whole = String::from_utf8_lossy(&message.to_bytes()).into_owned();
-            tracing::trace!(target: TARGET, dir, transport, %peer, msg = %first, %call_id, cseq = %cseq, message = %whole, "SIP {dir}");
+            // On lines of its own after the summary, as it was on the wire.
+            let raw = format!("\n{}", String::from_utf8_lossy(&message.to_bytes()));
+            tracing::trace!(target: TARGET, dir, transport, %peer, msg = %first, %call_id, cseq = %cseq, raw = %raw, "SIP {dir}");
         } else {
             tracing::debug!(target: TARGET, dir, transport, %peer, msg = %first, %call_id, cseq = %cseq, "SIP {dir}");
         }
