@@ -260,9 +260,10 @@ fn sip_trace_filter_keeps_one_user_and_one_call_and_drops_another() {
 /// At `trace` each message line carries the whole message.
 #[test]
 fn trace_level_logs_the_whole_message() {
-    let mut config = ServerConfig::default();
-    config.log_level = "trace".to_owned();
-    let server = Server::start(config);
+    let server = Server::start(ServerConfig {
+        log_level: "trace".to_owned(),
+        ..ServerConfig::default()
+    });
     let carol = socket();
     let at = format!("sip:carol@{}", carol.local_addr().unwrap());
     register(&carol, server.sip, "carol", &at, "whole-1");
