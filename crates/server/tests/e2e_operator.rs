@@ -514,3 +514,42 @@ fn baresip_and_the_caller_each_see_callcomps_headers_not_the_other_phones() {
         "BYE answered"
     );
 }
+
+/// `display_name` in a call callcomp places (`lineMakeCall`): carol's phone, a real baresip,
+/// rings showing whom it will call (`"Dave Desk"`), and dave's phone then shows carol's
+/// display name, not her bare address.
+#[test]
+fn third_party_call_shows_display_names_on_baresip_and_the_callee() {
+    let config = ServerConfig::default()
+        .user_option("carol", r#"display_name = "Carol Soft""#)
+        .user_option("dave", r#"display_name = "Dave Desk""#);
+    let server = Server::start(config);
+    let carol = Baresip::start(server.sip, "carol", "Carol Baresip");
+    wait_for_log(&server, &["registered", "sip:carol@"]);
+    let dave = socket();
+    let at = format!("sip:dave@{}", dave.local_addr().unwrap());
+    register(&dave, server.sip, "dave", &at, "dn-dave");
+
+    let (status, body) = common::http::request(
+        server.api,
+        "POST",
+        "/v1/lines/carol/calls",
+        Some(r#"{"to": "dave"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let to_dave = wait_for(&dave, "INVITE ", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("dave was not called\n{}", server.stderr()));
+    let from = header(&to_dave, "From").unwrap_or_default();
+    assert!(
+        from.starts_with(r#""Carol Soft" <sip:carol@127.0.0.1>;tag="#),
+        "{from}"
+    );
+    let to_carol = carol
+        .received("INVITE sip:carol")
+        .unwrap_or_else(|| panic!("baresip's trace shows no INVITE\n{}", carol.output()));
+    let from = header(&to_carol, "From").unwrap_or_default();
+    assert!(
+        from.starts_with(r#""Dave Desk" <sip:dave@127.0.0.1>;tag="#),
+        "{from}"
+    );
+}
