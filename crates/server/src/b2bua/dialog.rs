@@ -197,6 +197,8 @@ const END_TO_END: &[HeaderName] = &[
     HeaderName::Accept,
     HeaderName::Require,
     HeaderName::RSeq,
+    HeaderName::SessionExpires,
+    HeaderName::MinSe,
     HeaderName::Event,
     HeaderName::Subject,
     HeaderName::Priority,

@@ -24,7 +24,7 @@ fn invite_with_agent_headers(h: &mut Harness) {
         "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch={branch}\r\nMax-Forwards: 70\r\n\
          To: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=a1\r\nCall-ID: hyg-1\r\n\
          CSeq: 1 INVITE\r\nContact: <sip:alice@{ALICE}>\r\nUser-Agent: AlicePhone/1.0\r\n\
-         Allow: INVITE, ACK, BYE, CANCEL, ALICEONLY\r\nSupported: gruu, 100rel, outbound, timer\r\n\
+         Allow: INVITE, ACK, BYE, CANCEL, ALICEONLY\r\nSupported: gruu, 100rel, outbound, timer\r\nSession-Expires: 1800;refresher=uac\r\n\
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP_A}",
         SDP_A.len()
     );
@@ -52,6 +52,11 @@ fn each_leg_sees_callcomps_agent_allow_and_supported_not_the_other_legs() {
         crate::core::inbound::ALLOWED
     );
     assert_eq!(header(&to_bob, HeaderName::Supported), "100rel, timer");
+    assert_eq!(
+        header(&to_bob, HeaderName::SessionExpires),
+        "1800;refresher=uac",
+        "session timers pass end to end with their option tag"
+    );
 
     // bob's phone answers with its own Server, Allow and Supported.
     let mut ok = reply(&to_bob, 200, "b1", BOB, Some(SDP_B));
