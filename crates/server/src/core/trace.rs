@@ -25,6 +25,7 @@ use callcomp_sip::uri::Uri;
 use tracing::Level;
 
 use crate::registrar::aor_user;
+use crate::registrar::nat::RouteReason;
 use crate::transport::{Proto, Target};
 
 /// The `tracing` target of every SIP trace line: `RUST_LOG=info,sip=debug` traces SIP
@@ -45,43 +46,6 @@ impl Direction {
         match self {
             Direction::In => "in",
             Direction::Out => "out",
-        }
-    }
-}
-
-/// Why a request to a registered phone goes where it goes (`registrar.nat`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteReason {
-    /// `nat = "source"`: always where the REGISTER came from.
-    SourceConfigured,
-    /// `nat = "contact"` (or `auto` with a reachable Contact): the Contact's address.
-    Contact,
-    /// The binding has no recorded source (stored by an older version): the Contact.
-    NoSource,
-    /// The Contact's host is a name callcomp does not resolve: the source.
-    ContactIsName,
-    /// The REGISTER came over TCP: requests reuse that flow (RFC 5626 §5.3).
-    TcpFlow,
-    /// The Contact has the RFC 5626 `ob` parameter: the flow to the source.
-    Outbound,
-    /// The Contact's address is a private one other than the source (a phone behind NAT).
-    PrivateContact,
-    /// The Contact's address is not the one the REGISTER came from.
-    AddressMismatch,
-}
-
-impl RouteReason {
-    /// A short phrase for the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RouteReason::SourceConfigured => "nat=source",
-            RouteReason::Contact => "contact reachable",
-            RouteReason::NoSource => "no recorded source",
-            RouteReason::ContactIsName => "contact host is a name",
-            RouteReason::TcpFlow => "registered over TCP (flow reuse)",
-            RouteReason::Outbound => "contact has ob (RFC 5626)",
-            RouteReason::PrivateContact => "contact address is private and not the source",
-            RouteReason::AddressMismatch => "contact address is not the source address",
         }
     }
 }

@@ -15,8 +15,44 @@ use callcomp_sip::uri::{Host, Uri};
 
 use super::Binding;
 use crate::config::NatMode;
-use crate::core::trace::RouteReason;
 use crate::transport::{Proto, Target};
+
+/// Why a request to a registered phone goes where it goes (`registrar.nat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteReason {
+    /// `nat = "source"`: always where the REGISTER came from.
+    SourceConfigured,
+    /// `nat = "contact"` (or `auto` with a reachable Contact): the Contact's address.
+    Contact,
+    /// The binding has no recorded source (stored by an older version): the Contact.
+    NoSource,
+    /// The Contact's host is a name callcomp does not resolve: the source.
+    ContactIsName,
+    /// The REGISTER came over TCP: requests reuse that flow (RFC 5626 §5.3).
+    TcpFlow,
+    /// The Contact has the RFC 5626 `ob` parameter: the flow to the source.
+    Outbound,
+    /// The Contact's address is a private one other than the source (a phone behind NAT).
+    PrivateContact,
+    /// The Contact's address is not the one the REGISTER came from.
+    AddressMismatch,
+}
+
+impl RouteReason {
+    /// A short phrase for the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteReason::SourceConfigured => "nat=source",
+            RouteReason::Contact => "contact reachable",
+            RouteReason::NoSource => "no recorded source",
+            RouteReason::ContactIsName => "contact host is a name",
+            RouteReason::TcpFlow => "registered over TCP (flow reuse)",
+            RouteReason::Outbound => "contact has ob (RFC 5626)",
+            RouteReason::PrivateContact => "contact address is private and not the source",
+            RouteReason::AddressMismatch => "contact address is not the source address",
+        }
+    }
+}
 
 /// Where a request to `binding` (whose contact parsed as `contact`) goes under `mode`, and
 /// why; `None` when neither the Contact nor the source gives an address.
