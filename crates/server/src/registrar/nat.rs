@@ -89,7 +89,9 @@ fn auto_reason(contact: &Uri, to_contact: Target, source: Target) -> Option<Rout
     if ob {
         return Some(RouteReason::Outbound);
     }
-    let (contact_ip, source_ip) = (to_contact.remote.ip(), source.remote.ip());
+    // A dual-stack socket reports an IPv4 peer as `::ffff:a.b.c.d`.
+    let contact_ip = to_contact.remote.ip().to_canonical();
+    let source_ip = source.remote.ip().to_canonical();
     if contact_ip == source_ip {
         return None;
     }
@@ -297,6 +299,13 @@ mod tests {
                 Source,
                 "UDP:192.168.1.20:5070",
                 R::NoSource,
+            ),
+            (
+                "sip:bob@203.0.113.5:5062",
+                Some((Proto::Udp, "[::ffff:203.0.113.5]:40000")),
+                Auto,
+                "UDP:203.0.113.5:5062",
+                R::Contact,
             ),
             (
                 "sip:bob@[fd00::5]:5060",
