@@ -127,25 +127,49 @@ impl SipTrace {
 
     /// Whether the filter keeps `message`: its Call-ID, or the user of its Request-URI,
     /// From or To, is listed.
+    ///
+    /// Runs for every message while the trace is on, so From and To are only parsed when a
+    /// listed name occurs in their raw bytes (a user name written percent-escaped there is
+    /// not recognised).
     pub fn keeps(&self, message: &Message) -> bool {
         if self.filter.is_empty() {
             return true;
         }
-        if let Some(call_id) = message.get_str(&HeaderName::CallId) {
-            if self.filter.iter().any(|f| *f == call_id) {
+        if let Some(call_id) = message.get_raw(&HeaderName::CallId) {
+            if self.filter.iter().any(|f| f.as_bytes() == call_id) {
                 return true;
             }
         }
+        let uri_user = message
+            .uri()
+            .and_then(Uri::as_sip)
+            .and_then(|sip| sip.user.as_deref());
+        if uri_user.is_some_and(|u| self.keeps_user(u)) {
+            return true;
+        }
         let listed = |uri: &Uri| aor_user(uri).is_some_and(|u| self.keeps_user(&u));
-        message.uri().is_some_and(listed)
-            || message
+        self.mentioned(message, &HeaderName::From)
+            && message
                 .header::<From>()
                 .and_then(Result::ok)
                 .is_some_and(|f| listed(&f.uri))
-            || message
-                .header::<To>()
-                .and_then(Result::ok)
-                .is_some_and(|t| listed(&t.uri))
+            || self.mentioned(message, &HeaderName::To)
+                && message
+                    .header::<To>()
+                    .and_then(Result::ok)
+                    .is_some_and(|t| listed(&t.uri))
+    }
+
+    /// Whether some listed name occurs in the raw value of header `name`.
+    fn mentioned(&self, message: &Message, name: &HeaderName) -> bool {
+        let Some(raw) = message.get_raw(name) else {
+            return false;
+        };
+        self.filter.iter().any(|f| {
+            let f = f.as_bytes();
+            // `windows(0)` panics; config validation refuses empty entries anyway.
+            !f.is_empty() && raw.windows(f.len()).any(|w| w == f)
+        })
     }
 }
 
@@ -189,6 +213,13 @@ mod tests {
         assert!(!trace.keeps(&invite("carol", "bob", "c3")));
         assert!(trace.keeps_user("alice"));
         assert!(!trace.keeps_user("bob"));
+    }
+
+    #[test]
+    fn a_name_inside_another_does_not_match() {
+        let trace = SipTrace::new(vec!["al".into()]);
+        assert!(!trace.keeps(&invite("alice", "bob", "c1")));
+        assert!(trace.keeps(&invite("al", "bob", "c1")));
     }
 
     #[test]
