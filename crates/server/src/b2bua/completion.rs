@@ -2,9 +2,11 @@
 //! turn into on the wire, and the outcomes reported back as completion facts.
 //!
 //! - a callback recall is a third-party call ([`super::join`]) that rings the caller's phone
-//!   showing the callee (`"Callback: bob" <sip:bob@…>`, RFC 6910 `Call-Info`), then calls the
-//!   callee with the caller's offer;
-//! - a message is a SIP MESSAGE (text/plain) to every registered contact of the callee;
+//!   showing the callee (`"Callback: Bob Jones" <sip:bob@…>` with the callee's
+//!   `display_name`, else its line name; RFC 6910 `Call-Info`), then calls the callee with the
+//!   caller's offer;
+//! - a message is a SIP MESSAGE (text/plain) to every registered contact of the callee, from
+//!   the caller's display name;
 //!   the first 2xx delivers it;
 //! - a held or ringing original call is ended with 486 or 480 and the completion offer.
 
@@ -23,6 +25,7 @@ use callcomp_switch::{
 
 use super::call::{Leg, Phase};
 use super::classify::Classified;
+use super::dialog::name_addr;
 use super::join::{JoinRequest, MakeCallError};
 use super::offer::add_offer;
 use super::{B2bua, Client, Ctx, Timer};
@@ -39,7 +42,7 @@ impl B2bua {
         let req = JoinRequest {
             line: caller.to_owned(),
             to: callee.to_owned(),
-            display: Some(format!("Callback: {callee}")),
+            display: Some(format!("Callback: {}", cx.line_settings(callee).display)),
             recall: Some(id),
         };
         if let Err(e @ MakeCallError::PhoneNotRegistered(_)) = self.join(cx, req) {
@@ -106,7 +109,7 @@ impl B2bua {
         text: &str,
     ) {
         let destinations = cx.destinations(to);
-        let from_name = cx.line_settings(from).name;
+        let from_name = cx.line_settings(from).display;
         let body = format!("{text}\r\n(left by {from_name} via call completion)\r\n");
         let mut sent = 0;
         for d in &destinations {
@@ -115,7 +118,11 @@ impl B2bua {
             message.push(&MaxForwards(70));
             message.push_raw(
                 HeaderName::From,
-                format!("\"{from_name}\" <{}>;tag={}", cx.aor(from), ids::tag()),
+                format!(
+                    "{};tag={}",
+                    name_addr(&from_name, &cx.aor(from)),
+                    ids::tag()
+                ),
             );
             message.push_raw(HeaderName::To, format!("<{}>", cx.aor(to)));
             message.push_raw(

@@ -184,29 +184,39 @@ fn without_tag(addr: &callcomp_sip::name_addr::NameAddr) -> String {
     addr.to_value()
 }
 
-/// Headers that travel end to end: a B2BUA copies them from one side to the other. The
-/// body travels byte for byte with its Content-* headers.
+/// Headers that travel end to end: a B2BUA copies them from one side to the other, with
+/// the body byte for byte (docs/headers.md lists what passes and what callcomp writes itself).
+/// What describes one leg's user agent (`User-Agent`, `Server`, `Allow`, the option tags of
+/// `Supported` other than [`RELAYED_OPTION_TAGS`]) stays on its leg: callcomp writes its own
+/// (`Transactions::request`/`respond`, [`ALLOWED`](crate::core::inbound::ALLOWED)).
 const END_TO_END: &[HeaderName] = &[
     HeaderName::ContentType,
     HeaderName::ContentDisposition,
     HeaderName::ContentEncoding,
     HeaderName::ContentLanguage,
     HeaderName::Accept,
-    HeaderName::Allow,
-    HeaderName::Supported,
     HeaderName::Require,
     HeaderName::RSeq,
+    HeaderName::SessionExpires,
+    HeaderName::MinSe,
     HeaderName::Event,
     HeaderName::Subject,
     HeaderName::Priority,
     HeaderName::Reason,
     HeaderName::Warning,
     HeaderName::AlertInfo,
-    HeaderName::UserAgent,
-    HeaderName::Server,
 ];
 
-/// Copies the end-to-end headers, unknown extension headers and the body of `from` to `to`.
+/// The `Supported` option tags that mean something end to end through callcomp, because
+/// what they negotiate is relayed across: reliable provisional responses (RFC 3262: RSeq,
+/// RAck and PRACK pass) and session timers (RFC 4028: Session-Expires, Min-SE and the
+/// refreshing re-INVITE or UPDATE pass). Others (`gruu`, `outbound`, `path`, `replaces`…)
+/// describe one leg and are dropped.
+pub const RELAYED_OPTION_TAGS: &[&str] = &["100rel", "timer"];
+
+/// Copies the end-to-end headers, unknown extension headers and the body of `from` to `to`;
+/// `Supported` keeps only [`RELAYED_OPTION_TAGS`], and a message that carries our Contact
+/// (it forms or refreshes a dialog) gets our own `Allow` (RFC 3261 §20.5).
 pub fn copy_end_to_end(from: &Message, to: &mut Message) {
     for (name, value) in from.headers() {
         let copy = END_TO_END.contains(name) || matches!(name, HeaderName::Extension(_));
@@ -214,9 +224,45 @@ pub fn copy_end_to_end(from: &Message, to: &mut Message) {
             to.push_raw(name.clone(), value.to_vec());
         }
     }
+    if let Some(tags) = relayed_supported(from) {
+        to.push_raw(HeaderName::Supported, tags);
+    }
+    if to.get_str(&HeaderName::Contact).is_some() && to.get_str(&HeaderName::Allow).is_none() {
+        to.push_raw(HeaderName::Allow, crate::core::inbound::ALLOWED);
+    }
     if !from.body().is_empty() {
         to.set_body(from.body().to_vec());
     }
+}
+
+/// The option tags of `message`'s Supported headers that pass to the other leg, or `None`.
+fn relayed_supported(message: &Message) -> Option<String> {
+    let tags: Vec<&str> = message
+        .headers()
+        .filter(|(name, _)| **name == HeaderName::Supported)
+        .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| {
+            RELAYED_OPTION_TAGS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(t))
+        })
+        .collect();
+    (!tags.is_empty()).then(|| tags.join(", "))
+}
+
+/// A name-addr with a display name: `"Alice Smith" <sip:alice@example.com>`, the display
+/// name as an RFC 3261 §25.1 quoted-string (`"` and `\` escaped).
+pub fn name_addr(display: &str, uri: &str) -> String {
+    let mut quoted = String::with_capacity(display.len() + 2);
+    for c in display.chars() {
+        if matches!(c, '"' | '\\') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    format!("\"{quoted}\" <{uri}>")
 }
 
 /// A copy of a RAck header value (`rseq cseq method`, RFC 3262 §7.2) with the CSeq number

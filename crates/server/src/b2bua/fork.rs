@@ -129,6 +129,10 @@ impl Outgoing {
             request.set_uri(d.uri.clone());
             request.prepend(&sip.via(d.target.proto));
             request.set_raw(HeaderName::Contact, sip.contact(d.target.proto));
+            // RFC 3261 §20.5: an INVITE should say which methods its sender accepts.
+            if request.get_str(&HeaderName::Allow).is_none() {
+                request.push_raw(HeaderName::Allow, crate::core::inbound::ALLOWED);
+            }
             let key = sip.request(request.clone(), d.target, now.instant);
             let state = if key.is_some() {
                 ForkState::Calling

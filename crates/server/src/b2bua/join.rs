@@ -20,7 +20,7 @@ use callcomp_switch::{
 
 use super::call::{Call, Leg, Phase, ThirdParty};
 use super::classify::{classify, Outcome};
-use super::dialog::copy_end_to_end;
+use super::dialog::{copy_end_to_end, name_addr};
 use super::fork::{ForkEvent, Outgoing};
 use super::{B2bua, Client, Ctx, Timer};
 use crate::core::ids;
@@ -47,7 +47,8 @@ pub struct JoinRequest {
     pub line: String,
     /// The destination line.
     pub to: String,
-    /// The display name the phone shows for the call (the destination, by default).
+    /// The display name the phone shows for the call (the destination's `display_name`, else
+    /// its line name, by default).
     pub display: Option<String>,
     /// For a callback recall, its completion request: the phone's line sees an offered call
     /// with reason `callcompletion`, the INVITE carries the RFC 6910 Call-Info, and the
@@ -109,12 +110,11 @@ impl B2bua {
                 to: dest_aor.clone(),
             }),
         }
-        let display = req.display.clone().unwrap_or_else(|| req.to.clone());
-        let from = format!(
-            "\"{}\" <{dest_aor}>;tag={}",
-            display.replace('"', ""),
-            ids::tag()
-        );
+        let display = req
+            .display
+            .clone()
+            .unwrap_or_else(|| cx.line_settings(&req.to).display);
+        let from = format!("{};tag={}", name_addr(&display, &dest_aor), ids::tag());
         let mut invite = new_invite(cx, &line_aor, &from, &line_aor);
         if req.recall.is_some() {
             invite.push_raw(
@@ -276,8 +276,15 @@ impl B2bua {
         let Some(dialog) = phone.dialog.as_ref() else {
             return;
         };
-        // The phone's own AOR is the remote URI of the phone's dialog.
-        let from = format!("{};tag={}", dialog.remote_uri, ids::tag());
+        // The phone's own AOR is the remote URI of the phone's dialog; the destination sees
+        // the line's display name.
+        let phone_aor = bare_uri(&dialog.remote_uri);
+        let line = Uri::parse(&phone_aor).ok().as_ref().and_then(aor_user);
+        let from = match line {
+            Some(line) => name_addr(&cx.line_settings(&line).display, &phone_aor),
+            None => dialog.remote_uri.clone(),
+        };
+        let from = format!("{from};tag={}", ids::tag());
         let dest_aor = cx.aor(&dest);
         let mut invite = new_invite(cx, &dest_aor, &from, &dest_aor);
         copy_end_to_end(&answer, &mut invite);

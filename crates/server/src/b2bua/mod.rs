@@ -26,13 +26,12 @@ pub mod setup;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use callcomp_sip::builder;
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_sip::uri::{Host, Uri};
+use callcomp_sip::uri::Uri;
 use callcomp_switch::{CallRef, CompletionFact, CompletionId, Event, Fact, Side, Switch};
 
 use self::call::{Call, Leg, Phase};
@@ -40,8 +39,8 @@ use self::fork::Destination;
 use crate::config::{Config, LineSettings};
 use crate::core::transactions::Transactions;
 use crate::core::Now;
-use crate::registrar::Registrar;
-use crate::transport::{Proto, Target};
+use crate::registrar::{nat, Registrar};
+use crate::transport::Target;
 
 pub use self::join::MakeCallError;
 
@@ -94,26 +93,35 @@ impl Ctx<'_> {
     }
 
     /// Where to reach `user`'s phones: the live bindings, best `q` first, at most
-    /// `sip.max_forks` of them, sent to where the REGISTER came from (NAT-friendly), else to
-    /// the contact URI's address. A destination that is callcomp itself is skipped: it would
-    /// only loop (the registrar refuses such bindings; one stored before may remain).
+    /// `sip.max_forks` of them, each sent to its Contact or to where its REGISTER came from as
+    /// `registrar.nat` decides. A destination that is callcomp itself is skipped: it would only
+    /// loop (the registrar refuses such bindings; one stored before may remain). Every decision
+    /// is a SIP trace line.
     pub fn destinations(&self, user: &str) -> Vec<Destination> {
         let own = &self.registrar.policy().own;
         let max = usize::try_from(self.config.sip.max_forks).unwrap_or(usize::MAX);
-        self.registrar
+        let mode = self.config.registrar.nat;
+        let trace = self.sip.trace();
+        let out: Vec<Destination> = self
+            .registrar
             .contacts(user, self.now.ms())
             .into_iter()
             .filter_map(|b| {
                 let uri = Uri::parse(&b.contact_uri).ok()?;
-                let target = b.source.or_else(|| target_of(&uri))?;
+                let (target, why) = nat::route(b, &uri, mode)?;
                 if own.is_own(target.remote) || own.is_own_uri(&uri) {
                     tracing::warn!(%user, contact = %uri, "skipping a binding that points at this server");
                     return None;
                 }
+                trace.route(user, &b.contact_uri, target, why);
                 Some(Destination { uri, target })
             })
             .take(max)
-            .collect()
+            .collect();
+        if out.is_empty() {
+            trace.unroutable(user);
+        }
+        out
     }
 
     /// The AOR of line `name`.
@@ -123,23 +131,7 @@ impl Ctx<'_> {
 }
 
 /// The network destination a SIP URI names when its host is an IP address.
-pub fn target_of(uri: &Uri) -> Option<Target> {
-    let sip = uri.as_sip()?;
-    let ip = match &sip.host {
-        Host::Ipv4(ip) => IpAddr::V4(*ip),
-        Host::Ipv6(ip) => IpAddr::V6(*ip),
-        Host::Domain(_) => return None,
-    };
-    let tcp = sip
-        .params
-        .value("transport")
-        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
-    Some(Target {
-        proto: if tcp { Proto::Tcp } else { Proto::Udp },
-        remote: SocketAddr::new(ip, sip.port.unwrap_or(5060)),
-        conn: None,
-    })
-}
+pub use crate::registrar::nat::contact_target as target_of;
 
 /// What a client transaction of the B2BUA is for.
 #[derive(Debug, Clone)]

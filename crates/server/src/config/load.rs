@@ -68,6 +68,9 @@ pub enum ConfigErrorKind {
     InvalidSecret,
     /// A string holds control characters (line breaks, tabs, NUL...).
     ControlCharacter,
+    /// A `log.sip_trace` entry that is neither a user name nor a Call-ID (spaces, quotes,
+    /// non-ASCII).
+    InvalidTraceFilter,
     /// A string or list is longer than allowed.
     TooLong {
         /// The limit (bytes for strings, entries for lists).
@@ -109,6 +112,9 @@ impl fmt::Display for ConfigErrorKind {
             ConfigErrorKind::InvalidSecret => {
                 f.write_str("must be printable ASCII without spaces or quotes")
             }
+            ConfigErrorKind::InvalidTraceFilter => f.write_str(
+                "must be a user name or a Call-ID: printable ASCII without spaces or quotes",
+            ),
             ConfigErrorKind::ControlCharacter => {
                 f.write_str("must not contain control characters (line breaks, tabs...)")
             }

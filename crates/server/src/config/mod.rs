@@ -104,6 +104,32 @@ pub struct RegistrarConfig {
     /// Most contacts one address of record may have; see `docs/security.md` for what
     /// happens beyond it.
     pub max_contacts: u32,
+    /// Where requests to a registered phone go: its Contact or the REGISTER's source.
+    pub nat: NatMode,
+}
+
+/// `registrar.nat`: where callcomp sends requests to a registered phone (docs/config.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatMode {
+    /// The source when the Contact cannot be reached from here (a name, another address
+    /// than the REGISTER came from, RFC 5626 `ob`, a TCP flow), else the Contact.
+    Auto,
+    /// Always the Contact (the source only when the Contact's host is a name).
+    Contact,
+    /// Always the address the REGISTER came from (symmetric, NAT-friendly).
+    Source,
+}
+
+impl NatMode {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatMode::Auto => "auto",
+            NatMode::Contact => "contact",
+            NatMode::Source => "source",
+        }
+    }
 }
 
 /// `[completion]`: the call-completion service (DESIGN §2).
@@ -211,6 +237,9 @@ pub struct LogConfig {
     /// Malformed SIP input is logged as one summary line (with a count) per this interval.
     #[serde(with = "duration::serde_text")]
     pub malformed_interval: Duration,
+    /// SIP trace filter: user names and Call-IDs whose SIP messages and routing decisions
+    /// are logged (at `debug`, whole messages at `trace`); empty traces every message.
+    pub sip_trace: Vec<String>,
 }
 
 /// A log severity threshold.
@@ -330,6 +359,8 @@ pub struct LineSettings {
     pub name: String,
     /// The AOR, `sip:<name>@<domain>`.
     pub aor: String,
+    /// The name shown to others: [`UserConfig::display_name`], else the line name.
+    pub display: String,
     /// See [`UserConfig::call_waiting`].
     pub call_waiting: bool,
     /// See [`UserConfig::intrudable`].
@@ -386,6 +417,7 @@ impl Default for RegistrarConfig {
             min_expires: Duration::from_secs(60),
             max_expires: Duration::from_secs(3600),
             max_contacts: 10,
+            nat: NatMode::Auto,
         }
     }
 }
@@ -440,6 +472,7 @@ impl Default for LogConfig {
             level: LogLevel::Info,
             format: LogFormat::Text,
             malformed_interval: Duration::from_secs(10),
+            sip_trace: Vec::new(),
         }
     }
 }
@@ -490,6 +523,7 @@ impl Config {
         LineSettings {
             name: name.to_owned(),
             aor: format!("sip:{name}@{}", self.domain),
+            display: user.display_name.clone().unwrap_or_else(|| name.to_owned()),
             call_waiting: user.call_waiting,
             intrudable: user.intrudable,
             on_busy: user.on_busy,

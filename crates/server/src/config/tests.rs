@@ -210,6 +210,35 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // issue #12: the trace filter and registrar.nat
+    Bad {
+        text: "[log]\nsip_trace = [\"alice\", \"a b\"]\n",
+        key: "log.sip_trace[1]",
+        line: 2,
+        column: 23,
+        says: "must be a user name or a Call-ID",
+    },
+    Bad {
+        text: "[log]\nsip_trace = [\"\"]\n",
+        key: "log.sip_trace[0]",
+        line: 2,
+        column: 14,
+        says: "must not be empty",
+    },
+    Bad {
+        text: "[log]\nsip_trace = [\"bob\", \"bob\"]\n",
+        key: "log.sip_trace[1]",
+        line: 2,
+        column: 21,
+        says: "duplicate of `log.sip_trace[0]`",
+    },
+    Bad {
+        text: "[registrar]\nnat = \"stun\"\n",
+        key: "registrar.nat",
+        line: 2,
+        column: 7,
+        says: "unknown variant `stun`",
+    },
     // TOML syntax
     Bad {
         text: "[users.alice]\npassword = \n",

@@ -334,6 +334,17 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         HOUR,
         "1s to 1h",
     );
+    f.duplicates("log.sip_trace", &config.log.sip_trace);
+    for (i, item) in config.log.sip_trace.iter().enumerate() {
+        let key = format!("log.sip_trace[{i}]");
+        if item.is_empty() {
+            f.push(&key, ConfigErrorKind::Empty);
+        } else if !is_visible_ascii(item) {
+            f.push(&key, ConfigErrorKind::InvalidTraceFilter);
+        } else if item.len() > 256 {
+            f.push(&key, ConfigErrorKind::TooLong { max: 256 });
+        }
+    }
 
     if config.store.path.as_os_str().is_empty() {
         f.push("store.path", ConfigErrorKind::Empty);

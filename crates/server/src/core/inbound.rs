@@ -3,7 +3,7 @@
 //! Requests: [`check_request`] first (400 with the reason, 416 for a foreign URI scheme,
 //! answered statelessly), then the transaction layer (retransmissions stop there), then by
 //! method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0),
-//! CANCEL to the INVITE it cancels, OPTIONS answered with Allow and Supported, a request
+//! CANCEL to the INVITE it cancels, OPTIONS answered with Allow and Accept, a request
 //! with a To tag into its dialog, BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
 //! callcomp knows but does not serve 405 with Allow, unknown methods 501. Responses go
 //! through the layer to the B2BUA; ACKs for 2xx to their dialog.
@@ -18,14 +18,28 @@ use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 
+use super::trace::Direction;
 use super::transactions::TuEvent;
 use super::{ids, Engine, Now, StoreJob};
 use crate::api::metrics as m;
 use crate::registrar::{Decision, RegisterRequest};
 use crate::transport::{Inbound, Peer, Target};
 
-/// The methods callcomp serves, for Allow.
-pub const ALLOWED: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
+/// The methods callcomp accepts, for the Allow of OPTIONS answers and of the messages that
+/// form or refresh a dialog: besides the call methods, MESSAGE and SUBSCRIBE inside a call
+/// (relayed to the other leg) and NOTIFY (for callcomp's own RFC 4235 subscriptions).
+pub const ALLOWED: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, SUBSCRIBE, NOTIFY";
+
+/// The methods callcomp accepts outside a dialog, for the Allow of a 405 (RFC 3261 §21.4.6:
+/// the methods valid for the address the request was sent to).
+pub const ALLOWED_OUT_OF_DIALOG: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
+
+/// The event packages callcomp serves as a notifier, for Allow-Events (RFC 6665 §8.2.2: a
+/// node listing a package can answer SUBSCRIBE and send NOTIFY for it). None yet: callcomp
+/// only subscribes (RFC 4235 `dialog`), so OPTIONS answers carry no Allow-Events.
+pub const ALLOW_EVENTS: &[&str] = &[];
 
 impl Engine {
     /// Handles one event of the transport.
@@ -41,6 +55,9 @@ impl Engine {
     /// Handles a message from `peer`.
     pub fn inbound(&mut self, message: Message, peer: Peer, now: Now) {
         let from = Target::reply_to(&peer);
+        self.sip
+            .trace()
+            .message(Direction::In, &message, peer.proto, peer.remote);
         if message.is_request() {
             if let Err(e) = check_request(&message) {
                 ::metrics::counter!(m::PARSE_ERRORS, m::LABEL_TRANSPORT => peer.proto.as_str().to_ascii_lowercase()).increment(1);
@@ -116,8 +133,10 @@ impl Engine {
             Method::Options if !in_dialog => {
                 let mut response = builder::response(&request, 200, None, &ids::tag());
                 response.push_raw(HeaderName::Allow, ALLOWED);
+                if !ALLOW_EVENTS.is_empty() {
+                    response.push_raw(HeaderName::AllowEvents, ALLOW_EVENTS.join(", "));
+                }
                 response.push_raw(HeaderName::Accept, "application/sdp");
-                response.push_raw(HeaderName::Supported, "");
                 self.sip.respond(&key, response, now.instant);
             }
             Method::Notify if self.b2bua.is_watch(&ess.call_id.0) => {
@@ -144,7 +163,7 @@ impl Engine {
             | Method::Options
             | Method::Ack => {
                 let mut response = builder::response(&request, 405, None, &ids::tag());
-                response.push_raw(HeaderName::Allow, ALLOWED);
+                response.push_raw(HeaderName::Allow, ALLOWED_OUT_OF_DIALOG);
                 self.sip.respond(&key, response, now.instant);
             }
         }

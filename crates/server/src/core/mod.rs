@@ -10,6 +10,7 @@
 //! - [`inbound`](mod@inbound): every inbound message, from the checks to the role that handles it;
 //! - [`transactions`]: the transaction layer and our Via/Contact;
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
+//! - [`trace`]: the SIP trace lines (`log.sip_trace`);
 //! - [`ids`]: tags, branches, Call-IDs.
 
 pub mod completion;
@@ -17,6 +18,7 @@ pub mod handle;
 pub mod ids;
 pub mod inbound;
 pub mod runtime;
+pub mod trace;
 pub mod transactions;
 
 use std::collections::HashMap;
@@ -140,7 +142,8 @@ impl Engine {
         registrar.add_own_addr(advertise);
         registrar.load(bindings, now.ms());
         let mut engine = Engine {
-            sip: Transactions::new(TimerConfig::default(), advertise),
+            sip: Transactions::new(TimerConfig::default(), advertise)
+                .with_trace(trace::SipTrace::new(config.log.sip_trace.clone())),
             registrar,
             b2bua: B2bua::new(),
             switch,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use callcomp_sip::header_name::HeaderName;
 use callcomp_sip::headers::via::{Transport, Via};
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::{
@@ -17,8 +18,14 @@ use callcomp_sip::transaction::{
 use callcomp_sip::uri::Host;
 
 use super::ids;
+use super::trace::{Direction, SipTrace};
 use crate::api::metrics as m;
 use crate::transport::{Outbound, Proto, Target};
+
+/// callcomp's `User-Agent` (requests) and `Server` (responses) value: every request and
+/// response that starts or answers a transaction carries it; one leg's own never reaches the
+/// other (`b2bua::dialog::copy_end_to_end`).
+pub const AGENT: &str = concat!("callcomp/", env!("CARGO_PKG_VERSION"));
 
 /// What the transaction layer hands up to the transaction user.
 #[derive(Debug)]
@@ -53,6 +60,7 @@ pub struct Transactions {
     routes: HashMap<TransactionKey, Target>,
     outbox: Vec<Outbound>,
     advertise: SocketAddr,
+    trace: SipTrace,
 }
 
 impl Transactions {
@@ -63,7 +71,19 @@ impl Transactions {
             routes: HashMap::new(),
             outbox: Vec::new(),
             advertise,
+            trace: SipTrace::default(),
         }
+    }
+
+    /// The same layer tracing SIP through `trace` (`log.sip_trace`).
+    pub fn with_trace(mut self, trace: SipTrace) -> Transactions {
+        self.trace = trace;
+        self
+    }
+
+    /// The SIP trace, for the lines written outside the wire boundary (routing decisions).
+    pub fn trace(&self) -> &SipTrace {
+        &self.trace
     }
 
     /// The address in our Via and Contact.
@@ -119,10 +139,13 @@ impl Transactions {
     /// refused it (a reused branch, which fresh branches make impossible).
     pub fn request(
         &mut self,
-        request: Message,
+        mut request: Message,
         target: Target,
         now: Instant,
     ) -> Option<TransactionKey> {
+        if request.get_str(&HeaderName::UserAgent).is_none() {
+            request.push_raw(HeaderName::UserAgent, AGENT);
+        }
         match self
             .layer
             .send_request(request, target.proto.is_reliable(), now)
@@ -146,7 +169,10 @@ impl Transactions {
 
     /// Sends `response` through server transaction `key`. A transaction that has ended
     /// (or cannot send this response now) is logged and skipped.
-    pub fn respond(&mut self, key: &TransactionKey, response: Message, now: Instant) {
+    pub fn respond(&mut self, key: &TransactionKey, mut response: Message, now: Instant) {
+        if response.get_str(&HeaderName::Server).is_none() {
+            response.push_raw(HeaderName::Server, AGENT);
+        }
         match self.layer.send_response(key, response, now) {
             Ok(outputs) => {
                 self.settle(outputs, None);
@@ -159,6 +185,8 @@ impl Transactions {
     /// stateless response.
     pub fn send(&mut self, message: &Message, target: Target) {
         count(m::SIP_MESSAGES_OUT, message);
+        self.trace
+            .message(Direction::Out, message, target.proto, target.remote);
         self.outbox.push(Outbound {
             target,
             bytes: message.to_bytes(),

@@ -9,6 +9,7 @@
 
 pub mod binding;
 pub mod decide;
+pub mod nat;
 pub mod own;
 
 use std::collections::BTreeMap;
