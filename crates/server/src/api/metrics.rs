@@ -29,6 +29,15 @@ pub const EVENT_CLIENTS: &str = "callcomp_api_event_clients";
 /// Counter: events skipped for WebSocket clients that fell behind.
 pub const EVENTS_LAGGED: &str = "callcomp_api_events_lagged_total";
 
+/// Counter: failed authentications (wrong password, unknown user, credentials of another
+/// user), by [`LABEL_METHOD`] and [`LABEL_REASON`].
+pub const AUTH_FAILURES: &str = "callcomp_auth_failures_total";
+/// Counter: lockouts started, by [`LABEL_SCOPE`] (`source`, `user`).
+pub const AUTH_LOCKOUTS: &str = "callcomp_auth_lockouts_total";
+/// Counter: requests refused with 403 by the identity checks, by [`LABEL_REASON`]
+/// (`locked-source`, `locked-user`, `identity-mismatch`, `untrusted-identity`, `not-dialog-peer`).
+pub const AUTH_REFUSALS: &str = "callcomp_auth_refusals_total";
+
 /// Label: the outcome of a registration.
 pub const LABEL_RESULT: &str = "result";
 /// Label: a TAPI call state name.
@@ -41,6 +50,10 @@ pub const LABEL_METHOD: &str = "method";
 pub const LABEL_STATUS: &str = "status";
 /// Label: `udp` or `tcp`.
 pub const LABEL_TRANSPORT: &str = "transport";
+/// Label: why an authentication failed or a request was refused.
+pub const LABEL_REASON: &str = "reason";
+/// Label: what a lockout applies to, `source` or `user`.
+pub const LABEL_SCOPE: &str = "scope";
 
 /// Every metric name defined here.
 pub const ALL: &[&str] = &[
@@ -53,6 +66,9 @@ pub const ALL: &[&str] = &[
     PARSE_ERRORS,
     EVENT_CLIENTS,
     EVENTS_LAGGED,
+    AUTH_FAILURES,
+    AUTH_LOCKOUTS,
+    AUTH_REFUSALS,
 ];
 
 /// The Prometheus recorder could not be installed.
@@ -125,6 +141,21 @@ pub fn describe() {
         Unit::Count,
         "Events skipped for slow WebSocket clients."
     );
+    describe_counter!(
+        AUTH_FAILURES,
+        Unit::Count,
+        "Failed authentications, by method and reason."
+    );
+    describe_counter!(
+        AUTH_LOCKOUTS,
+        Unit::Count,
+        "Lockouts started after repeated failed authentications, by scope."
+    );
+    describe_counter!(
+        AUTH_REFUSALS,
+        Unit::Count,
+        "Requests refused by the identity checks, by reason."
+    );
 }
 
 #[cfg(test)]
@@ -143,6 +174,9 @@ mod tests {
             SIP_MESSAGES_OUT,
             PARSE_ERRORS,
             EVENTS_LAGGED,
+            AUTH_FAILURES,
+            AUTH_LOCKOUTS,
+            AUTH_REFUSALS,
         ];
         let gauges = [CALLS, EVENT_CLIENTS];
         assert_eq!(counters.len() + gauges.len(), ALL.len());

@@ -28,11 +28,13 @@ use super::fork::{ForkEvent, Outgoing};
 use super::offer::add_offer;
 use super::{B2bua, Client, Ctx, Timer};
 use crate::core::ids;
+use crate::identity::Identity;
 use crate::registrar::aor_user;
 use crate::transport::Target;
 
 impl B2bua {
-    /// A new INVITE outside any dialog, from `peer`.
+    /// A new INVITE outside any dialog, from `peer`, speaking for `identity` (decided by
+    /// the identity gate, never by the From alone): a local user's line places the call.
     pub fn invite(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -40,6 +42,7 @@ impl B2bua {
         request: Message,
         ess: &Essentials,
         peer: Target,
+        identity: Identity,
     ) {
         let tag = ids::tag();
         let Some(dialog) = Dialog::as_uas(&request, &tag, peer) else {
@@ -48,7 +51,10 @@ impl B2bua {
             return;
         };
         let id = self.new_ref();
-        let caller_line = aor_user(&ess.from.uri).filter(|u| cx.switch.line(u).is_some());
+        let caller_line = identity
+            .user()
+            .filter(|u| cx.switch.line(u).is_some())
+            .map(str::to_owned);
         let callee = request
             .uri()
             .and_then(aor_user)

@@ -132,7 +132,7 @@ fn key_line(line: &str) -> Option<(&str, bool)> {
 fn schema_keys() -> BTreeSet<String> {
     let mut full = Config::default();
     full.registrar.open = Some(true);
-    full.registrar.realm = Some("r".into());
+    full.auth.realm = Some("r".into());
     full.api.token = Some(Secret::new("t"));
     full.users.insert(
         "u".into(),
@@ -514,6 +514,41 @@ const BAD: &[Bad] = &[
         line: 2,
         column: 13,
         says: "out of range (0s to 5m)",
+    },
+    Bad {
+        text: "[auth]\nalgorithms = [\"SHA-1\"]\n",
+        key: "auth.algorithms[0]",
+        line: 2,
+        column: 15,
+        says: "unknown variant `SHA-1`",
+    },
+    Bad {
+        text: "[auth]\nalgorithms = []\n",
+        key: "auth.algorithms",
+        line: 2,
+        column: 14,
+        says: "must not be empty",
+    },
+    Bad {
+        text: "[auth]\nlockout = \"0s\"\n",
+        key: "auth.lockout",
+        line: 2,
+        column: 11,
+        says: "greater than zero",
+    },
+    Bad {
+        text: "[sip]\ntrusted = [\"10.0.0.1/8\"]\n",
+        key: "sip.trusted",
+        line: 2,
+        column: 11,
+        says: "write the network address (10.0.0.0/8)",
+    },
+    Bad {
+        text: "[sip]\ntrusted = [\"gateway.example\"]\n",
+        key: "sip.trusted",
+        line: 2,
+        column: 11,
+        says: "is not an IP address",
     },
 ];
 

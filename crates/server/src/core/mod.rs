@@ -33,6 +33,7 @@ use callcomp_switch::{
 use crate::api::metrics as m;
 use crate::b2bua::{B2bua, Ctx, MakeCallError};
 use crate::config::Config;
+use crate::identity::Authenticator;
 use crate::registrar::{Binding, Registrar};
 use crate::transport::Outbound;
 
@@ -113,6 +114,7 @@ pub struct Engine {
     config: Arc<Config>,
     sip: Transactions,
     registrar: Registrar,
+    auth: Authenticator,
     b2bua: B2bua,
     switch: Arc<Mutex<Switch>>,
     events: Vec<Event>,
@@ -136,11 +138,12 @@ impl Engine {
         bindings: Vec<Binding>,
         now: Now,
     ) -> Engine {
-        let mut registrar = Registrar::from_config(&config, nonce_key);
+        let mut registrar = Registrar::from_config(&config);
         registrar.load(bindings, now.ms());
         let mut engine = Engine {
             sip: Transactions::new(TimerConfig::default(), advertise),
             registrar,
+            auth: Authenticator::from_config(&config, nonce_key),
             b2bua: B2bua::new(),
             switch,
             events: Vec::new(),
