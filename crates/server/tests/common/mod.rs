@@ -179,6 +179,8 @@ pub struct ServerConfig {
     pub log_level: String,
     /// Whole extra tables appended to the file (e.g. "[completion]\nbusy_hold = \"5s\"\n").
     pub extra_tables: String,
+    /// Extra `key = value` lines for the `[sip]` table (e.g. `trusted = ["127.0.0.2"]`).
+    pub sip_extra: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -189,6 +191,7 @@ impl Default for ServerConfig {
             transports: vec!["udp".to_owned(), "tcp".to_owned()],
             log_level: "debug".to_owned(),
             extra_tables: String::new(),
+            sip_extra: Vec::new(),
         };
         for name in ["alice", "bob"] {
             config = config.user(name, Some(&password_of(name)));
@@ -223,6 +226,12 @@ impl ServerConfig {
         self
     }
 
+    /// Adds a `key = value` line to the `[sip]` table.
+    pub fn sip_option(mut self, line: &str) -> ServerConfig {
+        self.sip_extra.push(line.to_owned());
+        self
+    }
+
     /// Appends whole tables to the file.
     pub fn tables(mut self, toml: &str) -> ServerConfig {
         self.extra_tables.push_str(toml);
@@ -253,7 +262,11 @@ impl ServerConfig {
         let _ = writeln!(text, "[sip]");
         let _ = writeln!(text, "listen = [\"{LOCALHOST}:{sip_port}\"]");
         let _ = writeln!(text, "transports = [{}]", quoted(&self.transports));
-        let _ = writeln!(text, "no_answer_timeout = {:?}\n", self.no_answer_timeout);
+        let _ = writeln!(text, "no_answer_timeout = {:?}", self.no_answer_timeout);
+        for line in &self.sip_extra {
+            let _ = writeln!(text, "{line}");
+        }
+        let _ = writeln!(text);
         let _ = writeln!(text, "[api]");
         let _ = writeln!(text, "listen = \"{LOCALHOST}:{api_port}\"\n");
         let _ = writeln!(text, "[store]");

@@ -20,6 +20,7 @@ use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
+mod identity;
 mod third_party;
 
 const SERVER: &str = "192.0.2.100:5060";
