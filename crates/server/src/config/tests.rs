@@ -671,6 +671,26 @@ fn open_registration_and_lines() {
     assert!(c.line("zed").is_none());
     assert_eq!(c.open_line("zed").max_queue, 10);
     assert_eq!(c.realm(), "127.0.0.1");
+    let c = load("[auth]\nrealm = \"pbx.example\"\n").unwrap();
+    assert_eq!(c.realm(), "pbx.example");
+}
+
+#[test]
+fn open_registration_beyond_loopback_is_a_louder_warning() {
+    let c = load("[sip]\nlisten = [\"127.0.0.1:5060\", \"192.0.2.1:5060\"]\n").unwrap();
+    assert_eq!(
+        c.warnings(),
+        vec![
+            Warning::OpenRegistration,
+            Warning::OpenRegistrationReachable {
+                listen: "192.0.2.1:5060".parse().unwrap()
+            },
+        ]
+    );
+    assert!(c.warnings()[1].to_string().contains("a lab mode"));
+    // With users (registration closed) there is nothing to warn about.
+    let c = load("[sip]\nlisten = [\"192.0.2.1:5060\"]\n[users.a]\npassword = \"p\"\n").unwrap();
+    assert!(c.warnings().is_empty());
 }
 
 #[test]
