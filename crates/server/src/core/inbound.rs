@@ -128,7 +128,8 @@ impl Engine {
                 self.sip.respond(&key, response, now.instant);
             }
             Method::Notify if self.b2bua.is_watch(&ess.call_id.0) => {
-                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request));
+                let Some(from) = from else { return };
+                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request, from));
             }
             _ if in_dialog => {
                 let Some(from) = from else { return };
