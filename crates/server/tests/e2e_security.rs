@@ -332,3 +332,48 @@ fn a_user_without_a_password_calls_without_credentials() {
             .remote(server.sip),
     );
 }
+
+/// REGISTER guessing counts too, here per user (threshold 2, no per-source lockout): after
+/// two wrong passwords for alice, even her right password is refused with 403, while bob
+/// registers from the same address; the lockout is logged and counted.
+#[test]
+fn register_guessing_locks_the_user_out() {
+    let server = Server::start(
+        ServerConfig::default()
+            .tables("[auth]\nsource_max_failures = 0\nuser_max_failures = 2\nlockout = \"1m\"\n"),
+    );
+    for guess in ["guess-1", "guess-2"] {
+        Sipp::new("register_wrong_password.xml")
+            .user("alice")
+            .auth("alice", guess)
+            .remote(server.sip)
+            .run()
+            .assert_success();
+    }
+    let refused = server.sipp_as("register.xml", "alice").run();
+    refused.assert_failure();
+    assert!(
+        refused.logged("403 Too many failed authentications"),
+        "{}",
+        refused.report
+    );
+    server.sipp_as("register.xml", "bob").run().assert_success();
+    let log = server.stderr();
+    assert!(
+        log.contains("authentication lockout: user=\"alice\" seconds=60"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("authentication failed: source=127.0.0.1 method=REGISTER user=\"alice\" reason=wrong-password")
+            .count(),
+        2,
+        "{log}"
+    );
+    let (_, metrics) = common::http::request(server.api, "GET", "/metrics", None);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "callcomp_auth_lockouts_total{scope=\"user\"} 1"),
+        "{metrics}"
+    );
+}
