@@ -70,7 +70,7 @@ impl B2bua {
             return respond(cx, 481, None);
         };
         if !identity::from_dialog_peer(source, dialog.target, &dialog.remote_target) {
-            tracing::info!(remote = %source.remote, call_id = %ess.call_id.0, %method, "in-dialog request not from the dialog's peer");
+            tracing::debug!(remote = %source.remote, call_id = %ess.call_id.0, %method, "in-dialog request not from the dialog's peer");
             ::metrics::counter!(m::AUTH_REFUSALS, m::LABEL_REASON => "not-dialog-peer")
                 .increment(1);
             return respond(cx, 403, Some("Not from the dialog's peer"));

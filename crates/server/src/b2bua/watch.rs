@@ -112,7 +112,7 @@ impl B2bua {
             .iter()
             .any(|d| identity::from_dialog_peer(source, d.target, &d.uri));
         if !from_phone {
-            tracing::info!(remote = %source.remote, callee, "dialog NOTIFY not from the callee's phone");
+            tracing::debug!(remote = %source.remote, callee, "dialog NOTIFY not from the callee's phone");
             let response = builder::response(request, 403, Some("Not from the dialog's peer"), "");
             cx.sip.respond(&key, response, cx.now.instant);
             return;

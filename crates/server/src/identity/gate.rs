@@ -18,6 +18,10 @@
 //!
 //! "Local user" is the user part of the From URI, whatever its host, so `alice@elsewhere`
 //! cannot slip past as a stranger: it is challenged as alice.
+//!
+//! Refusals are logged at DEBUG only (anyone can send them by the thousand) and counted in
+//! `callcomp_auth_refusals_total`; failed authentications are WARN (see [`super`]), bounded
+//! by the lockout.
 
 use callcomp_sip::check::Essentials;
 use callcomp_sip::message::Message;
@@ -105,7 +109,7 @@ pub fn admit(
         let name = auth.authenticate(&attempt, directory.users, None)?;
         if let Some((claimed, _)) = &claimed {
             if *claimed != name {
-                tracing::info!(
+                tracing::debug!(
                     source = %attempt.source,
                     method = %method,
                     user = %name,
@@ -150,7 +154,7 @@ pub fn admit(
             authenticated: false,
         }),
         None => {
-            tracing::info!(
+            tracing::debug!(
                 source = %attempt.source,
                 method = %method,
                 from = %ess.from.uri,
