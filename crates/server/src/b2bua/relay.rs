@@ -200,8 +200,9 @@ impl B2bua {
         }
     }
 
-    /// An ACK for a 2xx: stop retransmitting that 2xx and pass the ACK across if one is owed.
-    pub fn ack(&mut self, cx: &mut Ctx<'_>, ack: &Message) {
+    /// An ACK for a 2xx from `source`: stop retransmitting that 2xx and pass the ACK across if
+    /// one is owed. Only the dialog's peer is heard.
+    pub fn ack(&mut self, cx: &mut Ctx<'_>, ack: &Message, source: Target) {
         let Ok(ess) = callcomp_sip::check::check_request(ack) else {
             return;
         };
@@ -212,6 +213,18 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        // An ACK from anyone but that side's peer is dropped (an ACK gets no answer).
+        let from_tag = ess.from.tag().unwrap_or_default();
+        let from_peer = call
+            .leg_mut(side)
+            .and_then(|l| l.dialog_with_tag(from_tag))
+            .is_some_and(|d| identity::from_dialog_peer(source, d.target, &d.remote_target));
+        if !from_peer {
+            tracing::debug!(remote = %source.remote, call_id = %ess.call_id.0, "ACK not from the dialog's peer dropped");
+            ::metrics::counter!(m::AUTH_REFUSALS, m::LABEL_REASON => "not-dialog-peer")
+                .increment(1);
+            return;
+        }
         let seq = ess.cseq.seq;
         call.unacked.retain(|u| !(u.side == side && u.seq == seq));
         let Some(pos) = call

@@ -77,7 +77,10 @@ impl Engine {
                 TuEvent::StrayResponse(response) => {
                     self.with_ctx(now, |b2bua, cx| b2bua.stray_response(cx, &response));
                 }
-                TuEvent::Ack(ack) => self.with_ctx(now, |b2bua, cx| b2bua.ack(cx, &ack)),
+                TuEvent::Ack(ack) => {
+                    let Some(from) = from else { continue };
+                    self.with_ctx(now, |b2bua, cx| b2bua.ack(cx, &ack, from));
+                }
             }
         }
     }

@@ -53,3 +53,20 @@ fn the_gate_stands_before_the_b2bua() {
     assert_eq!(h.one(DAVE).status(), Some(403));
     assert!(h.take(BOB).is_empty());
 }
+
+/// An ACK for alice's 2xx from another address is dropped: bob gets no ACK until alice's own.
+#[test]
+fn an_ack_from_elsewhere_is_not_relayed() {
+    const INTRUDER: &str = "203.0.113.9:5061";
+    let mut h = Harness::new();
+    let to_bob = ringing(&mut h);
+    h.recv(BOB, &reply(&to_bob, 200, "b1", BOB, Some(SDP_B)));
+    let ok = h.one(ALICE);
+    assert_eq!(ok.status(), Some(200));
+    h.recv(INTRUDER, &from_caller("ACK", &ok, 1, "z9hG4bKack1", None));
+    assert!(h.take(BOB).is_empty());
+    assert!(h.take(INTRUDER).is_empty());
+    h.recv(ALICE, &from_caller("ACK", &ok, 1, "z9hG4bKack1", None));
+    let ack = h.one(BOB);
+    assert_eq!(ack.method(), Some(&callcomp_sip::Method::Ack));
+}
