@@ -120,7 +120,10 @@ impl Engine {
         match method {
             Method::Extension(_) => self.reply(&key, &request, 501, None, now),
             Method::Cancel => {
-                self.with_ctx(now, |b2bua, cx| b2bua.cancel(cx, key, request, cancels))
+                let Some(from) = from else { return };
+                self.with_ctx(now, |b2bua, cx| {
+                    b2bua.cancel(cx, key, request, cancels, from)
+                });
             }
             Method::Register => self.register(key, &request, &ess, from, now),
             Method::Options if !in_dialog => {

@@ -70,3 +70,28 @@ fn an_ack_from_elsewhere_is_not_relayed() {
     let ack = h.one(BOB);
     assert_eq!(ack.method(), Some(&callcomp_sip::Method::Ack));
 }
+
+/// A CANCEL that matches alice's INVITE but comes from another address gets 403 and bob's
+/// phone keeps ringing.
+#[test]
+fn a_cancel_from_elsewhere_is_refused() {
+    const INTRUDER: &str = "203.0.113.9:5061";
+    let mut h = Harness::new();
+    ringing(&mut h);
+    h.states();
+    let invite = invite_text("bob", "call-1", "z9hG4bKtest3", 70);
+    let cancel = invite
+        .replacen("INVITE sip:bob", "CANCEL sip:bob", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    let cancel =
+        cancel.split("Content-Type").next().unwrap().to_owned() + "Content-Length: 0\r\n\r\n";
+    h.recv(INTRUDER, &cancel);
+    let refused = h.one(INTRUDER);
+    assert_eq!(refused.status(), Some(403));
+    assert!(h.take(BOB).is_empty());
+    assert!(h.take(ALICE).is_empty());
+    assert!(h.states().is_empty());
+    assert_eq!(h.engine.b2bua().call_count(), 1);
+    // (alice's own CANCEL, with the same branch, would now match the intruder's CANCEL
+    // transaction: the transaction layer keys by Via, not by source address.)
+}
