@@ -16,12 +16,16 @@
 #
 # Usage:
 #   bench/load.sh kamailio            start Kamailio with bench/kamailio.cfg and load it
-#   bench/load.sh callcomp            start target/release/callcomp (open registration)
+#   bench/load.sh callcomp            start target/release/callcomp (open registration; with
+#                                     AUTH=1, users alice and bob with passwords instead)
 #   bench/load.sh addr IP:PORT PID    load a server that is already running (PID for /proc)
 #
 # Environment (defaults in brackets):
 #   RATES ["100 200 500 1000 1500"]  STEP [10] seconds per rate   KEEP_GOING [0]: 1 runs all
 #   HOLD_MS [0] call length in milliseconds
+#   AUTH [0]: 1 registers bob with a password and places authenticated calls (each INVITE
+#     challenged with 407 and sent again with credentials, bench/sipp/uac_load_auth.xml);
+#     the callcomp target then configures alice and bob with passwords
 #   TARGET_PORT [5070 kamailio, 5080 callcomp]  UAS_PORT [5090]  UAC_PORT [5091]
 #   KAMAILIO_OPTS ["-m 256 -M 8"] (Debian defaults; e.g. "-m 2048 -M 8 -x tlsf -X tlsf")
 #   KAMAILIO_CHILDREN [2]  CALLCOMP_BIN [$CARGO_TARGET_DIR or target]/release/callcomp
@@ -40,6 +44,7 @@ tests_sipp="$root/crates/server/tests/sipp"
 RATES=${RATES:-"100 200 500 1000 1500"}
 STEP=${STEP:-10}
 HOLD_MS=${HOLD_MS:-0}
+AUTH=${AUTH:-0}
 KEEP_GOING=${KEEP_GOING:-0}
 UAS_PORT=${UAS_PORT:-5090}
 UAC_PORT=${UAC_PORT:-5091}
@@ -86,8 +91,12 @@ case "$mode" in
     if [ ! -x "$bin" ]; then
       (cd "$root" && cargo build --release -p callcomp)
     fi
+    users=""
+    if [ "$AUTH" = 1 ]; then
+      users=$(printf '[users.alice]\npassword = "alice-secret"\n[users.bob]\npassword = "bob-secret"\n')
+    fi
     cat >"$OUT/callcomp.toml" <<EOF
-# Written by bench/load.sh: open registration (no users), UDP only, quiet log.
+# Written by bench/load.sh: open registration (no users) unless AUTH=1, UDP only, quiet log.
 domain = "127.0.0.1"
 [sip]
 listen = ["$target"]
@@ -98,11 +107,13 @@ listen = "127.0.0.1:$((TARGET_PORT + 1))"
 path = "$OUT/callcomp.db"
 [log]
 level = "warn"
+$users
 EOF
     "$bin" serve --config "$OUT/callcomp.toml" >"$OUT/server.log" 2>&1 &
     server_pid=$!
     started_pids+=("$server_pid")
     label="callcomp ($bin)"
+    [ "$AUTH" = 1 ] && label="$label, authenticated calls"
     ;;
   addr)
     target=${2:-}
@@ -165,10 +176,19 @@ stat_field() {
 
 # --- the callee phone --------------------------------------------------------------------
 
+uac_scenario="$here/sipp/uac_load.xml"
+uas_auth=()
+uac_auth=()
+if [ "$AUTH" = 1 ]; then
+  uac_scenario="$here/sipp/uac_load_auth.xml"
+  uas_auth=(-au bob -ap bob-secret)
+  uac_auth=(-au alice -ap alice-secret)
+fi
+
 registered=0
 for _ in $(seq 1 20); do
   if timeout 10 sipp -sf "$tests_sipp/register.xml" -m 1 -i 127.0.0.1 -p "$UAS_PORT" \
-      -key user bob -key expires 3600 -nostdin -timeout 2s -timeout_error \
+      -key user bob -key expires 3600 "${uas_auth[@]}" -nostdin -timeout 2s -timeout_error \
       "$target" >"$OUT/register.log" 2>&1; then
     registered=1
     break
@@ -202,8 +222,8 @@ for rate in $RATES; do
   ticks_before=$(cpu_ticks)
   uac_csv="$OUT/uac-$rate.csv"
   status=0
-  timeout -s KILL $((STEP + 30)) sipp -sf "$here/sipp/uac_load.xml" -i 127.0.0.1 \
-    -p "$UAC_PORT" -s bob -key user alice -r "$rate" -m "$calls" \
+  timeout -s KILL $((STEP + 30)) sipp -sf "$uac_scenario" -i 127.0.0.1 \
+    -p "$UAC_PORT" -s bob -key user alice "${uac_auth[@]}" -r "$rate" -m "$calls" \
     -l $((rate * (4 + HOLD_MS / 1000) + 100)) -d "$HOLD_MS" \
     -nostdin -timeout $((STEP + 20))s -trace_stat -stf "$uac_csv" -fd 1 \
     -trace_err -error_file "$OUT/uac-$rate-errors.log" \

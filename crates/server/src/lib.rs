@@ -2,12 +2,14 @@
 //!
 //! - [`config`]: the configuration; [`store`]: the SQLite store; [`transport`]: UDP and TCP;
 //! - [`registrar`], [`b2bua`]: the SIP roles; [`core`](mod@core): the task that owns them;
+//! - [`identity`]: who a request speaks for (digest, trusted peers, guessing lockout);
 //! - [`api`]: the HTTP/WebSocket API over the core.
 
 pub mod api;
 pub mod b2bua;
 pub mod config;
 pub mod core;
+pub mod identity;
 pub mod registrar;
 pub mod store;
 pub mod transport;

@@ -164,6 +164,26 @@ fn check_config(file: &Path) -> ExitCode {
         }
     );
     println!("  domain: {}", config.domain);
+    let algorithms: Vec<&str> = config
+        .auth
+        .algorithms
+        .iter()
+        .map(|a| a.algorithm().as_str())
+        .collect();
+    println!(
+        "  auth: digest {} (realm {})",
+        algorithms.join(", "),
+        config.realm()
+    );
+    let trusted: Vec<String> = config.sip.trusted.iter().map(ToString::to_string).collect();
+    println!(
+        "  trusted peers: {}",
+        if trusted.is_empty() {
+            "none".to_owned()
+        } else {
+            trusted.join(", ")
+        }
+    );
     println!("  store: {}", config.store.path.display());
     for warning in config.warnings() {
         eprintln!("{shown}: warning: {warning}");

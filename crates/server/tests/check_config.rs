@@ -41,6 +41,11 @@ fn example_file_checks_ok_with_summary() {
         "{stdout}"
     );
     assert!(stdout.contains("api: 127.0.0.1:8060"), "{stdout}");
+    assert!(
+        stdout.contains("auth: digest MD5 (realm 127.0.0.1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("trusted peers: none"), "{stdout}");
 }
 
 #[test]

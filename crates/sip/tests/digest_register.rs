@@ -9,6 +9,8 @@ use callcomp_sip::message::Message;
 use callcomp_sip::parse::Limits;
 
 const T0: u64 = 1_800_000_000;
+/// The phone's address, as the Via says; the nonces are bound to it.
+const CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 10));
 
 fn register_with(authorization: &str) -> Vec<u8> {
     format!(
@@ -48,7 +50,7 @@ fn challenge_then_register() {
 
     // The 401 carries one WWW-Authenticate line per challenge, SHA-256 first.
     let mut unauthorized = Message::new_response(401, "Unauthorized");
-    for c in auth.challenge(T0, false) {
+    for c in auth.challenge(T0, false, CLIENT) {
         unauthorized.push(&WwwAuthenticate(c));
     }
     let bytes = unauthorized.to_bytes();
@@ -63,7 +65,7 @@ fn challenge_then_register() {
         let request = register_with(&folded_answer(challenge, "wonderland"));
         let request = Message::parse_datagram(&request, &Limits::default()).unwrap();
         let creds = request.header::<Authorization>().unwrap().unwrap();
-        auth.verify(&creds, "REGISTER", &secret, now)
+        auth.verify(&creds, "REGISTER", &secret, CLIENT, now)
     };
 
     let verified = verify(&mut auth, &challenges[0], T0 + 3).unwrap();
@@ -83,7 +85,7 @@ fn challenge_then_register() {
     }
 
     // A fresh challenge answered with MD5 passes.
-    let fresh = auth.challenge(T0 + 5, true);
+    let fresh = auth.challenge(T0 + 5, true, CLIENT);
     let verified = verify(&mut auth, &fresh[1], T0 + 6).unwrap();
     assert_eq!(verified.algorithm, Algorithm::Md5);
 }

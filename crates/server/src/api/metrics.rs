@@ -33,6 +33,15 @@ pub const LOOPS_DETECTED: &str = "callcomp_sip_loops_detected_total";
 /// Counter: connections, upgrades and requests refused by a limit, by [`LABEL_LIMIT`].
 pub const LIMIT_REFUSALS: &str = "callcomp_limit_refusals_total";
 
+/// Counter: failed authentications (wrong password, unknown user, credentials of another
+/// user), by [`LABEL_METHOD`] and [`LABEL_REASON`].
+pub const AUTH_FAILURES: &str = "callcomp_auth_failures_total";
+/// Counter: lockouts started, by [`LABEL_SCOPE`] (`source`, `user`).
+pub const AUTH_LOCKOUTS: &str = "callcomp_auth_lockouts_total";
+/// Counter: requests refused with 403 by the identity checks, by [`LABEL_REASON`]
+/// (`locked-source`, `locked-user`, `identity-mismatch`, `untrusted-identity`, `not-dialog-peer`).
+pub const AUTH_REFUSALS: &str = "callcomp_auth_refusals_total";
+
 /// Label: the outcome of a registration.
 pub const LABEL_RESULT: &str = "result";
 /// Label: a TAPI call state name.
@@ -48,6 +57,10 @@ pub const LABEL_TRANSPORT: &str = "transport";
 /// Label: which limit refused (`sip_tcp_total`, `sip_tcp_per_address`, `sip_tcp_message_timeout`,
 /// `api_connections`, `api_event_clients`, `api_host`, `api_origin`).
 pub const LABEL_LIMIT: &str = "limit";
+/// Label: why an authentication failed or a request was refused.
+pub const LABEL_REASON: &str = "reason";
+/// Label: what a lockout applies to, `source` or `user`.
+pub const LABEL_SCOPE: &str = "scope";
 
 /// Every metric name defined here.
 pub const ALL: &[&str] = &[
@@ -62,6 +75,9 @@ pub const ALL: &[&str] = &[
     EVENTS_LAGGED,
     LOOPS_DETECTED,
     LIMIT_REFUSALS,
+    AUTH_FAILURES,
+    AUTH_LOCKOUTS,
+    AUTH_REFUSALS,
 ];
 
 /// The Prometheus recorder could not be installed.
@@ -144,6 +160,21 @@ pub fn describe() {
         Unit::Count,
         "Connections and requests refused by a limit, by limit."
     );
+    describe_counter!(
+        AUTH_FAILURES,
+        Unit::Count,
+        "Failed authentications, by method and reason."
+    );
+    describe_counter!(
+        AUTH_LOCKOUTS,
+        Unit::Count,
+        "Lockouts started after repeated failed authentications, by scope."
+    );
+    describe_counter!(
+        AUTH_REFUSALS,
+        Unit::Count,
+        "Requests refused by the identity checks, by reason."
+    );
 }
 
 #[cfg(test)]
@@ -164,6 +195,9 @@ mod tests {
             EVENTS_LAGGED,
             LOOPS_DETECTED,
             LIMIT_REFUSALS,
+            AUTH_FAILURES,
+            AUTH_LOCKOUTS,
+            AUTH_REFUSALS,
         ];
         let gauges = [CALLS, EVENT_CLIENTS];
         assert_eq!(counters.len() + gauges.len(), ALL.len());

@@ -2,7 +2,10 @@
 //! RFC 3311, RFC 6086): a request the peer on one side sends in its dialog becomes the same
 //! request in the dialog on the other side, with that dialog's Call-ID, tags, CSeq and
 //! target; its responses come back the same way. The body and the end-to-end headers travel
-//! untouched; RAck is renumbered to the other side's INVITE.
+//! untouched; RAck is renumbered to the other side's INVITE. A request is taken only from
+//! that side's peer (the address the dialog was set up with, or its Contact;
+//! [`identity::from_dialog_peer`]): anyone else gets 403, so knowing a Call-ID and tags is
+//! not enough to hang up or re-route someone's call.
 //!
 //! ACK for a 2xx is end to end as well: the ACK for a relayed 2xx is sent on the other side
 //! when the side that got the 2xx acknowledges it, carrying its body (an answer, when the
@@ -20,6 +23,9 @@ use callcomp_switch::{CallRef, Fact, Side};
 use super::call::{other, Leg, PendingAck, Phase};
 use super::dialog::{copy_end_to_end, relay_response, rewrite_rack};
 use super::{B2bua, Client, Ctx, Timer};
+use crate::api::metrics as m;
+use crate::identity;
+use crate::transport::Target;
 
 /// A request relayed from one side to the other, waiting for its responses.
 #[derive(Debug, Clone)]
@@ -42,6 +48,7 @@ impl B2bua {
         key: TransactionKey,
         request: Message,
         ess: &Essentials,
+        source: Target,
     ) {
         let respond = |cx: &mut Ctx<'_>, status: u16, reason: Option<&str>| {
             let response = builder::response(&request, status, reason, "");
@@ -62,6 +69,12 @@ impl B2bua {
         else {
             return respond(cx, 481, None);
         };
+        if !identity::from_dialog_peer(source, dialog.target, &dialog.remote_target) {
+            tracing::debug!(remote = %source.remote, call_id = %ess.call_id.0, %method, "in-dialog request not from the dialog's peer");
+            ::metrics::counter!(m::AUTH_REFUSALS, m::LABEL_REASON => "not-dialog-peer")
+                .increment(1);
+            return respond(cx, 403, Some("Not from the dialog's peer"));
+        }
         if !dialog.accept_remote_seq(ess.cseq.seq) {
             return respond(cx, 500, Some("CSeq out of order"));
         }
@@ -187,8 +200,9 @@ impl B2bua {
         }
     }
 
-    /// An ACK for a 2xx: stop retransmitting that 2xx and pass the ACK across if one is owed.
-    pub fn ack(&mut self, cx: &mut Ctx<'_>, ack: &Message) {
+    /// An ACK for a 2xx from `source`: stop retransmitting that 2xx and pass the ACK across if
+    /// one is owed. Only the dialog's peer is heard.
+    pub fn ack(&mut self, cx: &mut Ctx<'_>, ack: &Message, source: Target) {
         let Ok(ess) = callcomp_sip::check::check_request(ack) else {
             return;
         };
@@ -199,6 +213,18 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        // An ACK from anyone but that side's peer is dropped (an ACK gets no answer).
+        let from_tag = ess.from.tag().unwrap_or_default();
+        let from_peer = call
+            .leg_mut(side)
+            .and_then(|l| l.dialog_with_tag(from_tag))
+            .is_some_and(|d| identity::from_dialog_peer(source, d.target, &d.remote_target));
+        if !from_peer {
+            tracing::debug!(remote = %source.remote, call_id = %ess.call_id.0, "ACK not from the dialog's peer dropped");
+            ::metrics::counter!(m::AUTH_REFUSALS, m::LABEL_REASON => "not-dialog-peer")
+                .increment(1);
+            return;
+        }
         let seq = ess.cseq.seq;
         call.unacked.retain(|u| !(u.side == side && u.seq == seq));
         let Some(pos) = call

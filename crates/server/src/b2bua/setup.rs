@@ -27,12 +27,15 @@ use super::dialog::{copy_end_to_end, relay_response, Dialog};
 use super::fork::{ForkEvent, Outgoing};
 use super::offer::add_offer;
 use super::{B2bua, Client, Ctx, Timer};
+use crate::api::metrics as m;
 use crate::core::ids;
+use crate::identity::{self, Identity};
 use crate::registrar::aor_user;
 use crate::transport::Target;
 
 impl B2bua {
-    /// A new INVITE outside any dialog, from `peer`.
+    /// A new INVITE outside any dialog, from `peer`, speaking for `identity` (decided by
+    /// the identity gate, never by the From alone): a local user's line places the call.
     pub fn invite(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -40,6 +43,7 @@ impl B2bua {
         request: Message,
         ess: &Essentials,
         peer: Target,
+        identity: Identity,
     ) {
         let tag = ids::tag();
         let Some(dialog) = Dialog::as_uas(&request, &tag, peer) else {
@@ -48,7 +52,10 @@ impl B2bua {
             return;
         };
         let id = self.new_ref();
-        let caller_line = aor_user(&ess.from.uri).filter(|u| cx.switch.line(u).is_some());
+        let caller_line = identity
+            .user()
+            .filter(|u| cx.switch.line(u).is_some())
+            .map(str::to_owned);
         let callee = request
             .uri()
             .and_then(aor_user)
@@ -419,22 +426,45 @@ impl B2bua {
         self.fail(cx, id, Some(true), Outcome::NoAnswerTimer);
     }
 
-    /// A CANCEL; `cancels` is the INVITE server transaction it matched.
+    /// A CANCEL from `source`; `cancels` is the INVITE server transaction it matched. Only
+    /// the caller's peer may cancel (403 otherwise, and the call goes on).
     pub fn cancel(
         &mut self,
         cx: &mut Ctx<'_>,
         key: TransactionKey,
         request: Message,
         cancels: Option<TransactionKey>,
+        source: Target,
     ) {
         let Some(invite_key) = cancels else {
             let response = builder::response(&request, 481, None, &ids::tag());
             cx.sip.respond(&key, response, cx.now.instant);
             return;
         };
+        let id = self.servers.get(&invite_key).copied();
+        let caller_peer = id
+            .and_then(|id| self.calls.get(&id))
+            .and_then(|call| match &call.caller {
+                Leg::In(incoming) => Some(&incoming.dialog),
+                Leg::Out(_) => None,
+            })
+            .map(|d| identity::from_dialog_peer(source, d.target, &d.remote_target));
+        if caller_peer == Some(false) {
+            tracing::debug!(remote = %source.remote, "CANCEL not from the caller's peer");
+            ::metrics::counter!(m::AUTH_REFUSALS, m::LABEL_REASON => "not-dialog-peer")
+                .increment(1);
+            let response = builder::response(
+                &request,
+                403,
+                Some("Not from the dialog's peer"),
+                &ids::tag(),
+            );
+            cx.sip.respond(&key, response, cx.now.instant);
+            return;
+        }
         let response = builder::response(&request, 200, None, &ids::tag());
         cx.sip.respond(&key, response, cx.now.instant);
-        let Some(&id) = self.servers.get(&invite_key) else {
+        let Some(id) = id else {
             return;
         };
         let Some(call) = self.calls.get_mut(&id) else {

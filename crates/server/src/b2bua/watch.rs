@@ -4,7 +4,8 @@
 //! `application/dialog-info+xml` body shows no `confirmed` dialog tells the engine the callee
 //! is idle (`CalleeDialogIdle`). A phone that refuses the subscription (or never answers)
 //! leaves the request's availability `unknown`: it then waits for the callee's next call
-//! through callcomp, as before.
+//! through callcomp, as before. A NOTIFY is believed only from one of the callee's phones
+//! (a forged "idle" would ring the waiting caller back).
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ use callcomp_switch::{CallRef, CompletionFact};
 
 use super::{B2bua, Client, Ctx};
 use crate::core::ids;
+use crate::identity;
+use crate::transport::Target;
 
 /// How long a dialog subscription is asked for; it is not refreshed (a request waits at most
 /// `ccbs_expiry`, and an expired subscription only falls back to `unknown`).
@@ -85,18 +88,37 @@ impl B2bua {
         self.watches.contains_key(call_id)
     }
 
-    /// A NOTIFY of a watch: 200, and, when the body shows no confirmed dialog, the callee is
-    /// idle. A `terminated` subscription ends the watch.
-    pub fn watch_notify(&mut self, cx: &mut Ctx<'_>, key: TransactionKey, request: &Message) {
-        let response = builder::response(request, 200, None, "");
-        cx.sip.respond(&key, response, cx.now.instant);
+    /// A NOTIFY of a watch from `source`: 200, and, when the body shows no confirmed dialog,
+    /// the callee is idle. A `terminated` subscription ends the watch. A NOTIFY that does not
+    /// come from one of the callee's phones gets 403 and changes nothing.
+    pub fn watch_notify(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        key: TransactionKey,
+        request: &Message,
+        source: Target,
+    ) {
         let call_id = request
             .get_str(&HeaderName::CallId)
             .map(|c| c.into_owned())
             .unwrap_or_default();
         let Some(callee) = self.watches.get(&call_id).cloned() else {
+            let response = builder::response(request, 481, None, "");
+            cx.sip.respond(&key, response, cx.now.instant);
             return;
         };
+        let from_phone = cx
+            .destinations(&callee)
+            .iter()
+            .any(|d| identity::from_dialog_peer(source, d.target, &d.uri));
+        if !from_phone {
+            tracing::debug!(remote = %source.remote, callee, "dialog NOTIFY not from the callee's phone");
+            let response = builder::response(request, 403, Some("Not from the dialog's peer"), "");
+            cx.sip.respond(&key, response, cx.now.instant);
+            return;
+        }
+        let response = builder::response(request, 200, None, "");
+        cx.sip.respond(&key, response, cx.now.instant);
         let ended = request
             .get_str(&HeaderName::SubscriptionState)
             .is_some_and(|s| {

@@ -15,8 +15,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::{
-    ApiConfig, CompletionConfig, Config, LogConfig, Mode, RegistrarConfig, SipConfig, StoreConfig,
-    UserConfig,
+    ApiConfig, AuthConfig, CompletionConfig, Config, LogConfig, Mode, RegistrarConfig, SipConfig,
+    StoreConfig, UserConfig,
 };
 
 /// One problem in a configuration file, with where it is.
@@ -71,6 +71,8 @@ pub enum ConfigErrorKind {
     /// A `log.sip_trace` entry that is neither a user name nor a Call-ID (spaces, quotes,
     /// non-ASCII).
     InvalidTraceFilter,
+    /// A string that travels inside a quoted SIP parameter holds `"` or `\`.
+    Quote,
     /// A string or list is longer than allowed.
     TooLong {
         /// The limit (bytes for strings, entries for lists).
@@ -117,6 +119,9 @@ impl fmt::Display for ConfigErrorKind {
             ),
             ConfigErrorKind::ControlCharacter => {
                 f.write_str("must not contain control characters (line breaks, tabs...)")
+            }
+            ConfigErrorKind::Quote => {
+                f.write_str("must not contain `\"` or `\\` (it is sent as a quoted string)")
             }
             ConfigErrorKind::TooLong { max } => write!(f, "too long (at most {max})"),
             ConfigErrorKind::OutOfRange { range } => write!(f, "out of range ({range})"),
@@ -224,6 +229,9 @@ impl Config {
                     &mut errors,
                     &mut config.registrar,
                 ),
+                "auth" => {
+                    read_section::<AuthConfig>(value, name, &locate, &mut errors, &mut config.auth)
+                }
                 "completion" => read_section::<CompletionConfig>(
                     value,
                     name,
@@ -276,6 +284,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "`domain`",
     "`sip`",
     "`registrar`",
+    "`auth`",
     "`completion`",
     "`api`",
     "`store`",

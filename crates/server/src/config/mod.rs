@@ -11,6 +11,7 @@
 //! Loading ([`Config::from_toml_str`]) reports every problem with the dotted key, the line and
 //! the column: TOML syntax, unknown keys, wrong types and the checks of `validate`.
 
+pub mod cidr;
 pub mod duration;
 mod load;
 mod validate;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use cidr::Cidr;
 pub use load::{ConfigError, ConfigErrorKind, ConfigErrors};
 pub use validate::Warning;
 
@@ -36,6 +38,8 @@ pub struct Config {
     pub sip: SipConfig,
     /// Registration of phones.
     pub registrar: RegistrarConfig,
+    /// Digest authentication of phones and the lockout of password guessing.
+    pub auth: AuthConfig,
     /// Call-completion limits, timers and predefined messages.
     pub completion: CompletionConfig,
     /// The HTTP/WebSocket application API.
@@ -72,6 +76,8 @@ pub struct SipConfig {
     /// A TCP connection that carries no whole message (nor keep-alive) for this long closes.
     #[serde(with = "duration::serde_text")]
     pub tcp_idle_timeout: Duration,
+    /// Peers (trunks, gateways, load generators) whose requests are not challenged.
+    pub trusted: Vec<Cidr>,
 }
 
 /// A SIP transport the server can listen on.
@@ -92,9 +98,6 @@ pub struct RegistrarConfig {
     /// `[users]` are configured (see [`Config::open_registration`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open: Option<bool>,
-    /// Digest realm for authentication. Unset: the `domain`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub realm: Option<String>,
     /// Shortest registration accepted; shorter requests get 423 with this as Min-Expires.
     #[serde(with = "duration::serde_text")]
     pub min_expires: Duration,
@@ -128,6 +131,54 @@ impl NatMode {
             NatMode::Auto => "auto",
             NatMode::Contact => "contact",
             NatMode::Source => "source",
+        }
+    }
+}
+
+/// `[auth]`: how phones prove who they are (digest, RFC 3261 §22, RFC 8760), and how
+/// password guessing is locked out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Digest realm of the challenges. Unset: the `domain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// Digest algorithms offered (one challenge each, in this order) and accepted.
+    pub algorithms: Vec<DigestAlgorithm>,
+    /// How long a nonce may be used before the client must fetch a new one.
+    #[serde(with = "duration::serde_text")]
+    pub nonce_lifetime: Duration,
+    /// Failed authentications from one source address, within `failure_window`, that lock
+    /// the address out; 0 never locks a source.
+    pub source_max_failures: u32,
+    /// Failed authentications for one user name, within `failure_window`, that lock the
+    /// user out; 0 never locks a user.
+    pub user_max_failures: u32,
+    /// The window in which failures are counted.
+    #[serde(with = "duration::serde_text")]
+    pub failure_window: Duration,
+    /// How long a locked source or user gets 403 without a challenge.
+    #[serde(with = "duration::serde_text")]
+    pub lockout: Duration,
+}
+
+/// A digest algorithm as `auth.algorithms` names it (RFC 8760 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DigestAlgorithm {
+    /// `MD5` (RFC 2617): what every SIP user agent knows.
+    #[serde(rename = "MD5")]
+    Md5,
+    /// `SHA-256` (RFC 7616, RFC 8760).
+    #[serde(rename = "SHA-256")]
+    Sha256,
+}
+
+impl DigestAlgorithm {
+    /// The algorithm of the SIP crate.
+    pub fn algorithm(self) -> callcomp_sip::auth::Algorithm {
+        match self {
+            DigestAlgorithm::Md5 => callcomp_sip::auth::Algorithm::Md5,
+            DigestAlgorithm::Sha256 => callcomp_sip::auth::Algorithm::Sha256,
         }
     }
 }
@@ -385,6 +436,7 @@ impl Default for Config {
             domain: "127.0.0.1".to_owned(),
             sip: SipConfig::default(),
             registrar: RegistrarConfig::default(),
+            auth: AuthConfig::default(),
             completion: CompletionConfig::default(),
             api: ApiConfig::default(),
             store: StoreConfig::default(),
@@ -405,6 +457,7 @@ impl Default for SipConfig {
             tcp_max_per_address: 32,
             tcp_message_timeout: Duration::from_secs(20),
             tcp_idle_timeout: Duration::from_secs(600),
+            trusted: Vec::new(),
         }
     }
 }
@@ -413,11 +466,25 @@ impl Default for RegistrarConfig {
     fn default() -> RegistrarConfig {
         RegistrarConfig {
             open: None,
-            realm: None,
             min_expires: Duration::from_secs(60),
             max_expires: Duration::from_secs(3600),
             max_contacts: 10,
             nat: NatMode::Auto,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            realm: None,
+            // MD5 alone: see docs/decisions.md ("Digest: MD5 only by default").
+            algorithms: vec![DigestAlgorithm::Md5],
+            nonce_lifetime: Duration::from_secs(300),
+            source_max_failures: 10,
+            user_max_failures: 20,
+            failure_window: Duration::from_secs(60),
+            lockout: Duration::from_secs(300),
         }
     }
 }
@@ -501,9 +568,9 @@ impl Config {
         self.registrar.open.unwrap_or(self.users.is_empty())
     }
 
-    /// The digest realm: `registrar.realm`, else the domain.
+    /// The digest realm: `auth.realm`, else the domain.
     pub fn realm(&self) -> &str {
-        self.registrar.realm.as_deref().unwrap_or(&self.domain)
+        self.auth.realm.as_deref().unwrap_or(&self.domain)
     }
 
     /// The settings of a configured line, overrides resolved; `None` for an unknown name.

@@ -132,7 +132,7 @@ fn key_line(line: &str) -> Option<(&str, bool)> {
 fn schema_keys() -> BTreeSet<String> {
     let mut full = Config::default();
     full.registrar.open = Some(true);
-    full.registrar.realm = Some("r".into());
+    full.auth.realm = Some("r".into());
     full.api.token = Some(Secret::new("t"));
     full.users.insert(
         "u".into(),
@@ -586,6 +586,41 @@ const BAD: &[Bad] = &[
         column: 13,
         says: "out of range (0s to 5m)",
     },
+    Bad {
+        text: "[auth]\nalgorithms = [\"SHA-1\"]\n",
+        key: "auth.algorithms[0]",
+        line: 2,
+        column: 15,
+        says: "unknown variant `SHA-1`",
+    },
+    Bad {
+        text: "[auth]\nalgorithms = []\n",
+        key: "auth.algorithms",
+        line: 2,
+        column: 14,
+        says: "must not be empty",
+    },
+    Bad {
+        text: "[auth]\nlockout = \"0s\"\n",
+        key: "auth.lockout",
+        line: 2,
+        column: 11,
+        says: "greater than zero",
+    },
+    Bad {
+        text: "[sip]\ntrusted = [\"10.0.0.1/8\"]\n",
+        key: "sip.trusted",
+        line: 2,
+        column: 11,
+        says: "write the network address (10.0.0.0/8)",
+    },
+    Bad {
+        text: "[sip]\ntrusted = [\"gateway.example\"]\n",
+        key: "sip.trusted",
+        line: 2,
+        column: 11,
+        says: "is not an IP address",
+    },
 ];
 
 #[test]
@@ -707,6 +742,26 @@ fn open_registration_and_lines() {
     assert!(c.line("zed").is_none());
     assert_eq!(c.open_line("zed").max_queue, 10);
     assert_eq!(c.realm(), "127.0.0.1");
+    let c = load("[auth]\nrealm = \"pbx.example\"\n").unwrap();
+    assert_eq!(c.realm(), "pbx.example");
+}
+
+#[test]
+fn open_registration_beyond_loopback_is_a_louder_warning() {
+    let c = load("[sip]\nlisten = [\"127.0.0.1:5060\", \"192.0.2.1:5060\"]\n").unwrap();
+    assert_eq!(
+        c.warnings(),
+        vec![
+            Warning::OpenRegistration,
+            Warning::OpenRegistrationReachable {
+                listen: "192.0.2.1:5060".parse().unwrap()
+            },
+        ]
+    );
+    assert!(c.warnings()[1].to_string().contains("a lab mode"));
+    // With users (registration closed) there is nothing to warn about.
+    let c = load("[sip]\nlisten = [\"192.0.2.1:5060\"]\n[users.a]\npassword = \"p\"\n").unwrap();
+    assert!(c.warnings().is_empty());
 }
 
 #[test]

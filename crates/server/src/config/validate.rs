@@ -20,6 +20,12 @@ pub(super) struct Finding {
 pub enum Warning {
     /// Any user name may register without a password.
     OpenRegistration,
+    /// Registration is open and SIP listens beyond loopback: anyone who can reach the
+    /// address can register any name and call as it.
+    OpenRegistrationReachable {
+        /// The first SIP listen address that is not loopback.
+        listen: SocketAddr,
+    },
     /// The API listens beyond loopback and no `api.token` is set.
     ApiWithoutToken {
         /// The API listen address.
@@ -47,6 +53,12 @@ impl fmt::Display for Warning {
             Warning::OpenRegistration => {
                 f.write_str("registration is open: any user name may register without a password")
             }
+            Warning::OpenRegistrationReachable { listen } => write!(
+                f,
+                "registration is open and SIP listens on {listen}, beyond loopback: anyone \
+                 who reaches it can register any name and call as it (a lab mode; configure \
+                 [users] with passwords)"
+            ),
             Warning::ApiWithoutToken { listen } => write!(
                 f,
                 "the API listens on {listen}, beyond loopback, and api.token is not set"
@@ -69,6 +81,9 @@ impl Config {
         let mut out = Vec::new();
         if self.open_registration() {
             out.push(Warning::OpenRegistration);
+            if let Some(listen) = self.sip.listen.iter().find(|a| !a.ip().is_loopback()) {
+                out.push(Warning::OpenRegistrationReachable { listen: *listen });
+            }
         }
         if self.api.token.is_none() && !self.api.listen.ip().is_loopback() {
             out.push(Warning::ApiWithoutToken {
@@ -122,6 +137,10 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         f.push("sip.transports", ConfigErrorKind::Empty);
     }
     f.duplicates("sip.transports", &sip.transports);
+    f.duplicates("sip.trusted", &sip.trusted);
+    if sip.trusted.len() > MAX_TRUSTED {
+        f.push("sip.trusted", ConfigErrorKind::TooLong { max: MAX_TRUSTED });
+    }
     f.duration(
         "sip.no_answer_timeout",
         sip.no_answer_timeout,
@@ -171,9 +190,6 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
     if reg.open == Some(false) && config.users.is_empty() {
         f.push("registrar.open", ConfigErrorKind::NobodyCanRegister);
     }
-    if let Some(realm) = &reg.realm {
-        f.text("registrar.realm", realm, 128);
-    }
     f.duration(
         "registrar.min_expires",
         reg.min_expires,
@@ -203,6 +219,8 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
             },
         );
     }
+
+    check_auth(&mut f, config);
 
     let c = &config.completion;
     f.duplicates("completion.modes", &c.modes);
@@ -422,6 +440,52 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         }
     }
     f.0
+}
+
+/// Most entries of `sip.trusted` (each request is checked against every one).
+pub(super) const MAX_TRUSTED: usize = 256;
+
+fn check_auth(f: &mut Findings, config: &Config) {
+    let auth = &config.auth;
+    if let Some(realm) = &auth.realm {
+        f.text("auth.realm", realm, 128);
+        if realm.contains('"') || realm.contains('\\') {
+            f.push("auth.realm", ConfigErrorKind::Quote);
+        }
+    }
+    if auth.algorithms.is_empty() {
+        f.push("auth.algorithms", ConfigErrorKind::Empty);
+    }
+    f.duplicates("auth.algorithms", &auth.algorithms);
+    f.duration(
+        "auth.nonce_lifetime",
+        auth.nonce_lifetime,
+        false,
+        HOUR,
+        "1s to 1h",
+    );
+    f.range(
+        "auth.source_max_failures",
+        auth.source_max_failures.into(),
+        0,
+        10_000,
+        "0 to 10000",
+    );
+    f.range(
+        "auth.user_max_failures",
+        auth.user_max_failures.into(),
+        0,
+        10_000,
+        "0 to 10000",
+    );
+    f.duration(
+        "auth.failure_window",
+        auth.failure_window,
+        false,
+        DAY,
+        "1s to 1d",
+    );
+    f.duration("auth.lockout", auth.lockout, false, DAY, "1s to 1d");
 }
 
 struct Findings(Vec<Finding>);

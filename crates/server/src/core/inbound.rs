@@ -1,8 +1,9 @@
 //! Every inbound message, from the wire checks to the role that handles it.
 //!
 //! Requests: [`check_request`] first (400 with the reason, 416 for a foreign URI scheme,
-//! answered statelessly), then the transaction layer (retransmissions stop there), then by
-//! method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0),
+//! answered statelessly), then the transaction layer (retransmissions stop there), then the
+//! identity gate for out-of-dialog requests that speak for a user ([`identity::admit`]: 407,
+//! 403), then by method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0),
 //! CANCEL to the INVITE it cancels, OPTIONS answered with Allow and Accept, a request
 //! with a To tag into its dialog, BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
 //! callcomp knows but does not serve 405 with Allow, unknown methods 501. Responses go
@@ -22,6 +23,7 @@ use super::trace::Direction;
 use super::transactions::TuEvent;
 use super::{ids, Engine, Now, StoreJob};
 use crate::api::metrics as m;
+use crate::identity::{self, gate, Identity};
 use crate::registrar::{Decision, RegisterRequest};
 use crate::transport::{Inbound, Peer, Target};
 
@@ -95,7 +97,10 @@ impl Engine {
                 TuEvent::StrayResponse(response) => {
                     self.with_ctx(now, |b2bua, cx| b2bua.stray_response(cx, &response));
                 }
-                TuEvent::Ack(ack) => self.with_ctx(now, |b2bua, cx| b2bua.ack(cx, &ack)),
+                TuEvent::Ack(ack) => {
+                    let Some(from) = from else { continue };
+                    self.with_ctx(now, |b2bua, cx| b2bua.ack(cx, &ack, from));
+                }
             }
         }
     }
@@ -124,10 +129,29 @@ impl Engine {
                 return;
             }
         }
+        let mut identity = Identity::External;
+        if !in_dialog && gate::is_gated(&method, &request) {
+            let Some(source) = from else { return };
+            let directory = gate::Directory {
+                users: &self.registrar.policy().users,
+                open: self.registrar.policy().open,
+            };
+            match identity::admit(&mut self.auth, &request, &ess, source, directory, now.ms()) {
+                Ok(who) => identity = who,
+                Err(refusal) => {
+                    let response = refusal.response(&request, &ids::tag());
+                    self.sip.respond(&key, response, now.instant);
+                    return;
+                }
+            }
+        }
         match method {
             Method::Extension(_) => self.reply(&key, &request, 501, None, now),
             Method::Cancel => {
-                self.with_ctx(now, |b2bua, cx| b2bua.cancel(cx, key, request, cancels))
+                let Some(from) = from else { return };
+                self.with_ctx(now, |b2bua, cx| {
+                    b2bua.cancel(cx, key, request, cancels, from)
+                });
             }
             Method::Register => self.register(key, &request, &ess, from, now),
             Method::Options if !in_dialog => {
@@ -140,17 +164,23 @@ impl Engine {
                 self.sip.respond(&key, response, now.instant);
             }
             Method::Notify if self.b2bua.is_watch(&ess.call_id.0) => {
-                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request));
+                let Some(from) = from else { return };
+                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request, from));
             }
             _ if in_dialog => {
-                self.with_ctx(now, |b2bua, cx| b2bua.in_dialog(cx, key, request, &ess))
+                let Some(from) = from else { return };
+                self.with_ctx(now, |b2bua, cx| {
+                    b2bua.in_dialog(cx, key, request, &ess, from)
+                })
             }
             Method::Invite if ess.max_forwards == Some(0) => {
                 self.reply(&key, &request, 483, None, now)
             }
             Method::Invite => {
                 let Some(from) = from else { return };
-                self.with_ctx(now, |b2bua, cx| b2bua.invite(cx, key, request, &ess, from));
+                self.with_ctx(now, |b2bua, cx| {
+                    b2bua.invite(cx, key, request, &ess, from, identity)
+                });
             }
             Method::Bye | Method::Update | Method::Info | Method::Prack => {
                 self.reply(&key, &request, 481, None, now)
@@ -221,7 +251,7 @@ impl Engine {
             source,
             now_ms: now.ms(),
         };
-        let decision = self.registrar.decide(req);
+        let decision = self.registrar.decide(req, &mut self.auth);
         let response = self
             .registrar
             .response(&decision, request, &ids::tag(), now.ms());

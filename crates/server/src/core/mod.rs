@@ -35,6 +35,7 @@ use callcomp_switch::{
 use crate::api::metrics as m;
 use crate::b2bua::{B2bua, Ctx, MakeCallError};
 use crate::config::Config;
+use crate::identity::Authenticator;
 use crate::registrar::{Binding, Registrar};
 use crate::transport::Outbound;
 
@@ -115,6 +116,7 @@ pub struct Engine {
     config: Arc<Config>,
     sip: Transactions,
     registrar: Registrar,
+    auth: Authenticator,
     b2bua: B2bua,
     switch: Arc<Mutex<Switch>>,
     events: Vec<Event>,
@@ -138,13 +140,14 @@ impl Engine {
         bindings: Vec<Binding>,
         now: Now,
     ) -> Engine {
-        let mut registrar = Registrar::from_config(&config, nonce_key);
+        let mut registrar = Registrar::from_config(&config);
         registrar.add_own_addr(advertise);
         registrar.load(bindings, now.ms());
         let mut engine = Engine {
             sip: Transactions::new(TimerConfig::default(), advertise)
                 .with_trace(trace::SipTrace::new(config.log.sip_trace.clone())),
             registrar,
+            auth: Authenticator::from_config(&config, nonce_key),
             b2bua: B2bua::new(),
             switch,
             events: Vec::new(),

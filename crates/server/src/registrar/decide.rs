@@ -5,7 +5,8 @@
 //! 1. To must be a SIP address of record with a user part (400).
 //! 2. With users configured and registration not open, the user must be one of them (403).
 //! 3. A user with a password must present valid digest credentials (401 challenge, 400 for
-//!    malformed ones, 403 when they name another user).
+//!    malformed ones, 403 when they name another user or the source or user is locked out),
+//!    checked by the [`Authenticator`] every other request goes through too.
 //! 4. Contacts: none is a query; `*` is allowed only alone and with `Expires: 0` (400
 //!    otherwise); each contact must be a SIP URI, and its expiry (the `expires` parameter,
 //!    else the Expires header, else the default) is either 0 (remove), at least
@@ -22,10 +23,10 @@
 
 use std::collections::BTreeMap;
 
-use callcomp_sip::auth::{DigestAuth, Secret};
+use callcomp_sip::auth::Secret;
 use callcomp_sip::check::Essentials;
 use callcomp_sip::header_name::HeaderName;
-use callcomp_sip::headers::auth::Authorization;
+use callcomp_sip::headers::auth::Challenge;
 use callcomp_sip::headers::contact::Contact;
 use callcomp_sip::headers::numbers::Expires;
 use callcomp_sip::message::Message;
@@ -33,6 +34,7 @@ use callcomp_sip::uri::Uri;
 
 use super::binding::Binding;
 use super::own::OwnAddrs;
+use crate::identity::{Attempt, Authenticator, ChallengeKind, Refusal};
 use crate::transport::Target;
 
 /// What the registrar allows, taken from the configuration.
@@ -68,8 +70,10 @@ impl RegistrarPolicy {
 pub enum Decision {
     /// 401 with fresh challenges; `stale` when only the nonce was too old.
     Challenge {
-        /// Set `stale=true` on the challenges.
+        /// The challenges carry `stale=true`.
         stale: bool,
+        /// The challenges, in order.
+        challenges: Vec<Challenge>,
     },
     /// A final failure with this status and reason phrase.
     Reject {
@@ -119,12 +123,12 @@ pub struct RegisterRequest<'a> {
 }
 
 /// Decides a REGISTER; see the module documentation. `current` are the AOR's bindings as
-/// stored (expired ones are ignored). `auth` keeps nonce counts, so it is `&mut`.
+/// stored (expired ones are ignored). `auth` keeps nonce counts and failures, so it is `&mut`.
 pub fn decide(
     req: RegisterRequest<'_>,
     current: &[Binding],
     policy: &RegistrarPolicy,
-    auth: &mut DigestAuth,
+    auth: &mut Authenticator,
 ) -> Decision {
     let Some(user) = aor_user(&req.essentials.to.uri) else {
         return Decision::reject(400, "To is not a SIP address of record");
@@ -134,9 +138,20 @@ pub fn decide(
         None if policy.open => None,
         None => return Decision::reject(403, "Unknown user"),
     };
-    if let Some(secret) = secret {
-        if let Some(refusal) = authenticate(req.message, &user, &secret, auth, req.now_ms) {
-            return refusal;
+    if secret.is_some() {
+        let attempt = Attempt {
+            message: req.message,
+            method: "REGISTER",
+            source: req.source.remote.ip(),
+            kind: ChallengeKind::Www,
+            now_ms: req.now_ms,
+        };
+        match auth.authenticate(&attempt, &policy.users, Some(&user)) {
+            Ok(_) => {}
+            Err(Refusal::Challenge {
+                stale, challenges, ..
+            }) => return Decision::Challenge { stale, challenges },
+            Err(Refusal::Reject { status, reason }) => return Decision::Reject { status, reason },
         }
     }
     let contacts = match req.message.header_all::<Contact>() {
@@ -257,43 +272,6 @@ pub fn aor_user(uri: &Uri) -> Option<String> {
     let sip = uri.as_sip()?;
     sip.user.as_ref()?;
     sip.user_unescaped().filter(|u| !u.is_empty())
-}
-
-/// Checks the credentials of a user with a password; `None` when they are good.
-fn authenticate(
-    message: &Message,
-    user: &str,
-    secret: &Secret,
-    auth: &mut DigestAuth,
-    now_ms: u64,
-) -> Option<Decision> {
-    let creds = match message.header_all::<Authorization>() {
-        Ok(creds) => creds,
-        Err(_) => return Some(Decision::reject(400, "Invalid Authorization header")),
-    };
-    // The credentials for our realm; any others are someone else's business.
-    let Some(Authorization(creds)) = creds
-        .iter()
-        .find(|c| c.0.realm() == Some(auth.realm()))
-        .or(creds.first())
-    else {
-        return Some(Decision::Challenge { stale: false });
-    };
-    if creds.username().is_some_and(|name| name != user) {
-        return Some(Decision::reject(403, "Credentials are for another user"));
-    }
-    match auth.verify(creds, "REGISTER", secret, now_ms / 1000) {
-        Ok(_) => None,
-        Err(e) => {
-            let rejection = e.rejection();
-            Some(match rejection.status {
-                401 => Decision::Challenge {
-                    stale: rejection.stale,
-                },
-                status => Decision::reject(status, e.to_string()),
-            })
-        }
-    }
 }
 
 fn same_contact(stored: &str, uri: &Uri) -> bool {

@@ -15,7 +15,7 @@ pub mod own;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use callcomp_sip::auth::{Algorithm, DigestAuth, Secret};
+use callcomp_sip::auth::Secret;
 use callcomp_sip::builder;
 use callcomp_sip::headers::auth::WwwAuthenticate;
 use callcomp_sip::headers::numbers::MinExpires;
@@ -27,32 +27,31 @@ pub use decide::{aor_user, decide, Decision, RegisterRequest, RegistrarPolicy};
 pub use own::OwnAddrs;
 
 use crate::config::Config;
+use crate::identity::Authenticator;
 
 /// The registration time granted when a REGISTER names none (RFC 3261 §10.2.1.1 suggests
 /// 3600 s), unless `registrar.max_expires` is lower.
 pub const DEFAULT_EXPIRES: u32 = 3600;
 
-/// The registrar's state: policy, authenticator and every user's bindings.
+/// The registrar's state: policy and every user's bindings.
 pub struct Registrar {
     policy: RegistrarPolicy,
-    auth: DigestAuth,
     /// Bindings by user name, best `q` first.
     bindings: BTreeMap<String, Vec<Binding>>,
 }
 
 impl Registrar {
-    /// A registrar with this policy and authenticator, and no bindings.
-    pub fn new(policy: RegistrarPolicy, auth: DigestAuth) -> Registrar {
+    /// A registrar with this policy, and no bindings.
+    pub fn new(policy: RegistrarPolicy) -> Registrar {
         Registrar {
             policy,
-            auth,
             bindings: BTreeMap::new(),
         }
     }
 
-    /// The registrar for a configuration: its users and passwords, open registration, the
-    /// expiry bounds, and an authenticator for the realm with nonces keyed by `nonce_key`.
-    pub fn from_config(config: &Config, nonce_key: [u8; 32]) -> Registrar {
+    /// The registrar for a configuration: its users and passwords, open registration and
+    /// the expiry bounds.
+    pub fn from_config(config: &Config) -> Registrar {
         let users = config
             .users
             .iter()
@@ -75,12 +74,7 @@ impl Registrar {
             max_contacts: usize::try_from(config.registrar.max_contacts).unwrap_or(usize::MAX),
             own: OwnAddrs::new(&config.sip.listen, &config.domain),
         };
-        // MD5 is offered first and SHA-256 second, although RFC 8760 §2.4 prefers SHA-256
-        // first: many user agents (SIPp among them) answer only the first challenge and know
-        // only MD5, while those that know SHA-256 choose it from the list themselves.
-        let auth = DigestAuth::new(config.realm(), nonce_key)
-            .with_algorithms(&[Algorithm::Md5, Algorithm::Sha256]);
-        Registrar::new(policy, auth)
+        Registrar::new(policy)
     }
 
     /// The policy.
@@ -110,14 +104,14 @@ impl Registrar {
     }
 
     /// Decides a REGISTER against the current bindings of its AOR.
-    pub fn decide(&mut self, req: RegisterRequest<'_>) -> Decision {
+    pub fn decide(&self, req: RegisterRequest<'_>, auth: &mut Authenticator) -> Decision {
         let user = aor_user(&req.essentials.to.uri);
         let empty = Vec::new();
         let current = user
             .as_ref()
             .and_then(|u| self.bindings.get(u))
             .unwrap_or(&empty);
-        decide(req, current, &self.policy, &mut self.auth)
+        decide(req, current, &self.policy, auth)
     }
 
     /// Makes `bindings` the user's whole set (after an accepted REGISTER).
@@ -138,10 +132,10 @@ impl Registrar {
         now_ms: u64,
     ) -> Message {
         match decision {
-            Decision::Challenge { stale } => {
+            Decision::Challenge { challenges, .. } => {
                 let mut out = builder::response(request, 401, None, to_tag);
-                for c in self.auth.challenge(now_ms / 1000, *stale) {
-                    out.push(&WwwAuthenticate(c));
+                for c in challenges {
+                    out.push(&WwwAuthenticate(c.clone()));
                 }
                 out
             }

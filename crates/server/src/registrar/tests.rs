@@ -37,8 +37,32 @@ fn policy(users: &[(&str, Option<&str>)], open: bool) -> RegistrarPolicy {
     }
 }
 
-fn auth() -> DigestAuth {
-    DigestAuth::new("example.com", [7; 32])
+/// SHA-256 and MD5 offered (the SIP crate's order), no lockout.
+fn auth() -> Authenticator {
+    let lockout = crate::identity::Lockout::new(crate::identity::LockoutPolicy {
+        source_max_failures: 0,
+        user_max_failures: 0,
+        window: std::time::Duration::from_secs(60),
+        lockout: std::time::Duration::from_secs(300),
+    });
+    Authenticator::new(DigestAuth::new("example.com", [7; 32]), Vec::new(), lockout)
+}
+
+/// A 401 decision with fresh challenges for `msg` from [`source`].
+fn fresh_challenge(auth: &Authenticator, msg: &Message) -> Decision {
+    let attempt = crate::identity::Attempt {
+        message: msg,
+        method: "REGISTER",
+        source: source().remote.ip(),
+        kind: crate::identity::ChallengeKind::Www,
+        now_ms: NOW,
+    };
+    match auth.challenge(&attempt, false) {
+        crate::identity::Refusal::Challenge {
+            stale, challenges, ..
+        } => Decision::Challenge { stale, challenges },
+        other => panic!("not a challenge: {other:?}"),
+    }
 }
 
 /// A REGISTER for `to` with extra header lines.
@@ -64,7 +88,7 @@ fn run(
     msg: &Message,
     current: &[Binding],
     policy: &RegistrarPolicy,
-    auth: &mut DigestAuth,
+    auth: &mut Authenticator,
 ) -> Decision {
     run_at(msg, current, policy, auth, NOW)
 }
@@ -73,7 +97,7 @@ fn run_at(
     msg: &Message,
     current: &[Binding],
     policy: &RegistrarPolicy,
-    auth: &mut DigestAuth,
+    auth: &mut Authenticator,
     now_ms: u64,
 ) -> Decision {
     let essentials = check_request(msg).unwrap();
@@ -266,10 +290,14 @@ fn answer(challenge: &WwwAuthenticate, user: &str, password: &str, nc: &str) -> 
 #[test]
 fn digest_auth_with_sha256_and_md5() {
     let policy = policy(&[("alice", Some("secret")), ("bob", Some("bobpw"))], false);
-    let mut registrar = Registrar::new(policy.clone(), auth());
+    let registrar = Registrar::new(policy.clone());
+    let mut auth = auth();
     let msg = register(ALICE, "c1", 1, &["Contact: <sip:a@192.0.2.10>"]);
-    let d = run(&msg, &[], &policy, &mut registrar.auth);
-    assert_eq!(d, Decision::Challenge { stale: false });
+    let d = run(&msg, &[], &policy, &mut auth);
+    assert!(
+        matches!(d, Decision::Challenge { stale: false, .. }),
+        "{d:?}"
+    );
     let challenge = registrar.response(&d, &msg, "t", NOW);
     assert_eq!(challenge.status(), Some(401));
     let challenges = challenge.header_all::<WwwAuthenticate>().unwrap();
@@ -285,34 +313,37 @@ fn digest_auth_with_sha256_and_md5() {
             2 + i as u32,
             &["Contact: <sip:a@192.0.2.10>", &creds],
         );
-        let d = run(&msg, &[], &policy, &mut registrar.auth);
+        let d = run(&msg, &[], &policy, &mut auth);
         if i == 0 {
             assert_eq!(status(&d), 200, "{d:?}");
         } else {
-            assert_eq!(d, Decision::Challenge { stale: true });
+            assert!(
+                matches!(d, Decision::Challenge { stale: true, .. }),
+                "{d:?}"
+            );
         }
     }
     // A fresh nonce answered with MD5.
-    let fresh = registrar.response(&Decision::Challenge { stale: false }, &msg, "t", NOW);
+    let fresh = registrar.response(&fresh_challenge(&auth, &msg), &msg, "t", NOW);
     let md5 = &fresh.header_all::<WwwAuthenticate>().unwrap()[1];
     let creds = answer(md5, "alice", "secret", "00000001");
     let msg = register(ALICE, "c1", 9, &["Contact: <sip:a@192.0.2.10>", &creds]);
-    assert_eq!(status(&run(&msg, &[], &policy, &mut registrar.auth)), 200);
+    assert_eq!(status(&run(&msg, &[], &policy, &mut auth)), 200);
 
     // A wrong password is challenged again; bob's good credentials do not register alice.
     let c = &registrar
-        .response(&Decision::Challenge { stale: false }, &msg, "t", NOW)
+        .response(&fresh_challenge(&auth, &msg), &msg, "t", NOW)
         .header_all::<WwwAuthenticate>()
         .unwrap()[0];
     let wrong = answer(c, "alice", "guess", "00000001");
     let msg = register(ALICE, "c1", 10, &["Contact: <sip:a@192.0.2.10>", &wrong]);
-    assert_eq!(
-        run(&msg, &[], &policy, &mut registrar.auth),
-        Decision::Challenge { stale: false }
-    );
+    assert!(matches!(
+        run(&msg, &[], &policy, &mut auth),
+        Decision::Challenge { stale: false, .. }
+    ));
     let bobs = answer(c, "bob", "bobpw", "00000002");
     let msg = register(ALICE, "c1", 11, &["Contact: <sip:a@192.0.2.10>", &bobs]);
-    assert_eq!(status(&run(&msg, &[], &policy, &mut registrar.auth)), 403);
+    assert_eq!(status(&run(&msg, &[], &policy, &mut auth)), 403);
     // Malformed credentials are a 400.
     let msg = register(
         ALICE,
@@ -323,7 +354,7 @@ fn digest_auth_with_sha256_and_md5() {
             "Authorization: Digest username=\"alice\"",
         ],
     );
-    assert_eq!(status(&run(&msg, &[], &policy, &mut registrar.auth)), 400);
+    assert_eq!(status(&run(&msg, &[], &policy, &mut auth)), 400);
 }
 
 /// RFC 3261 §10.3 step 7: bindings and their Call-ID/CSeq.
@@ -429,7 +460,7 @@ fn several_contacts_refresh_remove_and_expire() {
 
 #[test]
 fn the_200_lists_every_binding_with_its_expiry() {
-    let mut registrar = Registrar::new(policy(&[], true), auth());
+    let mut registrar = Registrar::new(policy(&[], true));
     let msg = register(
         ALICE,
         "c1",
@@ -443,7 +474,7 @@ fn the_200_lists_every_binding_with_its_expiry() {
         source: source(),
         now_ms: NOW,
     };
-    let d = registrar.decide(req);
+    let d = registrar.decide(req, &mut auth());
     let resp = registrar.response(&d, &msg, "tag1", NOW + 20_000);
     assert_eq!(resp.status(), Some(200));
     let contacts: Vec<String> = resp
@@ -468,7 +499,7 @@ fn the_200_lists_every_binding_with_its_expiry() {
     assert_eq!(registrar.purge(NOW + 120_000), ["alice"]);
     assert_eq!(registrar.contacts("alice", NOW + 120_000).len(), 1);
     // Loading from the store drops what expired meanwhile.
-    let mut again = Registrar::new(policy(&[], true), auth());
+    let mut again = Registrar::new(policy(&[], true));
     let kept = registrar
         .contacts("alice", NOW)
         .into_iter()

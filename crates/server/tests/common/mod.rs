@@ -246,6 +246,11 @@ impl ServerConfig {
         self
     }
 
+    /// Adds a `key = value` line to the `[sip]` table.
+    pub fn sip_option(self, line: &str) -> ServerConfig {
+        self.option("sip", line)
+    }
+
     /// Appends whole tables to the file.
     pub fn tables(mut self, toml: &str) -> ServerConfig {
         self.extra_tables.push_str(toml);

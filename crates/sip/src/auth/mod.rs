@@ -12,8 +12,8 @@
 //! - algorithms `SHA-256` and `MD5`, offered in that order as RFC 8760 asks, and on request
 //!   `SHA-256-sess` and `MD5-sess` ([`DigestAuth::with_algorithms`]);
 //! - `qop=auth` only, and it is required;
-//! - stateless nonces that carry their issue time under an HMAC ([`nonce`]), expiring after a
-//!   configurable lifetime (300 s by default);
+//! - stateless nonces that carry their issue time under an HMAC ([`nonce`]), bound to the
+//!   client's IP address and expiring after a configurable lifetime (300 s by default);
 //! - nonce-count replay detection with a bounded table of recently used nonces;
 //! - secrets stored as a password or as precomputed HA1 values.
 //!

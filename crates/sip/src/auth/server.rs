@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use subtle::ConstantTimeEq;
@@ -111,9 +112,10 @@ impl DigestAuth {
     /// One challenge per configured algorithm, most preferred first (by default SHA-256 then
     /// MD5, as RFC 8760 asks of a UAS), all with the same fresh nonce and `qop="auth"`. Put
     /// each in its own `WWW-Authenticate` (or `Proxy-Authenticate`) header line, in this
-    /// order. Set `stale` after a [`AuthError::rejection`] that says so.
-    pub fn challenge(&self, now_secs: u64, stale: bool) -> Vec<Challenge> {
-        self.challenge_with(now_secs, stale, &self.algorithms)
+    /// order. Set `stale` after a [`AuthError::rejection`] that says so. The nonce is good
+    /// only for requests from `client`, the address the challenged request came from.
+    pub fn challenge(&self, now_secs: u64, stale: bool, client: IpAddr) -> Vec<Challenge> {
+        self.challenge_with(now_secs, stale, client, &self.algorithms)
     }
 
     /// Like [`DigestAuth::challenge`] but for the given algorithms only, e.g. those a user's
@@ -122,13 +124,14 @@ impl DigestAuth {
         &self,
         now_secs: u64,
         stale: bool,
+        client: IpAddr,
         algorithms: &[Algorithm],
     ) -> Vec<Challenge> {
         let info = NonceInfo {
             issued: now_secs,
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
         };
-        let nonce = nonce::issue(&self.key, &self.realm, info);
+        let nonce = nonce::issue(&self.key, &self.realm, client, info);
         algorithms
             .iter()
             .map(|a| {
@@ -145,14 +148,16 @@ impl DigestAuth {
             .collect()
     }
 
-    /// Checks `creds` for a request with `method` (e.g. `REGISTER`) against the user's
-    /// `secret` at `now_secs`. On success the nonce count is recorded, so the same
-    /// credentials are refused if they come again.
+    /// Checks `creds` for a request with `method` (e.g. `REGISTER`) from `client` against
+    /// the user's `secret` at `now_secs`. On success the nonce count is recorded, so the same
+    /// credentials are refused if they come again. A nonce issued to another client address
+    /// is [`AuthError::UnknownNonce`].
     pub fn verify(
         &mut self,
         creds: &Credentials,
         method: &str,
         secret: &Secret,
+        client: IpAddr,
         now_secs: u64,
     ) -> Result<Verified, AuthError> {
         // Well-formedness first: these are answered with 400.
@@ -190,7 +195,8 @@ impl DigestAuth {
         if realm != self.realm {
             return Err(AuthError::WrongRealm(realm.to_string()));
         }
-        let info = nonce::open(&self.key, &self.realm, nonce_str).ok_or(AuthError::UnknownNonce)?;
+        let info = nonce::open(&self.key, &self.realm, client, nonce_str)
+            .ok_or(AuthError::UnknownNonce)?;
 
         // Does the client know the secret.
         let base_ha1 = secret
@@ -294,6 +300,7 @@ mod tests {
     const KEY: [u8; 32] = [0x5a; 32];
     const REALM: &str = "callcomp.example";
     const T0: u64 = 1_700_000_000;
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
     fn password() -> Secret {
         Secret::Password("s3cret".into())
@@ -334,7 +341,7 @@ mod tests {
     #[test]
     fn challenges_offer_sha256_then_md5() {
         let a = auth();
-        let cs = a.challenge(T0, false);
+        let cs = a.challenge(T0, false, CLIENT);
         assert_eq!(cs.len(), 2);
         assert_eq!(cs[0].algorithm(), Some("SHA-256"));
         assert_eq!(cs[1].algorithm(), Some("MD5"));
@@ -355,7 +362,7 @@ mod tests {
         assert_eq!(WwwAuthenticate::parse(&wire).unwrap().0, cs[0]);
 
         // Each call gets a new nonce, even within the same second.
-        let again = a.challenge(T0, true);
+        let again = a.challenge(T0, true, CLIENT);
         assert_ne!(again[0].nonce(), cs[0].nonce());
         assert!(again.iter().all(Challenge::stale));
     }
@@ -369,14 +376,16 @@ mod tests {
             Algorithm::Md5Sess,
         ] {
             let mut a = auth().with_algorithms(&[alg]);
-            let c = &a.challenge(T0, false)[0];
+            let c = &a.challenge(T0, false, CLIENT)[0];
             assert_eq!(c.algorithm(), Some(alg.as_str()));
             let creds = answer(c, "alice", "s3cret", 1);
             // Through the header writer and parser, as on the wire.
             let creds = Authorization::parse(&Authorization(creds).to_value())
                 .unwrap()
                 .0;
-            let v = a.verify(&creds, "REGISTER", &password(), T0 + 10).unwrap();
+            let v = a
+                .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 10)
+                .unwrap();
             assert_eq!(
                 v,
                 Verified {
@@ -390,14 +399,17 @@ mod tests {
             // Also against stored HA1 values.
             let ha1 = Secret::ha1_from_password("alice", REALM, "s3cret");
             let creds = answer(c, "alice", "s3cret", 2);
-            assert!(a.verify(&creds, "REGISTER", &ha1, T0 + 11).is_ok(), "{alg}");
+            assert!(
+                a.verify(&creds, "REGISTER", &ha1, CLIENT, T0 + 11).is_ok(),
+                "{alg}"
+            );
         }
     }
 
     #[test]
     fn wrong_password_user_method_or_uri_is_401() {
         let mut a = auth();
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         let rows: [(&str, Credentials, &str); 4] = [
             ("password", answer(c, "alice", "guess", 1), "REGISTER"),
             ("username", answer(c, "mallory", "s3cret", 1), "REGISTER"),
@@ -417,7 +429,9 @@ mod tests {
             // Each response was computed over something other than what is claimed; the
             // "username" row hashed "mallory" but claims to be alice.
             creds.set("username", "alice");
-            let err = a.verify(&creds, method, &password(), T0).unwrap_err();
+            let err = a
+                .verify(&creds, method, &password(), CLIENT, T0)
+                .unwrap_err();
             assert_eq!(err, AuthError::WrongResponse, "{what}");
             assert_eq!(
                 err.rejection(),
@@ -429,50 +443,56 @@ mod tests {
         }
         // A failed guess does not consume the nonce count.
         let good = answer(c, "alice", "s3cret", 1);
-        assert!(a.verify(&good, "REGISTER", &password(), T0).is_ok());
+        assert!(a.verify(&good, "REGISTER", &password(), CLIENT, T0).is_ok());
     }
 
     #[test]
     fn nonce_count_must_increase() {
         let mut a = auth();
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         let first = answer(c, "alice", "s3cret", 1);
-        assert!(a.verify(&first, "REGISTER", &password(), T0).is_ok());
+        assert!(a
+            .verify(&first, "REGISTER", &password(), CLIENT, T0)
+            .is_ok());
         let err = a
-            .verify(&first, "REGISTER", &password(), T0 + 1)
+            .verify(&first, "REGISTER", &password(), CLIENT, T0 + 1)
             .unwrap_err();
         assert_eq!(err, AuthError::Replayed { nc: 1, last: 1 });
         assert_eq!(err.rejection().status, 401);
         assert!(err.rejection().stale);
         let third = answer(c, "alice", "s3cret", 3);
         assert_eq!(
-            a.verify(&third, "REGISTER", &password(), T0 + 2)
+            a.verify(&third, "REGISTER", &password(), CLIENT, T0 + 2)
                 .unwrap()
                 .nc,
             3
         );
         let second = answer(c, "alice", "s3cret", 2);
         assert_eq!(
-            a.verify(&second, "REGISTER", &password(), T0 + 3),
+            a.verify(&second, "REGISTER", &password(), CLIENT, T0 + 3),
             Err(AuthError::Replayed { nc: 2, last: 3 })
         );
         // Two nonces from the same second are counted separately.
-        let other = &a.challenge(T0, false)[0];
+        let other = &a.challenge(T0, false, CLIENT)[0];
         let creds = answer(other, "alice", "s3cret", 1);
-        assert!(a.verify(&creds, "REGISTER", &password(), T0 + 4).is_ok());
+        assert!(a
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 4)
+            .is_ok());
         assert_eq!(a.tracked_nonces(), 2);
     }
 
     #[test]
     fn expired_nonce_is_stale_only_with_the_right_password() {
         let mut a = auth().with_nonce_lifetime(60);
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         // At exactly the lifetime the nonce is still good.
         let creds = answer(c, "alice", "s3cret", 1);
-        assert!(a.verify(&creds, "REGISTER", &password(), T0 + 60).is_ok());
+        assert!(a
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 60)
+            .is_ok());
         let creds = answer(c, "alice", "s3cret", 2);
         let err = a
-            .verify(&creds, "REGISTER", &password(), T0 + 61)
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 61)
             .unwrap_err();
         assert_eq!(err, AuthError::StaleNonce);
         assert_eq!(
@@ -484,13 +504,15 @@ mod tests {
         );
         let wrong = answer(c, "alice", "guess", 2);
         assert_eq!(
-            a.verify(&wrong, "REGISTER", &password(), T0 + 61),
+            a.verify(&wrong, "REGISTER", &password(), CLIENT, T0 + 61),
             Err(AuthError::WrongResponse)
         );
         // The expired entry is pruned from the table.
-        let fresh = &a.challenge(T0 + 61, true)[0];
+        let fresh = &a.challenge(T0 + 61, true, CLIENT)[0];
         let creds = answer(fresh, "alice", "s3cret", 1);
-        assert!(a.verify(&creds, "REGISTER", &password(), T0 + 62).is_ok());
+        assert!(a
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 62)
+            .is_ok());
         assert_eq!(a.tracked_nonces(), 1);
     }
 
@@ -498,34 +520,38 @@ mod tests {
     fn table_is_bounded_and_evicted_nonces_go_stale() {
         let mut a = auth().with_max_tracked_nonces(2);
         let cs: Vec<Challenge> = (0..3)
-            .map(|i| a.challenge(T0 + i, false).remove(0))
+            .map(|i| a.challenge(T0 + i, false, CLIENT).remove(0))
             .collect();
         for c in &cs {
             let creds = answer(c, "alice", "s3cret", 1);
-            assert!(a.verify(&creds, "REGISTER", &password(), T0 + 5).is_ok());
+            assert!(a
+                .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 5)
+                .is_ok());
         }
         assert_eq!(a.tracked_nonces(), 2);
         // The oldest nonce lost its entry: even a proper next count gets a new nonce.
         let creds = answer(&cs[0], "alice", "s3cret", 2);
         assert_eq!(
-            a.verify(&creds, "REGISTER", &password(), T0 + 6),
+            a.verify(&creds, "REGISTER", &password(), CLIENT, T0 + 6),
             Err(AuthError::StaleNonce)
         );
         // Replays of it are not accepted either.
         let creds = answer(&cs[0], "alice", "s3cret", 1);
         assert_eq!(
-            a.verify(&creds, "REGISTER", &password(), T0 + 6),
+            a.verify(&creds, "REGISTER", &password(), CLIENT, T0 + 6),
             Err(AuthError::StaleNonce)
         );
         // The tracked ones carry on.
         let creds = answer(&cs[2], "alice", "s3cret", 2);
-        assert!(a.verify(&creds, "REGISTER", &password(), T0 + 6).is_ok());
+        assert!(a
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0 + 6)
+            .is_ok());
     }
 
     #[test]
     fn tampered_or_foreign_nonce_is_unknown() {
         let mut a = auth();
-        let c = a.challenge(T0, false).remove(0);
+        let c = a.challenge(T0, false, CLIENT).remove(0);
         let nonce = c.nonce().unwrap().to_string();
         // Move the timestamp forward to extend the nonce's life: the MAC no longer matches.
         let mut later = c.clone();
@@ -533,11 +559,13 @@ mod tests {
         let mut garbage = c.clone();
         garbage.set("nonce", "dcd98b7102dd2f0e8b11d0f600bfb0c093");
         let other_key = DigestAuth::new(REALM, [1; 32])
-            .challenge(T0, false)
+            .challenge(T0, false, CLIENT)
             .remove(0);
         for (what, ch) in [("time", later), ("garbage", garbage), ("key", other_key)] {
             let creds = answer(&ch, "alice", "s3cret", 1);
-            let err = a.verify(&creds, "REGISTER", &password(), T0).unwrap_err();
+            let err = a
+                .verify(&creds, "REGISTER", &password(), CLIENT, T0)
+                .unwrap_err();
             assert_eq!(err, AuthError::UnknownNonce, "{what}");
             assert_eq!(err.rejection().status, 401);
             assert!(!err.rejection().stale);
@@ -545,26 +573,45 @@ mod tests {
     }
 
     #[test]
+    fn nonce_from_another_client_is_unknown() {
+        let mut a = auth();
+        let c = &a.challenge(T0, false, CLIENT)[0];
+        let creds = answer(c, "alice", "s3cret", 1);
+        let other: IpAddr = "198.51.100.9".parse().unwrap();
+        let err = a
+            .verify(&creds, "REGISTER", &password(), other, T0)
+            .unwrap_err();
+        assert_eq!(err, AuthError::UnknownNonce);
+        assert_eq!(err.rejection().status, 401);
+        // The client it was issued to may still use it.
+        assert!(a
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0)
+            .is_ok());
+    }
+
+    #[test]
     fn wrong_realm_is_401() {
         let mut a = auth();
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         let mut creds = answer(c, "alice", "s3cret", 1);
         creds.set("realm", "evil.example");
-        let err = a.verify(&creds, "REGISTER", &password(), T0).unwrap_err();
+        let err = a
+            .verify(&creds, "REGISTER", &password(), CLIENT, T0)
+            .unwrap_err();
         assert_eq!(err, AuthError::WrongRealm("evil.example".into()));
         assert_eq!(err.rejection().status, 401);
         // A nonce minted for another realm with the same key does not pass either.
         let mut other = DigestAuth::new("evil.example", KEY);
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         let creds = answer(c, "alice", "s3cret", 1);
         assert_eq!(
-            other.verify(&creds, "REGISTER", &password(), T0),
+            other.verify(&creds, "REGISTER", &password(), CLIENT, T0),
             Err(AuthError::WrongRealm(REALM.into()))
         );
         let mut forged = answer(c, "alice", "s3cret", 1);
         forged.set("realm", "evil.example");
         assert_eq!(
-            other.verify(&forged, "REGISTER", &password(), T0),
+            other.verify(&forged, "REGISTER", &password(), CLIENT, T0),
             Err(AuthError::UnknownNonce)
         );
     }
@@ -572,7 +619,7 @@ mod tests {
     #[test]
     fn malformed_credentials_are_400() {
         let mut a = auth();
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         let good = answer(c, "alice", "s3cret", 1);
         let mut rows: Vec<(Credentials, AuthError)> = Vec::new();
         for name in [
@@ -621,22 +668,24 @@ mod tests {
         rows.push((x, AuthError::UserhashNotSupported));
 
         for (creds, expected) in rows {
-            let err = a.verify(&creds, "REGISTER", &password(), T0).unwrap_err();
+            let err = a
+                .verify(&creds, "REGISTER", &password(), CLIENT, T0)
+                .unwrap_err();
             assert_eq!(err, expected, "{creds}");
             assert_eq!(err.rejection().status, 400, "{creds}");
         }
         // None of these consumed the count.
-        assert!(a.verify(&good, "REGISTER", &password(), T0).is_ok());
+        assert!(a.verify(&good, "REGISTER", &password(), CLIENT, T0).is_ok());
     }
 
     #[test]
     fn scheme_and_algorithm_checks() {
         let mut a = auth().with_algorithms(&[Algorithm::Sha256]);
-        let c = &a.challenge(T0, false)[0];
+        let c = &a.challenge(T0, false, CLIENT)[0];
         let mut basic = answer(c, "alice", "s3cret", 1);
         basic.scheme = "Basic".into();
         assert_eq!(
-            a.verify(&basic, "REGISTER", &password(), T0),
+            a.verify(&basic, "REGISTER", &password(), CLIENT, T0),
             Err(AuthError::NotDigest("Basic".into()))
         );
         // MD5 (explicit or by omission) is not accepted when only SHA-256 is configured.
@@ -644,13 +693,13 @@ mod tests {
         md5.set("algorithm", "MD5");
         let creds = answer(&md5, "alice", "s3cret", 1);
         assert_eq!(
-            a.verify(&creds, "REGISTER", &password(), T0),
+            a.verify(&creds, "REGISTER", &password(), CLIENT, T0),
             Err(AuthError::UnsupportedAlgorithm("MD5".into()))
         );
         let mut x = creds.clone();
         x.params.retain(|p| p.name != "algorithm");
         assert_eq!(
-            a.verify(&x, "REGISTER", &password(), T0),
+            a.verify(&x, "REGISTER", &password(), CLIENT, T0),
             Err(AuthError::UnsupportedAlgorithm("MD5".into()))
         );
         // With the default configuration, omitting the algorithm means MD5 and is accepted.
@@ -659,24 +708,24 @@ mod tests {
         creds_md5.params.retain(|p| p.name != "algorithm");
         assert_eq!(
             default
-                .verify(&creds_md5, "REGISTER", &password(), T0)
+                .verify(&creds_md5, "REGISTER", &password(), CLIENT, T0)
                 .map(|v| v.algorithm),
             Ok(Algorithm::Md5)
         );
         let mut x = creds;
         x.set("algorithm", "SHA-512-256");
         assert_eq!(
-            a.verify(&x, "REGISTER", &password(), T0),
+            a.verify(&x, "REGISTER", &password(), CLIENT, T0),
             Err(AuthError::UnsupportedAlgorithm("SHA-512-256".into()))
         );
         // A user with only an MD5 HA1 cannot answer a SHA-256 challenge.
         let md5_only = Secret::ha1_from_hex(Some(&"0".repeat(32)), None).unwrap();
         let creds = answer(c, "alice", "s3cret", 1);
         assert_eq!(
-            a.verify(&creds, "REGISTER", &md5_only, T0),
+            a.verify(&creds, "REGISTER", &md5_only, CLIENT, T0),
             Err(AuthError::NoSecretForAlgorithm(Algorithm::Sha256))
         );
-        let only_md5 = a.challenge_with(T0, false, &[Algorithm::Md5]);
+        let only_md5 = a.challenge_with(T0, false, CLIENT, &[Algorithm::Md5]);
         assert_eq!(only_md5.len(), 1);
         assert_eq!(only_md5[0].algorithm(), Some("MD5"));
     }

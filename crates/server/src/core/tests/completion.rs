@@ -722,9 +722,13 @@ fn dialog_watch_makes_an_unknown_callee_available() {
     assert_eq!(h.one(BOB).status(), Some(200));
     h.advance(Duration::from_secs(5));
     assert!(requests(&mut h, ALICE).is_empty());
-    // The phone's call ended.
+    // The phone's call ended. The same news from another address is not believed.
     let idle = r#"<dialog-info version="1" state="full" entity="sip:bob@example.com"/>"#;
-    h.recv(BOB, &notify(idle, 2));
+    h.recv(DAVE, &notify(idle, 2));
+    assert_eq!(h.one(DAVE).status(), Some(403));
+    h.advance(Duration::from_secs(5));
+    assert!(requests(&mut h, ALICE).is_empty());
+    h.recv(BOB, &notify(idle, 3));
     assert_eq!(h.one(BOB).status(), Some(200));
     h.advance(Duration::from_millis(1_500));
     assert_recall(&one_request(&mut h, ALICE));

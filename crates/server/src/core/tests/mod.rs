@@ -20,6 +20,7 @@ use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
+mod identity;
 mod operator;
 mod third_party;
 
