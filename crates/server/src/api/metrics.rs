@@ -29,6 +29,12 @@ pub const EVENT_CLIENTS: &str = "callcomp_api_event_clients";
 /// Counter: events skipped for WebSocket clients that fell behind.
 pub const EVENTS_LAGGED: &str = "callcomp_api_events_lagged_total";
 
+/// Gauge: 1 while the store can be written, 0 while it is unavailable (file deleted or
+/// replaced, last commit failed); `/healthz` gives the reason.
+pub const STORE_UP: &str = "callcomp_store_up";
+/// Counter: store batches (group commits) that did not commit.
+pub const STORE_WRITE_FAILURES: &str = "callcomp_store_write_failures_total";
+
 /// Label: the outcome of a registration.
 pub const LABEL_RESULT: &str = "result";
 /// Label: a TAPI call state name.
@@ -53,6 +59,8 @@ pub const ALL: &[&str] = &[
     PARSE_ERRORS,
     EVENT_CLIENTS,
     EVENTS_LAGGED,
+    STORE_UP,
+    STORE_WRITE_FAILURES,
 ];
 
 /// The Prometheus recorder could not be installed.
@@ -125,6 +133,16 @@ pub fn describe() {
         Unit::Count,
         "Events skipped for slow WebSocket clients."
     );
+    describe_gauge!(
+        STORE_UP,
+        Unit::Count,
+        "1 while the store can be written, 0 while acknowledgements are refused."
+    );
+    describe_counter!(
+        STORE_WRITE_FAILURES,
+        Unit::Count,
+        "Store batches that did not commit."
+    );
 }
 
 #[cfg(test)]
@@ -143,8 +161,9 @@ mod tests {
             SIP_MESSAGES_OUT,
             PARSE_ERRORS,
             EVENTS_LAGGED,
+            STORE_WRITE_FAILURES,
         ];
-        let gauges = [CALLS, EVENT_CLIENTS];
+        let gauges = [CALLS, EVENT_CLIENTS, STORE_UP];
         assert_eq!(counters.len() + gauges.len(), ALL.len());
         let unique: HashSet<&str> = ALL.iter().copied().collect();
         assert_eq!(unique.len(), ALL.len());
