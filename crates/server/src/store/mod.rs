@@ -414,19 +414,14 @@ fn open_connection(target: &Target) -> Result<(Connection, StoreHealth), StoreEr
         .map_err(open_err)?;
     // Read-only checks first: a refused file must come out as it went in.
     migrations::check_foreign(&conn, &path, migrations::MIGRATIONS)?;
+    // SQLite quietly opens a write-protected file read-only; say so before anything fails.
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(read_only(path));
+    }
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(|e| unwritable(&conn, &path, e))?;
     if matches!(target, Target::File(_)) && !mode.eq_ignore_ascii_case("wal") {
-        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-            return Err(StoreError::Unwritable {
-                path,
-                source: Arc::new(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
-                    Some("the file is read-only".to_owned()),
-                )),
-            });
-        }
         return Err(StoreError::NotWal { path, mode });
     }
     conn.pragma_update(None, "synchronous", "FULL")
@@ -454,6 +449,17 @@ fn open_connection(target: &Target) -> Result<(Connection, StoreHealth), StoreEr
         Target::Memory => StoreHealth::in_memory(),
     };
     Ok((conn, health))
+}
+
+/// The error for a file SQLite opened read-only.
+fn read_only(path: PathBuf) -> StoreError {
+    StoreError::Unwritable {
+        path,
+        source: Arc::new(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            Some("the file is read-only for this process (check its owner and mode)".to_owned()),
+        )),
+    }
 }
 
 /// The error for a failed write at open; the transaction, if any, is rolled back.
