@@ -10,9 +10,11 @@
 //! - [`inbound`](mod@inbound): every inbound message, from the checks to the role that handles it;
 //! - [`transactions`]: the transaction layer and our Via/Contact;
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
-//! - [`ids`]: tags, branches, Call-IDs.
+//! - [`ids`]: tags, branches, Call-IDs;
+//! - [`gate`]: the write-ahead of output behind the store jobs it depends on.
 
 pub mod completion;
+pub mod gate;
 pub mod handle;
 pub mod ids;
 pub mod inbound;

@@ -3,6 +3,9 @@
 //! of the transaction layer, the B2BUA and the switch); after every step the outbox goes to
 //! the transport, the events to the API's subscribers and the store jobs to the store.
 //!
+//! Output goes through a [`Gate`]: a step's messages and events wait for the store jobs that
+//! step queued (write-ahead), and everything after them waits behind them.
+//!
 //! Store jobs are queued to the store in the order the core made them, without waiting for
 //! each commit, so that the store's writer runs every job waiting at once in one transaction
 //! (group commit, one fsync) while two REGISTERs of one AOR still commit in the order they
@@ -15,6 +18,7 @@ use std::pin::Pin;
 use callcomp_switch::{Event, LineErr, Time};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::gate::Gate;
 use super::handle::Command;
 use super::{Engine, Now, StoreFault, StoreJob};
 use crate::store::{self, Store, StoreError, StoreHealth};
@@ -54,8 +58,13 @@ pub async fn run(
     let worker = tokio::spawn(store_worker(store, jobs_rx, done_tx));
     tokio::pin!(shutdown);
     let mut answers: Answers = HashMap::new();
+    let mut out = Outlet {
+        send: &mut send,
+        events: &events,
+        gate: Gate::default(),
+    };
     loop {
-        flush(&mut engine, &mut send, &events, &jobs_tx);
+        out.flush(&mut engine, Some(&jobs_tx));
         answer(&mut engine, &mut answers);
         let deadline = engine.poll_timeout(now());
         let sleep = async {
@@ -70,21 +79,24 @@ pub async fn run(
                 None => break,
             },
             Some(command) = inputs.commands.recv() => command_step(&mut engine, command, &mut answers),
-            Some((id, result)) = done_rx.recv() => engine.store_done(id, result, now()),
+            Some((id, result)) = done_rx.recv() => out.store_done(&mut engine, id, result),
             () = sleep => engine.on_timer(now()),
             () = &mut shutdown => break,
         }
     }
     tracing::info!("core stopping: ending calls and finishing store writes");
     engine.shutdown(now());
-    flush(&mut engine, &mut send, &events, &jobs_tx);
+    out.flush(&mut engine, Some(&jobs_tx));
     drop(jobs_tx);
-    while engine.store_pending() {
+    while engine.store_pending() || out.gate.is_holding() {
         let Some((id, result)) = done_rx.recv().await else {
             break;
         };
-        engine.store_done(id, result, now());
-        flush_wire(&mut engine, &mut send);
+        out.store_done(&mut engine, id, result);
+        out.flush(&mut engine, None);
+    }
+    for (wire, stream) in out.gate.release_all() {
+        out.emit(wire, stream);
     }
     answer(&mut engine, &mut answers);
     if worker.await.is_err() {
@@ -92,8 +104,58 @@ pub async fn run(
     }
 }
 
-/// A store job's id and outcome, reported to the core.
-type Done = (u64, Result<(), StoreFault>);
+/// Where the core's output goes: the wire and the event stream, through the write-ahead
+/// [`Gate`] (a step's output waits for the store jobs it queued).
+struct Outlet<'a, S: FnMut(Outbound)> {
+    send: &'a mut S,
+    events: &'a broadcast::Sender<Event>,
+    gate: Gate<(Vec<Outbound>, Vec<Event>)>,
+}
+
+impl<S: FnMut(Outbound)> Outlet<'_, S> {
+    /// Hands the step's store jobs to the worker (`None`: it is gone, at shutdown) and its
+    /// output to the gate.
+    fn flush(&mut self, engine: &mut Engine, jobs: Option<&mpsc::UnboundedSender<StoreJob>>) {
+        let wire = engine.drain_outbound();
+        let stream = engine.drain_events();
+        let mut queued = 0;
+        for job in engine.drain_jobs() {
+            match jobs.map(|j| j.send(job)) {
+                Some(Ok(())) => queued += 1,
+                _ => tracing::error!("store worker gone; a store job was dropped"),
+            }
+        }
+        if wire.is_empty() && stream.is_empty() && queued == 0 {
+            return;
+        }
+        if let Some((wire, stream)) = self.gate.step(queued, (wire, stream)) {
+            self.emit(wire, stream);
+        }
+    }
+
+    /// A store job finished: what waited for it goes out, then the core hears of it.
+    fn store_done(&mut self, engine: &mut Engine, id: Option<u64>, result: Result<(), StoreFault>) {
+        for (wire, stream) in self.gate.finished() {
+            self.emit(wire, stream);
+        }
+        if let Some(id) = id {
+            engine.store_done(id, result, now());
+        }
+    }
+
+    fn emit(&mut self, wire: Vec<Outbound>, stream: Vec<Event>) {
+        for out in wire {
+            (self.send)(out);
+        }
+        for event in stream {
+            // No subscriber is not an error.
+            let _ = self.events.send(event);
+        }
+    }
+}
+
+/// A store job's outcome, in queue order, with its id when the core asked for a report.
+type Done = (Option<u64>, Result<(), StoreFault>);
 
 /// An API request waiting for its store write.
 enum Waiter {
@@ -150,30 +212,6 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
         Command::Drop { id, reply } => {
             let _ = reply.send(engine.drop_call(id, now()));
         }
-    }
-}
-
-fn flush(
-    engine: &mut Engine,
-    send: &mut impl FnMut(Outbound),
-    events: &broadcast::Sender<Event>,
-    jobs: &mpsc::UnboundedSender<StoreJob>,
-) {
-    flush_wire(engine, send);
-    for event in engine.drain_events() {
-        // No subscriber is not an error.
-        let _ = events.send(event);
-    }
-    for job in engine.drain_jobs() {
-        if jobs.send(job).is_err() {
-            tracing::error!("store worker gone; a store job was dropped");
-        }
-    }
-}
-
-fn flush_wire(engine: &mut Engine, send: &mut impl FnMut(Outbound)) {
-    for out in engine.drain_outbound() {
-        send(out);
     }
 }
 
@@ -250,9 +288,8 @@ async fn report_commits(
             tracing::error!(error = %e, "{what} failed");
             fault_of(&e, &health)
         });
-        if let Some(id) = id {
-            let _ = done.send((id, result));
-        }
+        // Every job is reported, so the gate can count them.
+        let _ = done.send((id, result));
     }
 }
 

@@ -514,6 +514,12 @@ fn nothing_of_an_accept_happens_before_its_commit() {
     let (answered, id) = (replies[0].0, replies[0].1.unwrap());
     assert_eq!(answered, ticket);
     assert!(outstanding(&h, id));
+    let writes = h
+        .other_jobs
+        .iter()
+        .filter(|j| matches!(j, StoreJob::SaveCompletion { row, .. } if row.completion_id == id))
+        .count();
+    assert_eq!(writes, 1, "one write per accept: {:?}", h.other_jobs);
     let reply_at = h
         .events
         .iter()
