@@ -120,9 +120,10 @@ impl<S: FnMut(Outbound)> Outlet<'_, S> {
         let stream = engine.drain_events();
         let mut queued = 0;
         for job in engine.drain_jobs() {
-            match jobs.map(|j| j.send(job)) {
-                Some(Ok(())) => queued += 1,
-                _ => tracing::error!("store worker gone; a store job was dropped"),
+            if jobs.is_some_and(|j| j.send(job).is_ok()) {
+                queued += 1;
+            } else {
+                tracing::error!("store worker gone; a store job was dropped");
             }
         }
         if wire.is_empty() && stream.is_empty() && queued == 0 {
