@@ -139,13 +139,20 @@ impl Switch {
             &config.conds,
             config.completion_messages.len(),
             &self.completion,
-        )?;
+        );
+        // A call with a request on its way to the store is as good as completed: step 4
+        // (INVALCALLSTATE) comes before the limits of steps 6 and 7.
+        let pending =
+            call.is_some_and(|c| self.completion.pending.values().any(|r| r.call == c.id));
+        let valid = match valid {
+            Ok(_) | Err(LineErr::CompletionOverrun | LineErr::ResourceUnavail) if pending => {
+                return Err(LineErr::InvalCallState);
+            }
+            other => other?,
+        };
         let (Some(call), Some(target)) = (call.cloned(), target) else {
             return Err(LineErr::OperationFailed);
         };
-        if self.completion.pending.values().any(|r| r.call == call.id) {
-            return Err(LineErr::InvalCallState);
-        }
         let id = self.completion.allocate()?;
         let campon_call = (valid.mode == CompletionMode::Campon).then_some(call.call_ref);
         let request =
