@@ -257,9 +257,11 @@ impl Engine {
         std::mem::take(&mut self.jobs)
     }
 
-    /// Whether REGISTER responses still wait for the store.
+    /// Whether REGISTERs, accepts or cancels still wait for the store.
     pub fn store_pending(&self) -> bool {
         !self.waiting.is_empty()
+            || !self.completion.accepts.is_empty()
+            || !self.completion.cancels.is_empty()
     }
 
     /// When [`Engine::on_timer`] is next due.
