@@ -249,8 +249,9 @@ async fn main() {
     let start = Instant::now();
     let store = Store::open(&big).await.unwrap();
     let rows = store.all_completions().await.unwrap();
+    let next_id = store.next_completion_id().await.unwrap();
     let read = start.elapsed();
-    let snapshot = snapshot_of(rows);
+    let snapshot = snapshot_of(rows, next_id);
     let count = snapshot.requests.len();
     let (mut engine, _) = engine(&config);
     engine.import_completions(snapshot, runtime::now()).unwrap();

@@ -26,6 +26,10 @@ use tracing_subscriber::EnvFilter;
 /// How long in-flight API requests get after the shutdown signal.
 const API_GRACE: Duration = Duration::from_secs(5);
 
+/// How often the store's file is looked at when nothing else looks (every write batch, every
+/// `/healthz` and `/metrics` also do): a deleted database file is logged within this time.
+const STORE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Runs the server on its own tokio runtime; exit 0 after a clean shutdown, 1 on a start
 /// failure.
 pub fn main(config: Config, log_level: Option<&str>) -> ExitCode {
@@ -132,16 +136,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .all_completions()
         .await
         .context("reading the stored completion requests")?;
+    let next_id = store
+        .next_completion_id()
+        .await
+        .context("reading the completion id high-water mark")?;
     let outstanding = stored.len();
     engine
-        .import_completions(callcomp::core::completion::snapshot_of(stored), now)
+        .import_completions(
+            callcomp::core::completion::snapshot_of(stored, next_id),
+            now,
+        )
         .context("reloading the stored completion requests")?;
     if outstanding > 0 {
         tracing::info!(requests = outstanding, "completion requests reloaded");
     }
     let (commands_tx, commands_rx) = mpsc::channel(256);
     let (events_tx, _) = broadcast::channel(1024);
-    let handle = CoreHandle::new(switch, commands_tx, events_tx.clone());
+    let handle =
+        CoreHandle::new(switch, commands_tx, events_tx.clone()).with_store_health(store.health());
 
     let metrics = match api::install_prometheus() {
         Ok(metrics) => Some(metrics),
@@ -159,6 +171,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding the API on {}", config.api.listen))?;
+
+    let health = store.health();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(STORE_CHECK_INTERVAL);
+        loop {
+            every.tick().await;
+            // A change is logged (ERROR with the reason) and published by the check itself.
+            let _ = health.check();
+        }
+    });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {

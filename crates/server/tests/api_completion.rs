@@ -395,16 +395,26 @@ async fn complete_and_uncomplete_through_the_api() {
         (StatusCode::NOT_FOUND, "LINEERR_INVALCOMPLETIONID")
     );
 
-    // A store that fails: the acceptance is undone and the answer is OPERATIONFAILED.
+    // A store that is gone: nothing is accepted, the call is still busy, and the answer is
+    // RESOURCEUNAVAIL (the store is unavailable, not this request wrong).
     let call = rig.busy_call("erin").await;
     rig.store.clone().close().await.unwrap();
     let (status, answer) = rig.complete(call, r#"{"mode":"message"}"#).await;
     assert_eq!(
         (status, error_of(&answer)),
-        (StatusCode::BAD_GATEWAY, "LINEERR_OPERATIONFAILED")
+        (StatusCode::SERVICE_UNAVAILABLE, "LINEERR_RESOURCEUNAVAIL")
     );
     let (_, list) = rig.get("/v1/lines/erin/completions").await;
     assert_eq!(list, serde_json::json!([]));
+    let (_, calls) = rig.get("/v1/lines/erin/calls").await;
+    assert!(
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == call && c["state"] == "busy"),
+        "the call did not move on: {calls}"
+    );
 
     stop.send(()).unwrap();
     task.await.unwrap();

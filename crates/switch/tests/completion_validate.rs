@@ -618,3 +618,76 @@ fn call_features_match_validation() {
     let connected = rig.sw.line_calls("dave").unwrap()[0].id;
     assert_eq!(rig.sw.call_features(connected).features, 0);
 }
+
+/// The two phases a server with a store uses: a prepared request shows nothing (no event, not
+/// outstanding, not counted in the status) but holds its id and counts against the line's
+/// limit; a second request on its call is INVALCALLSTATE; abandoning it frees the place and its
+/// only event is the `reply` with the error; committing it accepts it as `complete_call` does.
+#[test]
+fn prepared_requests_count_but_show_nothing_until_committed() {
+    let mut rig = Rig::new();
+    let at = completion_common::t;
+    let mut prepared = Vec::new();
+    for (i, to) in ["bob", "carol", "dave", "bob", "carol"].iter().enumerate() {
+        let call = rig.busy("alice", to, i as u64);
+        let r = rig
+            .sw
+            .prepare_completion(None, call.get(), CALLBACK, 0, at(i as u64))
+            .unwrap();
+        prepared.push((call, r.id));
+    }
+    assert!(rig.sw.completions_of("alice").unwrap().is_empty());
+    assert_eq!(rig.sw.line_status("alice").unwrap().num_call_completions, 0);
+    let call = rig.busy("alice", "bob", 9);
+    assert_eq!(
+        rig.sw
+            .prepare_completion(None, call.get(), CALLBACK, 0, at(9))
+            .map(|r| r.id),
+        Err(LineErr::CompletionOverrun)
+    );
+    assert_eq!(
+        rig.sw
+            .prepare_completion(None, prepared[0].0.get(), CALLBACK, 0, at(9))
+            .map(|r| r.id),
+        Err(LineErr::InvalCallState)
+    );
+
+    let events = rig
+        .sw
+        .abandon_completion(prepared[4].1, LineErr::ResourceUnavail, at(10));
+    let json: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    assert_eq!(json.len(), 1, "{json:?}");
+    assert_eq!(json[0]["event"], "reply");
+    assert_eq!(json[0]["completion_id"], 5);
+    assert_eq!(json[0]["result"], LineErr::ResourceUnavail.value());
+    // The place is free again; the abandoned id is not handed out again at once.
+    let r = rig
+        .sw
+        .prepare_completion(None, call.get(), CALLBACK, 0, at(11))
+        .unwrap();
+    assert_eq!(r.id.get(), 6);
+
+    let accepted = rig.sw.commit_completion(prepared[0].1, at(12)).unwrap();
+    assert_eq!(accepted.id, prepared[0].1);
+    let first = serde_json::to_value(&accepted.events[0]).unwrap();
+    assert_eq!(
+        (first["event"].as_str(), first["result"].as_i64()),
+        (Some("callstate"), None),
+        "the original call goes idle first"
+    );
+    assert!(accepted.events.iter().any(|e| {
+        let v = serde_json::to_value(e).unwrap();
+        v["event"] == "reply" && v["result"] == 0
+    }));
+    assert_eq!(rig.sw.completions_of("alice").unwrap().len(), 1);
+    assert_eq!(
+        rig.sw
+            .commit_completion(prepared[0].1, at(13))
+            .map(|a| a.id),
+        Err(LineErr::InvalCompletionId),
+        "committed once"
+    );
+}

@@ -107,6 +107,13 @@ pub trait Core: Send + Sync + 'static {
     /// A receiver of every event from now on, in `seq` order. The API turns a lag of the
     /// receiver into a `lagged` message; the stream ends when the core drops its sender.
     fn subscribe(&self) -> broadcast::Receiver<Event>;
+
+    /// Why the store cannot keep what the server acknowledges (its file deleted or replaced,
+    /// its commits failing), or `None` while it can; looked at anew on each call. A core with
+    /// no store has nothing to lose.
+    fn store_problem(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a core operation failed: a TAPI line error, optionally with the detail that explains it.

@@ -42,6 +42,12 @@ pub const AUTH_LOCKOUTS: &str = "callcomp_auth_lockouts_total";
 /// (`locked-source`, `locked-user`, `identity-mismatch`, `untrusted-identity`, `not-dialog-peer`).
 pub const AUTH_REFUSALS: &str = "callcomp_auth_refusals_total";
 
+/// Gauge: 1 while the store can be written, 0 while it is unavailable (file deleted or
+/// replaced, last commit failed); `/healthz` gives the reason.
+pub const STORE_UP: &str = "callcomp_store_up";
+/// Counter: store batches (group commits) that did not commit.
+pub const STORE_WRITE_FAILURES: &str = "callcomp_store_write_failures_total";
+
 /// Label: the outcome of a registration.
 pub const LABEL_RESULT: &str = "result";
 /// Label: a TAPI call state name.
@@ -78,6 +84,8 @@ pub const ALL: &[&str] = &[
     AUTH_FAILURES,
     AUTH_LOCKOUTS,
     AUTH_REFUSALS,
+    STORE_UP,
+    STORE_WRITE_FAILURES,
 ];
 
 /// The Prometheus recorder could not be installed.
@@ -175,6 +183,16 @@ pub fn describe() {
         Unit::Count,
         "Requests refused by the identity checks, by reason."
     );
+    describe_gauge!(
+        STORE_UP,
+        Unit::Count,
+        "1 while the store can be written, 0 while acknowledgements are refused."
+    );
+    describe_counter!(
+        STORE_WRITE_FAILURES,
+        Unit::Count,
+        "Store batches that did not commit."
+    );
 }
 
 #[cfg(test)]
@@ -198,8 +216,9 @@ mod tests {
             AUTH_FAILURES,
             AUTH_LOCKOUTS,
             AUTH_REFUSALS,
+            STORE_WRITE_FAILURES,
         ];
-        let gauges = [CALLS, EVENT_CLIENTS];
+        let gauges = [CALLS, EVENT_CLIENTS, STORE_UP];
         assert_eq!(counters.len() + gauges.len(), ALL.len());
         let unique: HashSet<&str> = ALL.iter().copied().collect();
         assert_eq!(unique.len(), ALL.len());

@@ -213,9 +213,12 @@ pub struct MakeCallRequest {
 /// The body of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// Always `ok` when the server answers.
+    /// `ok`, or `unavailable` when the store cannot keep what the server would acknowledge.
     #[schema(example = "ok")]
     pub status: String,
+    /// With `unavailable`: why, e.g. "the database file /var/lib/callcomp.db was deleted".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The message a WebSocket client gets instead of events it was too slow to receive.

@@ -2,15 +2,27 @@
 //! (registrations), its actions are carried out on the wire after every input, and every
 //! outstanding request is kept in the store (DESIGN §2, §5).
 //!
-//! Durability: a `lineCompleteCall` is accepted by the engine, written to the store, and only
-//! answered once the write committed ([`Engine::complete_call`] gives a ticket;
-//! [`Engine::drain_replies`] the answers). If the write fails the acceptance is undone (the
-//! request is cancelled) and the answer is `LINEERR_OPERATIONFAILED`. Afterwards every
-//! `completion` event re-writes its request (or deletes it once it has ended), in order,
-//! through the same store queue. At start [`snapshot_of`] turns the stored rows back into
-//! the engine's snapshot.
+//! Durability, one rule (DESIGN §5): what the application asked for changes nothing anyone can
+//! see until the store has committed it.
+//!
+//! - **lineCompleteCall**: the switch checks and builds the request
+//!   ([`Switch::prepare_completion`](callcomp_switch::Switch::prepare_completion)), the row is
+//!   written, and only once it committed is the request accepted: the original call follows
+//!   the mode, the events go out (`reply`, `numcompletions`, …), the SIP effects happen, and
+//!   the API gets the id. If the write fails, nothing happened: the only event is a `reply`
+//!   carrying the error, and the API gets `LINEERR_RESOURCEUNAVAIL` (store unavailable) or
+//!   `LINEERR_OPERATIONFAILED`.
+//! - **lineUncompleteCall**: the delete commits first, then the request is cancelled and the
+//!   API answered; until then no write of that request is queued (it could bring the row
+//!   back), so a cancelled request never fires after a crash.
+//! - Everything the engine does by itself (state changes, expiry, completion) re-writes or
+//!   deletes the request's row through the same ordered store queue.
+//!
+//! [`Engine::complete_call`] and [`Engine::uncomplete_call`] give a ticket;
+//! [`Engine::drain_replies`] the answers. At start [`snapshot_of`] turns the stored rows back
+//! into the engine's snapshot.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use callcomp_switch::completion::CompletionConfig as EngineConfig;
 use callcomp_switch::{
@@ -18,7 +30,7 @@ use callcomp_switch::{
     Snapshot,
 };
 
-use super::{lock, Engine, Now, StoreJob};
+use super::{lock, Engine, Now, StoreFault, StoreJob};
 use crate::config::Config;
 use crate::store::StoredCompletion;
 
@@ -59,9 +71,10 @@ pub fn stored_row(r: &CompletionRequest) -> Option<StoredCompletion> {
     })
 }
 
-/// The engine snapshot of stored rows (in queue order); rows that do not decode are left out
-/// with a warning.
-pub fn snapshot_of(rows: Vec<StoredCompletion>) -> Snapshot {
+/// The engine snapshot of stored rows (in queue order) and of the store's id high-water mark
+/// `next_id` ([`Store::next_completion_id`](crate::store::Store::next_completion_id)), so that
+/// ids are never issued twice; rows that do not decode are left out with a warning.
+pub fn snapshot_of(rows: Vec<StoredCompletion>, next_id: u32) -> Snapshot {
     let mut requests: Vec<CompletionRequest> = rows
         .into_iter()
         .filter_map(|row| match serde_json::from_str(&row.data) {
@@ -73,12 +86,10 @@ pub fn snapshot_of(rows: Vec<StoredCompletion>) -> Snapshot {
         })
         .collect();
     requests.sort_by_key(|r: &CompletionRequest| r.seq);
-    let next_id = requests
-        .iter()
-        .map(|r| r.id.get())
-        .max()
-        .map_or(1, |m| m.checked_add(1).unwrap_or(1));
-    Snapshot { next_id, requests }
+    Snapshot {
+        next_id: next_id.max(1),
+        requests,
+    }
 }
 
 /// The bookkeeping of completion in the core.
@@ -88,15 +99,23 @@ pub(crate) struct CompletionState {
     pub(crate) synced: usize,
     /// Requests to re-write or delete at the end of the current input.
     pub(crate) dirty: BTreeSet<u32>,
-    /// Acceptances waiting for their store write: job id → (line, completion id).
-    pub(crate) accepts: std::collections::HashMap<u64, (String, u32)>,
+    /// Acceptances waiting for their store write: job id → the request and the row written.
+    pub(crate) accepts: HashMap<u64, (CompletionId, StoredCompletion)>,
+    /// Cancels waiting for their store delete: job id → (line, completion id).
+    pub(crate) cancels: HashMap<u64, (String, u32)>,
     /// Answers for the API: ticket → completion id or error.
     pub(crate) replies: Vec<(u64, Result<u32, LineErr>)>,
 }
 
+impl CompletionState {
+    fn cancelling(&self, id: u32) -> bool {
+        self.cancels.values().any(|(_, c)| *c == id)
+    }
+}
+
 impl Engine {
-    /// `lineCompleteCall` for the API (which owns every call): validates and accepts on the
-    /// engine, then queues the store write. The answer comes through
+    /// `lineCompleteCall` for the API (which owns every call): checks and builds the request,
+    /// then queues its store write; nothing else happens yet. The answer comes through
     /// [`Engine::drain_replies`] under the returned ticket once the write committed.
     pub fn complete_call(
         &mut self,
@@ -105,22 +124,120 @@ impl Engine {
         message_id: u32,
         now: Now,
     ) -> Result<u64, LineErr> {
-        let (accepted, campon) = {
-            let mut switch = lock(&self.switch);
-            let call_ref = switch.call_by_number(call).map(|c| c.call_ref).ok();
-            let accepted = switch.complete_call(None, call, mode, message_id, now.wall)?;
-            let campon = switch
-                .completion(accepted.id)
-                .is_some_and(|r| r.mode == CompletionMode::Campon);
-            (accepted, call_ref.filter(|_| campon))
-        };
-        let id = accepted.id;
-        let ticket = self.accept_durably(accepted, now);
-        let unknown = lock(&self.switch).completion(id).and_then(|r| {
-            (r.availability() == callcomp_switch::Availability::Unknown
-                && r.mode != CompletionMode::Message)
-                .then(|| r.target.clone())
+        let request =
+            lock(&self.switch).prepare_completion(None, call, mode, message_id, now.wall)?;
+        let id = request.id;
+        self.next_job += 1;
+        let job = self.next_job;
+        match stored_row(&request) {
+            Some(row) => {
+                self.completion.accepts.insert(job, (id, row.clone()));
+                self.jobs.push(StoreJob::SaveCompletion { id: job, row });
+            }
+            // The engine's own types always encode; if one did not, nothing can be kept.
+            None => {
+                let events =
+                    lock(&self.switch).abandon_completion(id, LineErr::OperationFailed, now.wall);
+                self.events.extend(events);
+                self.completion
+                    .replies
+                    .push((job, Err(LineErr::OperationFailed)));
+            }
+        }
+        Ok(job)
+    }
+
+    /// `lineUncompleteCall`: checks that request `id` of `line` is outstanding, then queues
+    /// the delete of its row; the request is cancelled once the delete committed, and the
+    /// answer comes through [`Engine::drain_replies`] under the returned ticket.
+    pub fn uncomplete_call(&mut self, line: &str, id: u32, _now: Now) -> Result<u64, LineErr> {
+        lock(&self.switch).check_uncomplete(line, id)?;
+        if self.completion.cancelling(id) {
+            // Already being cancelled: for this request it is as good as gone.
+            return Err(LineErr::InvalCompletionId);
+        }
+        self.next_job += 1;
+        let job = self.next_job;
+        self.completion.cancels.insert(job, (line.to_owned(), id));
+        self.jobs.push(StoreJob::DeleteCompletion {
+            id: job,
+            completion_id: id,
         });
+        Ok(job)
+    }
+
+    /// Answers to [`Engine::complete_call`] and [`Engine::uncomplete_call`] whose store write
+    /// finished.
+    pub fn drain_replies(&mut self) -> Vec<(u64, Result<u32, LineErr>)> {
+        std::mem::take(&mut self.completion.replies)
+    }
+
+    /// A completion store job finished: apply the acceptance or the cancel it carried, or
+    /// refuse it.
+    pub(super) fn completion_stored(&mut self, job: u64, result: Result<(), StoreFault>, now: Now) {
+        if let Some((id, row)) = self.completion.accepts.remove(&job) {
+            self.accept_stored(job, id, row, result, now);
+        } else if let Some((line, id)) = self.completion.cancels.remove(&job) {
+            self.cancel_stored(job, &line, id, result, now);
+        }
+    }
+
+    fn accept_stored(
+        &mut self,
+        job: u64,
+        id: CompletionId,
+        row: StoredCompletion,
+        result: Result<(), StoreFault>,
+        now: Now,
+    ) {
+        if let Err(fault) = result {
+            tracing::error!(
+                completion = id.get(),
+                "storing a completion request failed; refused"
+            );
+            let events = lock(&self.switch).abandon_completion(id, fault.line_err(), now.wall);
+            self.events.extend(events);
+            self.completion.replies.push((job, Err(fault.line_err())));
+            return;
+        }
+        let committed = lock(&self.switch).commit_completion(id, now.wall);
+        let accepted = match committed {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // The caller let go of its camp-on meanwhile: the stored row goes again.
+                let events = lock(&self.switch).abandon_completion(id, e, now.wall);
+                self.events.extend(events);
+                self.next_job += 1;
+                self.jobs.push(StoreJob::DeleteCompletion {
+                    id: self.next_job,
+                    completion_id: id.get(),
+                });
+                self.completion.replies.push((job, Err(e)));
+                return;
+            }
+        };
+        // The row just written is the request as accepted; re-write it only if it moved on.
+        self.sync_store(now);
+        self.events.extend(accepted.events);
+        self.completion.synced = self.events.len();
+        let (campon, unknown, moved) = {
+            let switch = lock(&self.switch);
+            let request = switch.completion(id);
+            let campon = request
+                .filter(|r| r.mode == CompletionMode::Campon)
+                .and_then(|r| switch.call_by_number(r.call.get()).ok())
+                .map(|c| c.call_ref);
+            let unknown = request.and_then(|r| {
+                (r.availability() == callcomp_switch::Availability::Unknown
+                    && r.mode != CompletionMode::Message)
+                    .then(|| r.target.clone())
+            });
+            let moved = request.and_then(stored_row).is_none_or(|now| now != row);
+            (campon, unknown, moved)
+        };
+        if moved {
+            self.completion.dirty.insert(id.get());
+        }
         if let Some(callee) = unknown {
             self.with_ctx(now, |b2bua, cx| b2bua.watch_dialogs(cx, &callee));
         }
@@ -128,67 +245,38 @@ impl Engine {
             self.with_ctx(now, |b2bua, cx| b2bua.camped_on(cx, call_ref));
         }
         self.pump(now);
-        Ok(ticket)
+        self.completion.replies.push((job, Ok(id.get())));
     }
 
-    /// Queues the store write of a just-accepted request; returns its job id (the ticket).
-    fn accept_durably(&mut self, accepted: callcomp_switch::Accepted, _now: Now) -> u64 {
-        self.events.extend(accepted.events);
-        self.completion.synced = self.events.len();
-        self.next_job += 1;
-        let job = self.next_job;
-        let row = lock(&self.switch)
-            .completion(accepted.id)
-            .and_then(stored_row);
-        let line = row.as_ref().map(|r| r.line.clone()).unwrap_or_default();
-        self.completion
-            .accepts
-            .insert(job, (line, accepted.id.get()));
-        match row {
-            Some(row) => self.jobs.push(StoreJob::SaveCompletion { id: job, row }),
-            // Already over (it cannot be, but then there is nothing to keep): answer at once.
-            None => {
-                self.completion.accepts.remove(&job);
-                self.completion.replies.push((job, Ok(accepted.id.get())));
+    fn cancel_stored(
+        &mut self,
+        job: u64,
+        line: &str,
+        id: u32,
+        result: Result<(), StoreFault>,
+        now: Now,
+    ) {
+        if let Err(fault) = result {
+            tracing::error!(
+                completion = id,
+                "deleting a cancelled completion request failed; refused"
+            );
+            // Writes of the request were held back while the delete was pending.
+            self.completion.dirty.insert(id);
+            self.pump(now);
+            self.completion.replies.push((job, Err(fault.line_err())));
+            return;
+        }
+        let cancelled = lock(&self.switch).uncomplete_call(line, id, now.wall);
+        match cancelled {
+            Ok(events) => {
+                self.events.extend(events);
+                self.pump(now);
+                self.completion.replies.push((job, Ok(id)));
             }
+            // It ended by itself while the delete was on its way; its row is gone either way.
+            Err(e) => self.completion.replies.push((job, Err(e))),
         }
-        job
-    }
-
-    /// `lineUncompleteCall`: cancels request `id` of `line`; the store row goes with it.
-    pub fn uncomplete_call(&mut self, line: &str, id: u32, now: Now) -> Result<(), LineErr> {
-        let events = lock(&self.switch).uncomplete_call(line, id, now.wall)?;
-        self.events.extend(events);
-        self.pump(now);
-        Ok(())
-    }
-
-    /// Answers to [`Engine::complete_call`] whose store write finished.
-    pub fn drain_replies(&mut self) -> Vec<(u64, Result<u32, LineErr>)> {
-        std::mem::take(&mut self.completion.replies)
-    }
-
-    /// A completion store write finished: answer the acceptance it carried, or undo it.
-    pub(super) fn completion_stored(&mut self, job: u64, ok: bool, now: Now) {
-        let Some((line, id)) = self.completion.accepts.remove(&job) else {
-            return;
-        };
-        if ok {
-            self.completion.replies.push((job, Ok(id)));
-            return;
-        }
-        tracing::error!(
-            completion = id,
-            "storing a completion request failed; acceptance undone"
-        );
-        let undone = lock(&self.switch).uncomplete_call(&line, id, now.wall);
-        if let Ok(events) = undone {
-            self.events.extend(events);
-        }
-        self.completion
-            .replies
-            .push((job, Err(LineErr::OperationFailed)));
-        self.pump(now);
     }
 
     /// Tells the engine what is known of every line's registration (at start).
@@ -274,6 +362,8 @@ impl Engine {
             }
             let row = request.and_then(stored_row);
             match row {
+                // A write now could bring back the row its pending cancel deletes.
+                Some(_) if self.completion.cancelling(id) => {}
                 Some(row) => {
                     self.next_job += 1;
                     self.jobs.push(StoreJob::SaveCompletion {
@@ -281,9 +371,13 @@ impl Engine {
                         row,
                     });
                 }
-                None => self
-                    .jobs
-                    .push(StoreJob::DeleteCompletion { completion_id: id }),
+                None => {
+                    self.next_job += 1;
+                    self.jobs.push(StoreJob::DeleteCompletion {
+                        id: self.next_job,
+                        completion_id: id,
+                    });
+                }
             }
         }
         drop(switch);

@@ -13,6 +13,7 @@ use crate::api::{
     RegistrationView,
 };
 use crate::b2bua::MakeCallError;
+use crate::store::StoreHealth;
 
 /// A request from the API to the core task.
 #[derive(Debug)]
@@ -70,6 +71,8 @@ pub struct CoreHandle {
     /// The event channel, until [`CoreHandle::close_events`]: event streams end when every
     /// sender is gone, so the handle gives its own up at shutdown.
     events: Arc<Mutex<Option<broadcast::Sender<Event>>>>,
+    /// The store's health, for `/healthz`; `None` for a core with no store.
+    store: Option<StoreHealth>,
 }
 
 impl CoreHandle {
@@ -83,7 +86,14 @@ impl CoreHandle {
             switch,
             commands,
             events: Arc::new(Mutex::new(Some(events))),
+            store: None,
         }
+    }
+
+    /// This handle, reporting the health of the store the core writes to.
+    pub fn with_store_health(mut self, health: StoreHealth) -> CoreHandle {
+        self.store = Some(health);
+        self
     }
 
     /// Lets go of the event channel: once the core drops its sender too, every event stream
@@ -280,6 +290,10 @@ impl Core for CoreHandle {
             // A receiver whose sender is already gone: the stream ends at once.
             None => broadcast::channel(1).1,
         }
+    }
+
+    fn store_problem(&self) -> Option<String> {
+        self.store.as_ref().and_then(StoreHealth::check)
     }
 }
 

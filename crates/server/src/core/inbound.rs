@@ -235,7 +235,8 @@ impl Engine {
         self.sip.respond(key, response, now.instant);
     }
 
-    /// REGISTER: decide; a changed binding set is stored before the 200 goes out.
+    /// REGISTER: decide; a changed binding set is stored before it is used and before the 200
+    /// goes out.
     fn register(
         &mut self,
         key: TransactionKey,
@@ -281,22 +282,20 @@ impl Engine {
             self.sip.respond(&key, response, now.instant);
             return;
         }
-        if !bindings.is_empty() {
-            tracing::info!(%aor, contacts = bindings.len(), "registered");
-            self.ensure_line(&user);
-        } else {
-            tracing::info!(%aor, "unregistered");
-        }
-        let had = !self.registrar.contacts(&user, now.ms()).is_empty();
-        let has = !bindings.is_empty();
-        self.registrar.apply(&user, bindings.clone());
-        if had != has {
-            self.registration_fact(&user, has, now);
-        }
+        // Nothing changes until the new set is stored (see `Engine::store_done`); meanwhile
+        // the next REGISTER of this user is decided against it.
         self.next_job += 1;
         let id = self.next_job;
+        self.registrar.stage(&user, id, bindings.clone());
         self.jobs
             .push(StoreJob::ReplaceBindings { id, aor, bindings });
-        self.waiting.insert(id, (key, response));
+        self.waiting.insert(
+            id,
+            super::PendingRegister {
+                key,
+                response,
+                user,
+            },
+        );
     }
 }

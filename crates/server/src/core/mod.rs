@@ -11,9 +11,11 @@
 //! - [`transactions`]: the transaction layer and our Via/Contact;
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
 //! - [`trace`]: the SIP trace lines (`log.sip_trace`);
-//! - [`ids`]: tags, branches, Call-IDs.
+//! - [`ids`]: tags, branches, Call-IDs;
+//! - [`gate`]: the write-ahead of output behind the store jobs it depends on.
 
 pub mod completion;
+pub mod gate;
 pub mod handle;
 pub mod ids;
 pub mod inbound;
@@ -101,11 +103,45 @@ pub enum StoreJob {
         /// The row.
         row: crate::store::StoredCompletion,
     },
-    /// Delete an ended completion request (no report needed).
+    /// Delete a completion request's row (ended, or being cancelled), then report `id`.
     DeleteCompletion {
+        /// The job id to report.
+        id: u64,
         /// The request.
         completion_id: u32,
     },
+}
+
+/// Why a store job did not commit, as far as the answer to the requester goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// The store is unavailable (its file deleted or replaced, commits failing): SIP `503`
+    /// with `Retry-After`, API `LINEERR_RESOURCEUNAVAIL`.
+    Unavailable,
+    /// This one write failed: SIP `500`, API `LINEERR_OPERATIONFAILED`.
+    Failed,
+}
+
+impl StoreFault {
+    /// The API's error for it.
+    pub fn line_err(self) -> LineErr {
+        match self {
+            StoreFault::Unavailable => LineErr::ResourceUnavail,
+            StoreFault::Failed => LineErr::OperationFailed,
+        }
+    }
+}
+
+/// How long a phone told `503` because the store is unavailable should wait (`Retry-After`).
+pub const STORE_RETRY_AFTER_SECS: u32 = 30;
+
+/// A REGISTER whose new binding set waits for its store commit.
+#[derive(Debug)]
+struct PendingRegister {
+    key: TransactionKey,
+    /// The 200 to send once committed.
+    response: Message,
+    user: String,
 }
 
 /// How often expired bindings are looked for at most.
@@ -122,8 +158,8 @@ pub struct Engine {
     events: Vec<Event>,
     jobs: Vec<StoreJob>,
     next_job: u64,
-    /// REGISTER responses waiting for their store commit, by job id.
-    waiting: HashMap<u64, (TransactionKey, Message)>,
+    /// REGISTERs waiting for their store commit, by job id.
+    waiting: HashMap<u64, PendingRegister>,
     next_purge: Option<Instant>,
     completion: completion::CompletionState,
 }
@@ -229,9 +265,11 @@ impl Engine {
         std::mem::take(&mut self.jobs)
     }
 
-    /// Whether REGISTER responses still wait for the store.
+    /// Whether REGISTERs, accepts or cancels still wait for the store.
     pub fn store_pending(&self) -> bool {
         !self.waiting.is_empty()
+            || !self.completion.accepts.is_empty()
+            || !self.completion.cancels.is_empty()
     }
 
     /// When [`Engine::on_timer`] is next due.
@@ -272,21 +310,55 @@ impl Engine {
         self.pump(now);
     }
 
-    /// The store finished job `id`: send the REGISTER response that waited for it.
-    pub fn store_done(&mut self, id: u64, ok: bool, now: Now) {
-        let Some((key, response)) = self.waiting.remove(&id) else {
-            self.completion_stored(id, ok, now);
+    /// The store finished job `id`: apply what waited for it (a REGISTER's bindings and its
+    /// 200, an accepted or cancelled completion request) or, on `Err`, refuse it.
+    pub fn store_done(&mut self, id: u64, result: Result<(), StoreFault>, now: Now) {
+        let Some(pending) = self.waiting.remove(&id) else {
+            self.completion_stored(id, result, now);
             return;
         };
-        let response = if ok {
-            response
-        } else {
-            let mut failed = response;
-            failed.set_status(500, "Store failure");
-            failed.remove(&callcomp_sip::HeaderName::Contact);
-            failed
+        let staged = self.registrar.settle(id);
+        let response = match (result, staged) {
+            (Ok(()), Some(bindings)) => {
+                self.bindings_stored(&pending.user, bindings, now);
+                pending.response
+            }
+            (Ok(()), None) => pending.response,
+            (Err(fault), _) => {
+                let mut failed = pending.response;
+                failed.remove(&callcomp_sip::HeaderName::Contact);
+                match fault {
+                    StoreFault::Unavailable => {
+                        failed.set_status(503, "Store unavailable");
+                        failed.push(&callcomp_sip::headers::numbers::RetryAfter::new(
+                            STORE_RETRY_AFTER_SECS,
+                        ));
+                    }
+                    StoreFault::Failed => failed.set_status(500, "Store failure"),
+                }
+                failed
+            }
         };
-        self.sip.respond(&key, response, now.instant);
+        self.sip.respond(&pending.key, response, now.instant);
+    }
+
+    /// A REGISTER's binding set committed: it becomes the user's, and the completion engine
+    /// hears of a registration that began or ended.
+    fn bindings_stored(&mut self, user: &str, bindings: Vec<Binding>, now: Now) {
+        let has = !bindings.is_empty();
+        let aor = format!("sip:{user}@{}", self.config.domain);
+        if has {
+            tracing::info!(%aor, contacts = bindings.len(), "registered");
+            self.ensure_line(user);
+        } else {
+            tracing::info!(%aor, "unregistered");
+        }
+        let had = !self.registrar.contacts(user, now.ms()).is_empty();
+        self.registrar.apply(user, bindings);
+        if had != has {
+            self.registration_fact(user, has, now);
+        }
+        self.pump(now);
     }
 
     /// `lineMakeCall`: a third-party call from `line`'s phone to `to`.

@@ -4,8 +4,10 @@
 //! The decision itself is [`decide::decide`], a function of the request, the current
 //! bindings, the policy and the time. This module holds the state around it: the bindings
 //! of every user (loaded from the store at start, replaced after each accepted REGISTER),
-//! the digest authenticator, and the purge of expired bindings. Storing is the core's job:
-//! it sends the 200 only once the store has committed the new set.
+//! the digest authenticator, and the purge of expired bindings. Storing is the core's job: an
+//! accepted set is only *staged* ([`Registrar::stage`]) until the store has committed it; the
+//! next REGISTER of that user is decided against the staged set, but calls are routed by the
+//! committed one, which the core replaces ([`Registrar::apply`]) after the commit.
 
 pub mod binding;
 pub mod decide;
@@ -38,6 +40,8 @@ pub struct Registrar {
     policy: RegistrarPolicy,
     /// Bindings by user name, best `q` first.
     bindings: BTreeMap<String, Vec<Binding>>,
+    /// Accepted sets waiting for their store commit, by user, oldest first, with the job id.
+    staged: BTreeMap<String, Vec<(u64, Vec<Binding>)>>,
 }
 
 impl Registrar {
@@ -46,6 +50,7 @@ impl Registrar {
         Registrar {
             policy,
             bindings: BTreeMap::new(),
+            staged: BTreeMap::new(),
         }
     }
 
@@ -103,15 +108,45 @@ impl Registrar {
         }
     }
 
-    /// Decides a REGISTER against the current bindings of its AOR.
+    /// Decides a REGISTER against the current bindings of its AOR: the last staged set, if
+    /// one waits for its commit, else the committed one.
     pub fn decide(&self, req: RegisterRequest<'_>, auth: &mut Authenticator) -> Decision {
         let user = aor_user(&req.essentials.to.uri);
         let empty = Vec::new();
+        let staged = &self.staged;
         let current = user
             .as_ref()
-            .and_then(|u| self.bindings.get(u))
+            .and_then(|u| {
+                let last = staged.get(u).and_then(|s| s.last()).map(|(_, b)| b);
+                last.or_else(|| self.bindings.get(u))
+            })
             .unwrap_or(&empty);
         decide(req, current, &self.policy, auth)
+    }
+
+    /// Holds `bindings`, the outcome of an accepted REGISTER of `user`, until store job `job`
+    /// finishes ([`Registrar::settle`]).
+    pub fn stage(&mut self, user: &str, job: u64, bindings: Vec<Binding>) {
+        self.staged
+            .entry(user.to_owned())
+            .or_default()
+            .push((job, bindings));
+    }
+
+    /// Store job `job` finished: its staged set, if it was one, is no longer staged and is
+    /// returned for the core to [`Registrar::apply`] (when it committed) or drop.
+    pub fn settle(&mut self, job: u64) -> Option<Vec<Binding>> {
+        let (user, at) = self.staged.iter().find_map(|(user, sets)| {
+            sets.iter()
+                .position(|(j, _)| *j == job)
+                .map(|at| (user.clone(), at))
+        })?;
+        let sets = self.staged.get_mut(&user)?;
+        let (_, bindings) = sets.remove(at);
+        if sets.is_empty() {
+            self.staged.remove(&user);
+        }
+        Some(bindings)
     }
 
     /// Makes `bindings` the user's whole set (after an accepted REGISTER).

@@ -97,6 +97,44 @@ impl Store {
         .await
     }
 
+    /// Queues the write of [`Store::replace_bindings`]; the future gives its result after the
+    /// commit (see [`Store::enqueue`]).
+    pub(crate) async fn queue_replace_bindings(
+        &self,
+        aor: String,
+        bindings: Vec<Binding>,
+    ) -> Result<impl std::future::Future<Output = Result<(), StoreError>> + Send, StoreError> {
+        for b in &bindings {
+            if b.aor != aor {
+                return Err(StoreError::AorMismatch {
+                    aor,
+                    found: b.aor.clone(),
+                });
+            }
+            check_q(b)?;
+        }
+        self.enqueue(move |conn| {
+            delete_aor(conn, &aor)?;
+            for b in &bindings {
+                upsert(conn, b)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Queues the delete of [`Store::purge_expired`].
+    pub(crate) async fn queue_purge_expired(
+        &self,
+        now_ms: u64,
+    ) -> Result<impl std::future::Future<Output = Result<usize, StoreError>> + Send, StoreError>
+    {
+        self.enqueue(move |conn| {
+            Ok(conn.execute("DELETE FROM bindings WHERE expires_at_ms <= ?1", [now_ms])?)
+        })
+        .await
+    }
+
     /// The bindings of `aor`, highest q first, then by contact URI. Expired ones are included
     /// until [`Store::purge_expired`] removes them; the caller compares with its own `now`.
     pub async fn bindings(&self, aor: impl Into<String>) -> Result<Vec<Binding>, StoreError> {

@@ -30,21 +30,48 @@ pub struct StoredCompletion {
 }
 
 impl Store {
-    /// Writes the request, replacing the row with the same id.
+    /// Writes the request, replacing the row with the same id, and moves the id high-water
+    /// mark past it (in the same savepoint).
     pub async fn upsert_completion(&self, row: StoredCompletion) -> Result<(), StoreError> {
         self.execute(move |conn| upsert(conn, &row)).await
     }
 
-    /// Deletes request `completion_id`; returns whether it was stored.
-    pub async fn delete_completion(&self, completion_id: u32) -> Result<bool, StoreError> {
-        self.execute(move |conn| {
-            let n = conn.execute(
-                "DELETE FROM completion_requests WHERE completion_id = ?1",
-                params![completion_id],
+    /// Queues the write of [`Store::upsert_completion`]; the future gives its result after the
+    /// commit (see [`Store::enqueue`]).
+    pub(crate) async fn queue_upsert_completion(
+        &self,
+        row: StoredCompletion,
+    ) -> Result<impl std::future::Future<Output = Result<(), StoreError>> + Send, StoreError> {
+        self.enqueue(move |conn| upsert(conn, &row)).await
+    }
+
+    /// Queues the delete of [`Store::delete_completion`].
+    pub(crate) async fn queue_delete_completion(
+        &self,
+        completion_id: u32,
+    ) -> Result<impl std::future::Future<Output = Result<bool, StoreError>> + Send, StoreError>
+    {
+        self.enqueue(move |conn| delete(conn, completion_id)).await
+    }
+
+    /// The first completion id never issued: past every id ever written, even of requests
+    /// long ended (DESIGN §2: ids do not repeat across restarts).
+    pub async fn next_completion_id(&self) -> Result<u32, StoreError> {
+        self.execute(|conn| {
+            let next: i64 = conn.query_row(
+                "SELECT value FROM store_meta WHERE key = 'next_completion_id'",
+                [],
+                |r| r.get(0),
             )?;
-            Ok(n > 0)
+            // Past u32::MAX the ids wrap to 1 (the allocator skips outstanding ones).
+            Ok(u32::try_from(next).ok().filter(|n| *n > 0).unwrap_or(1))
         })
         .await
+    }
+
+    /// Deletes request `completion_id`; returns whether it was stored.
+    pub async fn delete_completion(&self, completion_id: u32) -> Result<bool, StoreError> {
+        self.execute(move |conn| delete(conn, completion_id)).await
     }
 
     /// Every stored request, in queue order (ascending `seq`).
@@ -59,6 +86,14 @@ impl Store {
         })
         .await
     }
+}
+
+fn delete(conn: &Connection, completion_id: u32) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "DELETE FROM completion_requests WHERE completion_id = ?1",
+        params![completion_id],
+    )?;
+    Ok(n > 0)
 }
 
 fn upsert(conn: &Connection, r: &StoredCompletion) -> Result<(), StoreError> {
@@ -77,6 +112,10 @@ fn upsert(conn: &Connection, r: &StoredCompletion) -> Result<(), StoreError> {
             seq,
             r.data
         ],
+    )?;
+    conn.execute(
+        "UPDATE store_meta SET value = max(value, ?1) WHERE key = 'next_completion_id'",
+        params![i64::from(r.completion_id) + 1],
     )?;
     Ok(())
 }
@@ -123,6 +162,22 @@ mod tests {
         assert!(store.delete_completion(3).await.unwrap());
         assert!(!store.delete_completion(3).await.unwrap());
         assert_eq!(store.all_completions().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_next_id_stays_past_every_id_written_even_after_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(store.next_completion_id().await.unwrap(), 1);
+        store.upsert_completion(row_of(7, 1)).await.unwrap();
+        store.upsert_completion(row_of(3, 2)).await.unwrap();
+        store.delete_completion(7).await.unwrap();
+        store.delete_completion(3).await.unwrap();
+        store.close().await.unwrap();
+        let store = Store::open(&path).await.unwrap();
+        assert!(store.all_completions().await.unwrap().is_empty());
+        assert_eq!(store.next_completion_id().await.unwrap(), 8);
     }
 
     #[tokio::test]

@@ -67,6 +67,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         CREATE INDEX completion_requests_by_target ON completion_requests (target, seq);
     ",
     },
+    Migration {
+        version: 3,
+        name: "store metadata",
+        // Counters that outlive the rows they count. `next_completion_id` is the high-water
+        // mark of completion ids, so an id is never issued twice, across restarts included;
+        // it starts past every id already stored. `opens` counts the server starts (the write
+        // that proves the file writable at open).
+        sql: "
+        CREATE TABLE store_meta (
+            key   TEXT    PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO store_meta (key, value)
+            SELECT 'next_completion_id', coalesce(max(completion_id), 0) + 1 FROM completion_requests;
+    ",
+    },
 ];
 
 /// The newest schema version this build can create or use.
@@ -77,6 +93,69 @@ pub fn latest_version() -> u32 {
 /// The schema version recorded in the file.
 pub(crate) fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Refuses, without writing anything, a file that is not a callcomp store this build may
+/// write: a negative or newer `user_version`, or tables that the migrations up to the file's
+/// version do not create.
+pub(crate) fn check_foreign(
+    conn: &Connection,
+    path: &Path,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source: Arc::new(source),
+    };
+    let known = migrations.last().map_or(0, |m| m.version);
+    let found = current_version(conn).map_err(open_err)?;
+    if found < 0 {
+        return Err(StoreError::ForeignSchema {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
+    if found > i64::from(known) {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    let expected = tables_at(migrations, found).map_err(open_err)?;
+    let foreign: Vec<String> = tables(conn)
+        .map_err(open_err)?
+        .into_iter()
+        .filter(|t| !expected.contains(t))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(StoreError::ForeignTables {
+            path: path.to_path_buf(),
+            tables: foreign,
+        });
+    }
+    Ok(())
+}
+
+/// The tables (SQLite's own left out) of `conn`.
+fn tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    )?;
+    let names = stmt.query_map([], |r| r.get(0))?;
+    names.collect()
+}
+
+/// The tables a file at `version` has: the migrations up to it, run on a scratch database.
+fn tables_at(migrations: &[Migration], version: i64) -> rusqlite::Result<Vec<String>> {
+    let scratch = Connection::open_in_memory()?;
+    for step in migrations
+        .iter()
+        .filter(|m| i64::from(m.version) <= version)
+    {
+        scratch.execute_batch(step.sql)?;
+    }
+    tables(&scratch)
 }
 
 /// Brings the file at `path` up to the last version of `migrations`; returns how many steps
@@ -178,6 +257,7 @@ mod tests {
         assert_eq!(current_version(&conn).unwrap(), i64::from(latest_version()));
         assert!(table_exists(&conn, "bindings"));
         assert!(table_exists(&conn, "completion_requests"));
+        assert!(table_exists(&conn, "store_meta"));
         // Running again is a no-op.
         assert_eq!(migrate(&mut conn, path, MIGRATIONS).unwrap(), 0);
     }
@@ -233,6 +313,50 @@ mod tests {
         // Nothing was touched.
         assert_eq!(current_version(&conn).unwrap(), 7);
         assert!(!table_exists(&conn, "bindings"));
+    }
+
+    #[test]
+    fn tables_of_another_application_are_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+            .unwrap();
+        let err = check_foreign(&conn, &path, MIGRATIONS).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::ForeignTables { tables, .. } if tables == &["invoices"]),
+            "{err:?}"
+        );
+        // A callcomp file at version 1 with the version-2 table is fine only from version 2 on.
+        let ours = Connection::open_in_memory().unwrap();
+        ours.execute_batch(MIGRATIONS[0].sql).unwrap();
+        ours.pragma_update(None, "user_version", 1).unwrap();
+        check_foreign(&ours, Path::new("x.db"), MIGRATIONS).unwrap();
+        ours.execute_batch(MIGRATIONS[1].sql).unwrap();
+        assert!(matches!(
+            check_foreign(&ours, Path::new("x.db"), MIGRATIONS),
+            Err(StoreError::ForeignTables { .. })
+        ));
+    }
+
+    #[test]
+    fn the_id_high_water_mark_starts_past_the_stored_ids() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = Path::new(":memory:");
+        migrate(&mut conn, path, &MIGRATIONS[..2]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO completion_requests VALUES (41, 'a', 'b', 'callback', 'queued', 1, '{}');",
+        )
+        .unwrap();
+        migrate(&mut conn, path, MIGRATIONS).unwrap();
+        let next: i64 = conn
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'next_completion_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(next, 42);
     }
 
     #[test]

@@ -21,6 +21,16 @@
 //! - **No clock.** Every time is an explicit input in milliseconds since the UNIX epoch, so
 //!   expiry is testable without sleeping.
 //!
+//! - **Health.** A store whose file was deleted or replaced under the server, or whose last
+//!   batch did not commit, is unavailable ([`StoreHealth`]): the writer refuses every command
+//!   with [`StoreError::Unavailable`] while the file is not the one it opened, `/healthz` says
+//!   why, and the core refuses to acknowledge anything.
+//!
+//! At open, a file callcomp refuses (a newer schema, a negative version, tables of another
+//! application) is refused before anything is written to it: the journal mode is switched to
+//! WAL only afterwards. A file that cannot be written (read-only, in a read-only directory) is
+//! an open error too, found by a write at open, not by the first REGISTER.
+//!
 //! Pragmas set at open: `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON` and a busy
 //! timeout of [`BUSY_TIMEOUT_MS`]. [`Store::status`] reports what SQLite actually applied.
 //!
@@ -53,6 +63,7 @@
 
 mod bindings;
 mod completions;
+mod health;
 mod migrations;
 mod writer;
 
@@ -68,6 +79,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use bindings::{Binding, MAX_Q};
 pub use completions::StoredCompletion;
+pub use health::StoreHealth;
 pub use migrations::latest_version;
 
 use writer::Message;
@@ -130,6 +142,39 @@ pub enum StoreError {
         /// What SQLite reported.
         #[source]
         source: Arc<rusqlite::Error>,
+    },
+    /// The file already holds tables callcomp did not create, so it belongs to something else.
+    #[error("{path}: the database holds tables callcomp does not know ({tables}); is this a callcomp store?", tables = tables.join(", "))]
+    ForeignTables {
+        /// The database file.
+        path: PathBuf,
+        /// The unknown tables.
+        tables: Vec<String>,
+    },
+    /// The file can be read but not written (a read-only file or directory, a full disk).
+    #[error("the store database {path} cannot be written: {source}")]
+    Unwritable {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite reported for the test write at open.
+        #[source]
+        source: Arc<rusqlite::Error>,
+    },
+    /// The store cannot keep what it is given (its file was deleted or replaced); nothing of the
+    /// command ran.
+    #[error("the store is unavailable: {reason}")]
+    Unavailable {
+        /// Why, as `/healthz` shows it.
+        reason: String,
+    },
+    /// The file's identity (device, inode) could not be read at open.
+    #[error("cannot read the identity of the store database {path}: {source}")]
+    FileIdentity {
+        /// The database file.
+        path: PathBuf,
+        /// What the file system reported.
+        #[source]
+        source: Arc<std::io::Error>,
     },
     /// The writer thread could not be started.
     #[error("cannot start the store writer thread: {0}")]
@@ -196,6 +241,7 @@ pub struct Store {
 struct Inner {
     sender: Option<mpsc::Sender<Message>>,
     thread: Option<JoinHandle<()>>,
+    health: StoreHealth,
 }
 
 /// Where the connection comes from.
@@ -235,6 +281,11 @@ impl Store {
         result
     }
 
+    /// The store's health, shared with the writer thread.
+    pub fn health(&self) -> StoreHealth {
+        self.inner.health.clone()
+    }
+
     /// Reports the schema version and the pragmas in force on the store's connection.
     pub async fn status(&self) -> Result<StoreStatus, StoreError> {
         self.execute(|conn| {
@@ -265,13 +316,27 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.enqueue(work).await?.await
+    }
+
+    /// Queues `work` like [`Store::execute`], but returns as soon as it is queued: the returned
+    /// future gives its result after the commit. A caller that queues several commands before
+    /// awaiting any lets them share one group commit, still run in the order queued.
+    pub(crate) async fn enqueue<T, F>(
+        &self,
+        work: F,
+    ) -> Result<impl std::future::Future<Output = Result<T, StoreError>> + Send, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let sender = self.inner.sender.as_ref().ok_or(StoreError::Closed)?;
         let (job, reply) = writer::job(work);
         sender
             .send(Message::Job(job))
             .await
             .map_err(|_| StoreError::Closed)?;
-        reply.await.map_err(|_| StoreError::Closed)?
+        Ok(async move { reply.await.map_err(|_| StoreError::Closed)? })
     }
 
     async fn start(target: Target) -> Result<Store, StoreError> {
@@ -280,17 +345,17 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("callcomp-store".into())
             .spawn(move || {
-                let conn = match open_connection(&target) {
-                    Ok(conn) => {
-                        let _ = ready_tx.send(Ok(()));
-                        conn
+                let (conn, health) = match open_connection(&target) {
+                    Ok(opened) => {
+                        let _ = ready_tx.send(Ok(opened.1.clone()));
+                        opened
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
-                let stats = writer::run(conn, receiver);
+                let stats = writer::run(conn, receiver, &health);
                 tracing::debug!(
                     batches = stats.batches,
                     commands = stats.commands,
@@ -298,15 +363,20 @@ impl Store {
                 );
             })
             .map_err(|e| StoreError::Spawn(Arc::new(e)))?;
-        let store = Store {
-            inner: Arc::new(Inner {
-                sender: Some(sender),
-                thread: Some(thread),
-            }),
+        let mut inner = Inner {
+            sender: Some(sender),
+            thread: Some(thread),
+            health: StoreHealth::in_memory(),
         };
-        // On failure `store` is dropped here, which joins the (already finished) thread.
-        ready_rx.await.map_err(|_| StoreError::Closed)??;
-        Ok(store)
+        match ready_rx.await {
+            Ok(Ok(health)) => inner.health = health,
+            // `inner` is dropped here, which joins the (already finished) thread.
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(StoreError::Closed),
+        }
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -328,8 +398,9 @@ impl Drop for Inner {
     }
 }
 
-/// Opens the connection, sets the pragmas and migrates the schema.
-fn open_connection(target: &Target) -> Result<Connection, StoreError> {
+/// Opens the connection, refuses a file that is not ours (before writing anything to it), sets
+/// the pragmas, migrates the schema and proves the file can be written.
+fn open_connection(target: &Target) -> Result<(Connection, StoreHealth), StoreError> {
     let (conn, path) = match target {
         Target::File(path) => (Connection::open(path), path.clone()),
         Target::Memory => (Connection::open_in_memory(), PathBuf::from(":memory:")),
@@ -341,9 +412,15 @@ fn open_connection(target: &Target) -> Result<Connection, StoreError> {
     let conn = conn.map_err(open_err)?;
     conn.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
         .map_err(open_err)?;
+    // Read-only checks first: a refused file must come out as it went in.
+    migrations::check_foreign(&conn, &path, migrations::MIGRATIONS)?;
+    // SQLite quietly opens a write-protected file read-only; say so before anything fails.
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(read_only(path));
+    }
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(open_err)?;
+        .map_err(|e| unwritable(&conn, &path, e))?;
     if matches!(target, Target::File(_)) && !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::NotWal { path, mode });
     }
@@ -353,5 +430,43 @@ fn open_connection(target: &Target) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     let mut conn = conn;
     migrations::migrate(&mut conn, &path, migrations::MIGRATIONS)?;
-    Ok(conn)
+    // A write now, so that a file SQLite opened read-only (or in a read-only directory, or on a
+    // full disk) is a start-up error rather than a 500 to every REGISTER.
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT INTO store_meta (key, value) VALUES ('opens', 1)
+             ON CONFLICT (key) DO UPDATE SET value = value + 1;
+         COMMIT;",
+    )
+    .map_err(|e| unwritable(&conn, &path, e))?;
+    let health = match target {
+        Target::File(path) => {
+            StoreHealth::of_file(path.clone()).map_err(|e| StoreError::FileIdentity {
+                path: path.clone(),
+                source: Arc::new(e),
+            })?
+        }
+        Target::Memory => StoreHealth::in_memory(),
+    };
+    Ok((conn, health))
+}
+
+/// The error for a file SQLite opened read-only.
+fn read_only(path: PathBuf) -> StoreError {
+    StoreError::Unwritable {
+        path,
+        source: Arc::new(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+            Some("the file is read-only for this process (check its owner and mode)".to_owned()),
+        )),
+    }
+}
+
+/// The error for a failed write at open; the transaction, if any, is rolled back.
+fn unwritable(conn: &Connection, path: &Path, e: rusqlite::Error) -> StoreError {
+    let _ = conn.execute_batch("ROLLBACK");
+    StoreError::Unwritable {
+        path: path.to_path_buf(),
+        source: Arc::new(e),
+    }
 }

@@ -116,6 +116,78 @@ async fn newer_schema_is_refused_at_open() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(v, newer);
+    assert_untouched(&path, "delete");
+}
+
+/// The journal mode of the file and that SQLite left no write-ahead log beside it.
+fn assert_untouched(path: &std::path::Path, mode: &str) {
+    let conn = Connection::open(path).unwrap();
+    let found: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(found, mode, "journal mode changed");
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    assert!(!wal.exists(), "a WAL file was created");
+}
+
+#[tokio::test]
+async fn a_database_of_another_application_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER);")
+            .unwrap();
+    }
+    let err = Store::open(&path).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ForeignTables { tables, .. } if tables == &["invoices"]),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("invoices"), "{err}");
+    assert_untouched(&path, "delete");
+    let conn = Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 0, "no migration ran");
+}
+
+/// The file deleted, then replaced, under an open store: every write is refused with the
+/// reason (nothing is committed into the lost file), and the health says so.
+#[tokio::test]
+async fn a_deleted_or_replaced_file_refuses_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    store
+        .upsert_binding(binding(ALICE, "sip:alice@192.0.2.10", 60_000))
+        .await
+        .unwrap();
+    assert_eq!(store.health().check(), None);
+
+    std::fs::remove_file(&path).unwrap();
+    let err = store
+        .upsert_binding(binding(BOB, "sip:bob@192.0.2.11", 60_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Unavailable { reason } if reason.contains("was deleted")),
+        "{err:?}"
+    );
+    assert!(store.health().problem().unwrap().contains("was deleted"));
+
+    // Another file at the path is not ours either.
+    {
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("CREATE TABLE x (y);").unwrap();
+    }
+    let err = store.remove_aor(ALICE).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Unavailable { reason } if reason.contains("replaced")),
+        "{err:?}"
+    );
+    assert!(store.health().check().unwrap().contains("replaced"));
 }
 
 #[tokio::test]

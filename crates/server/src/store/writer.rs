@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::health::StoreHealth;
 use super::StoreError;
 
 /// The most commands run in one transaction; bounds the latency a long queue adds to the first.
@@ -59,7 +60,11 @@ where
 
 /// Runs commands until every handle is gone or a [`Message::Close`] arrives, then closes the
 /// connection. Commands queued before the stop are all run.
-pub(crate) fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Message>) -> WriterStats {
+pub(crate) fn run(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<Message>,
+    health: &StoreHealth,
+) -> WriterStats {
     let mut stats = WriterStats::default();
     let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut close_reply = None;
@@ -82,7 +87,7 @@ pub(crate) fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Message>) -
         if !jobs.is_empty() {
             stats.batches += 1;
             stats.commands += jobs.len() as u64;
-            run_batch(&mut conn, jobs);
+            run_batch(&mut conn, jobs, health);
         }
     }
     let closed = conn
@@ -97,12 +102,22 @@ pub(crate) fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Message>) -
     stats
 }
 
-/// Runs `jobs` in one transaction and delivers every result after the commit.
-fn run_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn Job>>) {
+/// Runs `jobs` in one transaction and delivers every result after the commit. When the file
+/// at the path is no longer the one open (deleted, replaced), nothing runs: every job gets
+/// [`StoreError::Unavailable`], since a commit into a lost file would be a lie.
+fn run_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn Job>>, health: &StoreHealth) {
+    if let Some(reason) = health.check_file() {
+        let refused = Err(StoreError::Unavailable { reason });
+        for job in jobs {
+            job.finish(refused.clone());
+        }
+        return;
+    }
     let outcome = run_in_transaction(conn, &mut jobs);
     if let Err(e) = &outcome {
         tracing::error!(error = %e, commands = jobs.len(), "store batch did not commit");
     }
+    health.record_commit(outcome.as_ref().map(|_| ()).map_err(ToString::to_string));
     for job in jobs {
         job.finish(outcome.clone());
     }
@@ -196,7 +211,7 @@ mod tests {
             replies.push(reply);
         }
         drop(sender);
-        let stats = run(conn(), receiver);
+        let stats = run(conn(), receiver, &StoreHealth::in_memory());
         assert_eq!(
             stats,
             WriterStats {
@@ -233,7 +248,7 @@ mod tests {
                 .unwrap_or_else(|_| panic!("queue full"));
         }
         drop(sender);
-        let stats = run(conn(), receiver);
+        let stats = run(conn(), receiver, &StoreHealth::in_memory());
         assert_eq!(stats.batches, 1);
         assert_eq!(ra.try_recv().unwrap().unwrap(), 1);
         assert!(matches!(rb.try_recv().unwrap(), Err(StoreError::Sqlite(_))));
@@ -262,7 +277,7 @@ mod tests {
         let file = Connection::open(&path).unwrap();
         file.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);")
             .unwrap();
-        let stats = run(file, receiver);
+        let stats = run(file, receiver, &StoreHealth::in_memory());
         assert_eq!(stats.batches, 1);
         assert!(matches!(ra.try_recv().unwrap(), Err(StoreError::Commit(_))));
         assert!(matches!(rb.try_recv().unwrap(), Err(StoreError::Commit(_))));
@@ -288,7 +303,7 @@ mod tests {
         sender
             .try_send(Message::Job(late))
             .unwrap_or_else(|_| panic!("queue full"));
-        let handle = std::thread::spawn(move || run(conn(), receiver));
+        let handle = std::thread::spawn(move || run(conn(), receiver, &StoreHealth::in_memory()));
         let stats = handle.join().unwrap();
         // The late job was already queued when Close was read, so it ran too.
         assert_eq!(stats.commands, 2);

@@ -108,6 +108,9 @@ pub struct Engine {
     pub(crate) ids: IdAllocator,
     pub(crate) next_seq: u64,
     pub(crate) out: Vec<Out>,
+    /// Requests accepted by validation whose store write has not committed yet: they hold
+    /// their id and count against the limits, but do nothing else until committed.
+    pub(crate) pending: HashMap<CompletionId, CompletionRequest>,
     /// After an import: when the first timer tick should settle what came back.
     pub(crate) settle_at: Option<Time>,
     pub(crate) doomed: Vec<(CompletionId, CancelCause)>,
@@ -127,6 +130,7 @@ impl Engine {
             ids: IdAllocator::new(),
             next_seq: 1,
             out: Vec::new(),
+            pending: HashMap::new(),
             settle_at: None,
             doomed: Vec::new(),
         }
@@ -221,18 +225,20 @@ impl Engine {
 
     /// A fresh completion id; `RESOURCEUNAVAIL` if every id is in use.
     pub(crate) fn allocate(&mut self) -> Result<CompletionId, LineErr> {
-        let requests = &self.requests;
+        let (requests, pending) = (&self.requests, &self.pending);
         self.ids
-            .allocate(requests.len(), |n| {
-                CompletionId::new(n).is_some_and(|id| requests.contains_key(&id))
+            .allocate(requests.len() + pending.len(), |n| {
+                CompletionId::new(n)
+                    .is_some_and(|id| requests.contains_key(&id) || pending.contains_key(&id))
             })
             .and_then(|n| CompletionId::new(n.get()))
             .ok_or(LineErr::ResourceUnavail)
     }
 
-    /// Records an accepted request and emits `reply`, `numcompletions` and `completion queued`.
+    /// The request an accepted lineCompleteCall will be, built now (its queue place and
+    /// deadlines taken) but not yet in any table: see [`Engine::insert`].
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn insert(
+    pub(crate) fn build(
         &mut self,
         id: CompletionId,
         valid: Valid,
@@ -241,7 +247,7 @@ impl Engine {
         call: CallId,
         campon_call: Option<CallRef>,
         now: Time,
-    ) {
+    ) -> CompletionRequest {
         let expiry = match valid.mode {
             CompletionMode::Campon => {
                 now + self
@@ -251,14 +257,9 @@ impl Engine {
             }
             _ => now + self.config.expiry(valid.condition),
         };
-        let condition_met = match valid.condition {
-            CompletionCond::Busy => self.in_call(target),
-            CompletionCond::Noanswer => false,
-            CompletionCond::Notregistered => self.registered(target) == Some(true),
-        };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let r = CompletionRequest {
+        CompletionRequest {
             id,
             line: line.to_owned(),
             target: target.to_owned(),
@@ -271,29 +272,46 @@ impl Engine {
             call,
             campon_call,
             seq,
-            condition_met,
+            condition_met: self.condition_met(valid.condition, target),
             waiting_since: now,
             suspended_by_caller: false,
             recall_until: None,
-        };
+        }
+    }
+
+    /// Records an accepted request and emits `reply`, `numcompletions` and `completion queued`.
+    pub(crate) fn insert(&mut self, mut r: CompletionRequest, now: Time) {
+        r.condition_met = self.condition_met(r.condition, &r.target);
+        let (id, mode, call, expiry) = (r.id, r.mode, r.call, r.expiry);
+        let (line, target) = (r.line.clone(), r.target.clone());
         self.deadlines.insert((expiry, Timer::Expiry(id)));
         self.enqueue(r);
-        let count = self.count(line);
+        let count = self.count(&line);
         self.event(EventKind::Reply(Reply {
             request: ReplyTo::CompleteCall,
-            line: line.to_owned(),
+            line: line.clone(),
             call_id: Some(call),
             completion_id: id,
             result: 0,
         }));
         self.event(EventKind::LineDevState(LineDevState::num_completions(
-            line, count,
+            &line, count,
         )));
         self.phase(id, CompletionPhase::Queued);
-        if valid.mode == CompletionMode::Message {
+        if mode == CompletionMode::Message {
             self.deliver(id);
         } else {
-            self.select(target, now);
+            self.select(&target, now);
+        }
+    }
+
+    /// Whether `condition` is already met for `target` (the callee's call in progress, a
+    /// `notregistered` callee registered again).
+    fn condition_met(&self, condition: CompletionCond, target: &str) -> bool {
+        match condition {
+            CompletionCond::Busy => self.in_call(target),
+            CompletionCond::Noanswer => false,
+            CompletionCond::Notregistered => self.registered(target) == Some(true),
         }
     }
 
@@ -665,14 +683,21 @@ impl Limits for Engine {
     }
 
     fn outstanding(&self, line: &str) -> u32 {
+        let pending = self.pending.values().filter(|r| r.line == line).count();
         self.count(line)
+            .saturating_add(u32::try_from(pending).unwrap_or(u32::MAX))
     }
 
     fn queue_full(&self, target: &str, mode: CompletionMode) -> bool {
         if mode == CompletionMode::Message {
             return false;
         }
-        let len = self.callees.get(target).map_or(0, |c| c.queue.len());
+        let pending = self
+            .pending
+            .values()
+            .filter(|r| r.target == target && r.mode != CompletionMode::Message)
+            .count();
+        let len = self.callees.get(target).map_or(0, |c| c.queue.len()) + pending;
         u32::try_from(len).map_or(true, |n| n >= self.max_queue(target))
     }
 }

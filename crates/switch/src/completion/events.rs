@@ -23,7 +23,9 @@ pub enum ReplyTo {
     UncompleteCall,
 }
 
-/// LINE_REPLY: an accepted request (refused ones are answered synchronously with the error).
+/// LINE_REPLY: the outcome of a request that passed its checks. A request refused by its
+/// checks is answered synchronously with the error and has no `reply`; one that passed them
+/// but could not be stored gets a `reply` with the error, and no success event before it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reply {
     /// The request answered.
@@ -34,7 +36,8 @@ pub struct Reply {
     pub call_id: Option<CallId>,
     /// The completion id it created or cancelled.
     pub completion_id: CompletionId,
-    /// The result, as LINE_REPLY's `dwParam2`: always 0 (success).
+    /// The result, as LINE_REPLY's `dwParam2`: 0 for success, else the `LINEERR_*` value
+    /// (negative) of why it failed.
     pub result: i32,
 }
 

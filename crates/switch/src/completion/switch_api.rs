@@ -7,11 +7,12 @@
 
 use crate::call::{Call, CallFeatures, CallId};
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits, LineStatus};
+use crate::completion::events::{Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
 use crate::completion::request::{CompletionId, CompletionRequest};
 use crate::completion::snapshot::{ImportError, Snapshot};
 use crate::completion::validate::{condition_of, validate, Ask, Limits};
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::switch::{Phase, Switch};
 use crate::tapi::{CallState, CompletionMode, DisconnectMode, LineErr};
 use crate::time::Time;
@@ -88,7 +89,9 @@ impl Switch {
     }
 
     /// lineCompleteCall: asks to complete call `call_id` in `mode` (a `LINECALLCOMPLMODE_*`
-    /// value), with predefined message `message_id` for mode `message`.
+    /// value), with predefined message `message_id` for mode `message`, and accepts at once:
+    /// [`Switch::prepare_completion`] then [`Switch::commit_completion`], for a caller with no
+    /// store to wait for.
     ///
     /// `requester` is the line acting, or `None` for the server's own API (which owns every
     /// call). The checks run in DESIGN §2.1's order; a refusal changes nothing and emits
@@ -103,6 +106,24 @@ impl Switch {
         message_id: u32,
         now: Time,
     ) -> Result<Accepted, LineErr> {
+        let prepared = self.prepare_completion(requester, call_id, mode, message_id, now)?;
+        self.commit_completion(prepared.id, now)
+    }
+
+    /// The first half of a durable lineCompleteCall: runs every check and builds the request
+    /// (id, queue place, deadlines) without changing anything anyone can see. The request
+    /// holds its id and counts against the line's and the callee's limits until
+    /// [`Switch::commit_completion`] (once it is stored) or [`Switch::abandon_completion`]
+    /// (once storing it failed); a second request on the same call meanwhile is
+    /// `INVALCALLSTATE`, as it would be once the first is accepted.
+    pub fn prepare_completion(
+        &mut self,
+        requester: Option<&str>,
+        call_id: u32,
+        mode: u32,
+        message_id: u32,
+        now: Time,
+    ) -> Result<CompletionRequest, LineErr> {
         let call = CallId::new(call_id).and_then(|id| self.calls.get(&id));
         let target = call.and_then(|c| self.target_of(c));
         let ask = Ask {
@@ -119,23 +140,94 @@ impl Switch {
             &config.conds,
             config.completion_messages.len(),
             &self.completion,
-        )?;
+        );
+        // A call with a request on its way to the store is as good as completed: step 4
+        // (INVALCALLSTATE) comes before the limits of steps 6 and 7.
+        let pending =
+            call.is_some_and(|c| self.completion.pending.values().any(|r| r.call == c.id));
+        let valid = match valid {
+            Ok(_) | Err(LineErr::CompletionOverrun | LineErr::ResourceUnavail) if pending => {
+                return Err(LineErr::InvalCallState);
+            }
+            other => other?,
+        };
         let (Some(call), Some(target)) = (call.cloned(), target) else {
             return Err(LineErr::OperationFailed);
         };
         let id = self.completion.allocate()?;
+        let campon_call = (valid.mode == CompletionMode::Campon).then_some(call.call_ref);
+        let request =
+            self.completion
+                .build(id, valid, &call.line, &target, call.id, campon_call, now);
+        self.completion.pending.insert(id, request.clone());
+        Ok(request)
+    }
+
+    /// The second half: request `id` (from [`Switch::prepare_completion`]) is stored, so it is
+    /// accepted now: the original call follows the mode and the events go out (`reply`,
+    /// `numcompletions`, `completion queued`, …). A camp-on whose caller let go of its held leg
+    /// meanwhile is refused with `INVALCALLSTATE` (and forgotten); a `callback` or `message`
+    /// stands even if the call's offer window closed meanwhile.
+    pub fn commit_completion(&mut self, id: CompletionId, now: Time) -> Result<Accepted, LineErr> {
+        let request = self
+            .completion
+            .pending
+            .remove(&id)
+            .ok_or(LineErr::InvalCompletionId)?;
+        let call = self
+            .calls
+            .get(&request.call)
+            .filter(|c| condition_of(c).is_some())
+            .cloned();
         let mut out = Vec::new();
-        let campon_call = match valid.mode {
-            CompletionMode::Campon => Some(call.call_ref),
-            _ => {
-                self.end_original(&call, now, &mut out);
-                None
-            }
-        };
-        self.completion
-            .insert(id, valid, &call.line, &target, call.id, campon_call, now);
+        match (request.mode, call) {
+            (CompletionMode::Campon, Some(call))
+                if call.completable_modes().contains(&CompletionMode::Campon) => {}
+            (CompletionMode::Campon, _) => return Err(LineErr::InvalCallState),
+            (_, Some(call)) => self.end_original(&call, now, &mut out),
+            (_, None) => {}
+        }
+        self.completion.insert(request, now);
         self.drain_engine(now, &mut out);
         Ok(Accepted { id, events: out })
+    }
+
+    /// Storing request `id` failed (or [`Switch::commit_completion`] refused it): it is
+    /// forgotten, and the only event is the `reply` carrying `error`, as LINE_REPLY would.
+    pub fn abandon_completion(
+        &mut self,
+        id: CompletionId,
+        error: LineErr,
+        now: Time,
+    ) -> Vec<Event> {
+        let mut out = Vec::new();
+        let request = self.completion.pending.remove(&id);
+        let (line, call) = match &request {
+            Some(r) => (r.line.clone(), Some(r.call)),
+            None => return out,
+        };
+        let reply = Reply {
+            request: ReplyTo::CompleteCall,
+            line,
+            call_id: call,
+            completion_id: id,
+            result: error.value(),
+        };
+        self.push(EventKind::Reply(reply), now, &mut out);
+        out
+    }
+
+    /// The checks of [`Switch::uncomplete_call`], changing nothing: lets a server store the
+    /// cancel before it is applied.
+    pub fn check_uncomplete(&self, line: &str, completion_id: u32) -> Result<(), LineErr> {
+        if !self.lines.contains_key(line) {
+            return Err(LineErr::InvalLineHandle);
+        }
+        CompletionId::new(completion_id)
+            .and_then(|id| self.completion.request(id))
+            .filter(|r| r.line == line)
+            .map(|_| ())
+            .ok_or(LineErr::InvalCompletionId)
     }
 
     /// lineUncompleteCall: cancels request `completion_id` of `line` (DESIGN §2.4).

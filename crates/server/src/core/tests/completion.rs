@@ -96,7 +96,7 @@ fn stored(h: &Harness) -> Vec<StoredCompletion> {
                 rows.retain(|r| r.completion_id != row.completion_id);
                 rows.push(row.clone());
             }
-            StoreJob::DeleteCompletion { completion_id } => {
+            StoreJob::DeleteCompletion { completion_id, .. } => {
                 rows.retain(|r| r.completion_id != *completion_id);
             }
             _ => {}
@@ -473,15 +473,17 @@ fn refusals_and_limits() {
     );
 }
 
-/// A store failure undoes the acceptance and answers OPERATIONFAILED.
+/// Nothing of an acceptance is seen before its row committed: no event, the call still busy,
+/// no request outstanding; then everything at once, `reply` first.
 #[test]
-fn a_failed_store_write_undoes_the_acceptance() {
+fn nothing_of_an_accept_happens_before_its_commit() {
     let mut h = Harness::new();
     let to_bob = ringing(&mut h);
     h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
     h.take(BOB);
     h.take(ALICE);
     let call = call_in(&h, "alice", CallState::Busy);
+    h.events.clear();
     h.hold_store = true;
     let ticket = h.engine.complete_call(call, CALLBACK, 0, h.now).unwrap();
     h.collect();
@@ -489,15 +491,157 @@ fn a_failed_store_write_undoes_the_acceptance() {
         h.engine.drain_replies().is_empty(),
         "no answer before the write"
     );
+    assert!(
+        h.events.is_empty(),
+        "no event before the write: {:?}",
+        h.events
+    );
+    assert_eq!(call_in(&h, "alice", CallState::Busy), call);
+    {
+        let switch = h.engine.switch();
+        assert!(lock(&switch).completions_of("alice").unwrap().is_empty());
+    }
+    // A second request on the same call meanwhile is refused as it would be afterwards.
+    assert_eq!(
+        h.engine.complete_call(call, CALLBACK, 0, h.now),
+        Err(LineErr::InvalCallState)
+    );
     let job = h.held.pop().unwrap();
-    h.engine.store_done(job, false, h.now);
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+    let replies = h.engine.drain_replies();
+    assert_eq!(replies.len(), 1);
+    let (answered, id) = (replies[0].0, replies[0].1.unwrap());
+    assert_eq!(answered, ticket);
+    assert!(outstanding(&h, id));
+    let writes = h
+        .other_jobs
+        .iter()
+        .filter(|j| matches!(j, StoreJob::SaveCompletion { row, .. } if row.completion_id == id))
+        .count();
+    assert_eq!(writes, 1, "one write per accept: {:?}", h.other_jobs);
+    let reply_at = h
+        .events
+        .iter()
+        .position(|e| matches!(&e.kind, EventKind::Reply(r) if r.result == 0))
+        .unwrap();
+    let count_at = h
+        .events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::LineDevState(_)))
+        .unwrap();
+    assert!(reply_at < count_at, "{:?}", h.events);
+}
+
+/// A failed write: nothing changed (the call still busy, nothing outstanding, no SIP), and the
+/// only event is the `reply` carrying the error; an unavailable store says RESOURCEUNAVAIL.
+#[test]
+fn a_failed_store_write_refuses_with_only_a_reply_event() {
+    for (fault, error) in [
+        (StoreFault::Failed, LineErr::OperationFailed),
+        (StoreFault::Unavailable, LineErr::ResourceUnavail),
+    ] {
+        let mut h = Harness::new();
+        let to_bob = ringing(&mut h);
+        h.recv(BOB, &reply(&to_bob, 486, "b1", BOB, None));
+        h.take(BOB);
+        h.take(ALICE);
+        let call = call_in(&h, "alice", CallState::Busy);
+        h.events.clear();
+        h.hold_store = true;
+        let ticket = h.engine.complete_call(call, CALLBACK, 0, h.now).unwrap();
+        h.collect();
+        let job = h.held.pop().unwrap();
+        h.engine.store_done(job, Err(fault), h.now);
+        h.collect();
+        assert_eq!(h.engine.drain_replies(), [(ticket, Err(error))]);
+        assert_eq!(h.events.len(), 1, "{:?}", h.events);
+        let EventKind::Reply(r) = &h.events[0].kind else {
+            panic!("not a reply: {:?}", h.events[0]);
+        };
+        assert_eq!(r.result, error.value());
+        assert!(h.take(ALICE).is_empty() && h.take(BOB).is_empty(), "no SIP");
+        assert_eq!(call_in(&h, "alice", CallState::Busy), call);
+        let switch = h.engine.switch();
+        assert!(lock(&switch).completions_of("alice").unwrap().is_empty());
+    }
+}
+
+/// lineUncompleteCall: the delete commits before anything changes; a failed delete leaves the
+/// request outstanding (and rewrites its row), a committed one cancels it.
+#[test]
+fn a_cancel_is_applied_only_after_its_delete_committed() {
+    let mut h = Harness::new();
+    let (_to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(&mut h, "call-2");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    h.events.clear();
+    h.hold_store = true;
+    let ticket = h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    assert!(outstanding(&h, id), "still outstanding before the delete");
+    assert!(h.events.is_empty());
+    assert_eq!(
+        h.engine.uncomplete_call("dave", id, h.now),
+        Err(LineErr::InvalCompletionId),
+        "a second cancel while the first is on its way"
+    );
+    let job = h.held.pop().unwrap();
+    assert!(matches!(
+        h.other_jobs.last(),
+        Some(StoreJob::DeleteCompletion { completion_id, .. }) if *completion_id == id
+    ));
+    h.engine
+        .store_done(job, Err(StoreFault::Unavailable), h.now);
     h.collect();
     assert_eq!(
         h.engine.drain_replies(),
-        [(ticket, Err(LineErr::OperationFailed))]
+        [(ticket, Err(LineErr::ResourceUnavail))]
     );
-    let switch = h.engine.switch();
-    assert!(lock(&switch).completions_of("alice").unwrap().is_empty());
+    assert!(outstanding(&h, id));
+    assert!(h.events.is_empty());
+    // The row comes back (rewritten), then a cancel that commits.
+    let rewrite = h.held.pop().unwrap();
+    h.engine.store_done(rewrite, Ok(()), h.now);
+    assert_eq!(stored(&h).len(), 1);
+    let ticket = h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    let job = h.held.pop().unwrap();
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+    assert_eq!(h.engine.drain_replies(), [(ticket, Ok(id))]);
+    assert!(!outstanding(&h, id));
+    assert!(stored(&h).is_empty());
+}
+
+/// While a cancel's delete is on its way, no write of that request is queued: it would bring
+/// back the row the delete removes.
+#[test]
+fn no_write_of_a_request_being_cancelled() {
+    let mut h = Harness::new();
+    let (to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(&mut h, "call-2");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    h.hold_store = true;
+    let _ticket = h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    let jobs_before = h.other_jobs.len();
+    // bob hangs up: the request becomes ready, which would re-write its row.
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(100));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Completion(c) if c.completion_id.get() == id)),
+        "the request did move on"
+    );
+    let writes: Vec<&StoreJob> = h.other_jobs[jobs_before..]
+        .iter()
+        .filter(|j| matches!(j, StoreJob::SaveCompletion { row, .. } if row.completion_id == id))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
 }
 
 /// A restart with a request outstanding: the stored rows come back, the request still
@@ -515,7 +659,7 @@ fn restart_reloads_and_still_recalls() {
     let mut h2 = Harness::new();
     h2.now = h.now.after(Duration::from_secs(5));
     h2.engine
-        .import_completions(snapshot_of(rows), h2.now)
+        .import_completions(snapshot_of(rows, 1), h2.now)
         .unwrap();
     h2.register("dave", DAVE);
     h2.register("bob", BOB);
@@ -803,7 +947,7 @@ fn reload_learns_registrations_made_while_down() {
     h2.register("alice", ALICE);
     h2.register("bob", BOB);
     h2.engine
-        .import_completions(snapshot_of(rows), h2.now)
+        .import_completions(snapshot_of(rows, 1), h2.now)
         .unwrap();
     h2.advance(Duration::from_millis(1_500));
     assert_recall(&one_request(&mut h2, ALICE));

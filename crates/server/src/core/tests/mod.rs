@@ -125,21 +125,21 @@ impl Harness {
             }
             for job in jobs {
                 let id = match &job {
-                    StoreJob::ReplaceBindings { id, .. } | StoreJob::SaveCompletion { id, .. } => {
-                        *id
-                    }
-                    _ => {
+                    StoreJob::ReplaceBindings { id, .. }
+                    | StoreJob::SaveCompletion { id, .. }
+                    | StoreJob::DeleteCompletion { id, .. } => *id,
+                    StoreJob::PurgeExpired { .. } => {
                         self.other_jobs.push(job);
                         continue;
                     }
                 };
-                if matches!(job, StoreJob::SaveCompletion { .. }) {
+                if !matches!(job, StoreJob::ReplaceBindings { .. }) {
                     self.other_jobs.push(job);
                 }
                 if self.hold_store {
                     self.held.push(id);
                 } else {
-                    self.engine.store_done(id, true, self.now);
+                    self.engine.store_done(id, Ok(()), self.now);
                 }
             }
         }
@@ -383,7 +383,11 @@ fn register_answers_only_after_the_store_committed() {
     assert!(h.take(ALICE).is_empty(), "no response before the commit");
     assert_eq!(h.held.len(), 1);
     let id = h.held[0];
-    h.engine.store_done(id, true, h.now);
+    assert!(
+        !h.engine.registrar().is_registered("alice", h.now.ms()),
+        "the binding is not used before it is stored"
+    );
+    h.engine.store_done(id, Ok(()), h.now);
     h.collect();
     let ok = h.one(ALICE);
     assert_eq!(ok.status(), Some(200));
@@ -395,14 +399,66 @@ fn register_answers_only_after_the_store_committed() {
 }
 
 #[test]
-fn a_failed_commit_answers_500() {
+fn a_failed_commit_answers_500_and_changes_nothing() {
     let mut h = Harness::new();
     h.hold_store = true;
     h.register_pending();
     let id = h.held[0];
-    h.engine.store_done(id, false, h.now);
+    h.engine.store_done(id, Err(StoreFault::Failed), h.now);
     h.collect();
-    assert_eq!(h.one(ALICE).status(), Some(500));
+    let failed = h.one(ALICE);
+    assert_eq!(failed.status(), Some(500));
+    assert!(failed.get_raw(&HeaderName::Contact).is_none());
+    assert!(!h.engine.registrar().is_registered("alice", h.now.ms()));
+    assert!(h.events.is_empty(), "no registration reached the engine");
+}
+
+/// An unavailable store: 503 with Retry-After, the binding not live, and a REGISTER after
+/// it is decided against the committed (empty) set, not the refused one.
+#[test]
+fn an_unavailable_store_answers_503_retry_after() {
+    let mut h = Harness::new();
+    h.hold_store = true;
+    h.register_pending();
+    let id = h.held.remove(0);
+    h.engine.store_done(id, Err(StoreFault::Unavailable), h.now);
+    h.collect();
+    let refused = h.one(ALICE);
+    assert_eq!(refused.status(), Some(503));
+    assert_eq!(
+        header(&refused, HeaderName::RetryAfter),
+        STORE_RETRY_AFTER_SECS.to_string()
+    );
+    assert!(!h.engine.registrar().is_registered("alice", h.now.ms()));
+}
+
+/// Two REGISTERs of one user with the first not yet committed: the second is decided against
+/// the first's set (so it keeps the first contact), and each set is used once stored.
+#[test]
+fn a_register_is_decided_against_the_one_still_being_stored() {
+    let mut h = Harness::new();
+    h.hold_store = true;
+    h.register_pending();
+    let branch = h.next_branch();
+    h.recv(
+        ALICE,
+        &format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch={branch}\r\nMax-Forwards: 70\r\n\
+             To: <sip:alice@example.com>\r\nFrom: <sip:alice@example.com>;tag=y\r\nCall-ID: r2\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <sip:alice2@{ALICE}>\r\nContent-Length: 0\r\n\r\n"
+        ),
+    );
+    assert_eq!(h.held.len(), 2);
+    let (first, second) = (h.held[0], h.held[1]);
+    h.engine.store_done(first, Ok(()), h.now);
+    h.collect();
+    assert_eq!(h.engine.registrar().contacts("alice", h.now.ms()).len(), 1);
+    h.engine.store_done(second, Ok(()), h.now);
+    h.collect();
+    let oks = h.take(ALICE);
+    assert_eq!(oks.len(), 2);
+    assert!(oks.iter().all(|m| m.status() == Some(200)));
+    assert_eq!(h.engine.registrar().contacts("alice", h.now.ms()).len(), 2);
 }
 
 impl Harness {
