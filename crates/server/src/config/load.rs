@@ -265,6 +265,13 @@ impl Config {
                 )),
             }
         }
+        for e in &mut errors {
+            if let Some((_, new)) = MOVED_KEYS.iter().find(|(old, _)| e.key == *old) {
+                e.kind = ConfigErrorKind::Schema {
+                    message: format!("this key moved to `{new}`: write the same value there"),
+                };
+            }
+        }
         if errors.is_empty() {
             for finding in super::validate::check(&config) {
                 let at = index.position_of(&finding.key);
@@ -278,6 +285,10 @@ impl Config {
         }
     }
 }
+
+/// Keys an earlier release read and their new place, so an old file's error says where to
+/// move the value instead of only that the key is unknown.
+const MOVED_KEYS: &[(&str, &str)] = &[("registrar.realm", "auth.realm")];
 
 /// The top-level keys, as `unknown key` messages list them.
 const TOP_LEVEL_KEYS: &[&str] = &[

@@ -808,3 +808,12 @@ fn secrets_do_not_show_in_debug() {
     );
     assert_eq!(c.users["a"].password.as_ref().unwrap().expose(), "pw123");
 }
+
+#[test]
+fn a_moved_key_says_where_it_went() {
+    let err = load("[registrar]\nrealm = \"pbx.example\"\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("registrar.realm"), "{text}");
+    assert!(text.contains("moved to `auth.realm`"), "{text}");
+    assert!(text.contains(":2:1"), "line and column: {text}");
+}
