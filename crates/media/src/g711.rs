@@ -4,9 +4,9 @@
 //! Both compress a 16-bit linear sample to 8 bits by a segmented logarithm: µ-law works on
 //! 14 significant bits with a bias of 33, A-law on 13 bits; each code's sign, segment and
 //! quantization bits are inverted as the Recommendation prescribes (µ-law all bits, A-law the
-//! even bits, hence the 0x55 mask). Decoding goes through a 256-entry table built at compile time,
-//! encoding through the segment search below; both are the reference algorithm, checked against
-//! the Recommendation's code points in the tests.
+//! even bits, hence the 0x55 mask). Both directions are table lookups built at compile time from
+//! the reference algorithm (256 entries to decode; 2^14 and 2^13 to encode, one per significant
+//! input value), checked against the Recommendation's code points in the tests.
 
 /// A G.711 companding law.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,18 +60,30 @@ impl Law {
 
 /// µ-law code of a 16-bit linear sample (G.711 Table 2a).
 pub fn linear_to_ulaw(sample: i16) -> u8 {
+    // µ-law quantizes 14 bits; the two low bits carry nothing, so the table has 2^14 entries.
+    ULAW_ENCODE[((i32::from(sample) >> 2) + 8192) as usize]
+}
+
+/// A-law code of a 16-bit linear sample (G.711 Table 1a).
+pub fn linear_to_alaw(sample: i16) -> u8 {
+    // A-law quantizes 13 bits: 2^13 entries.
+    ALAW_ENCODE[((i32::from(sample) >> 3) + 4096) as usize]
+}
+
+/// The reference µ-law encoder on a 14-bit value, used to build [`ULAW_ENCODE`].
+const fn ulaw_encode(value: i32) -> u8 {
     const BIAS: i32 = 0x84 >> 2;
     const CLIP: i32 = 8159;
-    // µ-law quantizes 14 bits; the two low bits carry nothing.
-    let value = i32::from(sample) >> 2;
     let (magnitude, mask) = if value < 0 {
         (-value, 0x7F)
     } else {
         (value, 0xFF)
     };
-    let biased = magnitude.min(CLIP) + BIAS;
+    let clipped = if magnitude > CLIP { CLIP } else { magnitude };
+    let biased = clipped + BIAS;
     // Segment = position of the highest set bit above bit 5 (the biased value is at least 33).
-    let segment = (31 - biased.leading_zeros() as i32 - 5).max(0);
+    let highest = 31 - biased.leading_zeros() as i32;
+    let segment = if highest > 5 { highest - 5 } else { 0 };
     if segment > 7 {
         // Only the clipped maximum gets here: the largest code of its sign.
         return 0x7F ^ mask;
@@ -86,11 +98,10 @@ pub fn ulaw_to_linear(code: u8) -> i16 {
     ULAW_TABLE[usize::from(code)]
 }
 
-/// A-law code of a 16-bit linear sample (G.711 Table 1a).
-pub fn linear_to_alaw(sample: i16) -> u8 {
-    // A-law quantizes 13 bits; negative values are folded with one's complement so that -1
-    // lands on the smallest negative code, as the Recommendation's decision levels do.
-    let value = i32::from(sample) >> 3;
+/// The reference A-law encoder on a 13-bit value, used to build [`ALAW_ENCODE`].
+const fn alaw_encode(value: i32) -> u8 {
+    // Negative values are folded with one's complement so that -1 lands on the smallest
+    // negative code, as the Recommendation's decision levels do.
     let (magnitude, mask) = if value >= 0 {
         (value, 0xD5)
     } else {
@@ -100,7 +111,8 @@ pub fn linear_to_alaw(sample: i16) -> u8 {
         return 0x7F ^ mask;
     }
     // Segment 0 and 1 share the step size; above, the highest set bit (from bit 5) decides.
-    let segment = (32 - magnitude.leading_zeros() as i32 - 5).clamp(0, 7);
+    let highest = 31 - magnitude.leading_zeros() as i32;
+    let segment = if highest > 4 { highest - 4 } else { 0 };
     let shift = if segment < 2 { 1 } else { segment };
     let mantissa = (magnitude >> shift) & 0x0F;
     (((segment << 4) | mantissa) as u8) ^ mask
@@ -113,6 +125,30 @@ pub fn alaw_to_linear(code: u8) -> i16 {
 
 const ULAW_TABLE: [i16; 256] = build_ulaw_table();
 const ALAW_TABLE: [i16; 256] = build_alaw_table();
+// Encoding by table: 16 KiB and 8 KiB, built at compile time from the reference encoders; a
+// lookup is several times faster than the segment search in the mixer's hot loop.
+static ULAW_ENCODE: [u8; 16384] = build_ulaw_encode();
+static ALAW_ENCODE: [u8; 8192] = build_alaw_encode();
+
+const fn build_ulaw_encode() -> [u8; 16384] {
+    let mut table = [0u8; 16384];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = ulaw_encode(i as i32 - 8192);
+        i += 1;
+    }
+    table
+}
+
+const fn build_alaw_encode() -> [u8; 8192] {
+    let mut table = [0u8; 8192];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = alaw_encode(i as i32 - 4096);
+        i += 1;
+    }
+    table
+}
 
 const fn ulaw_decode(code: u8) -> i16 {
     const BIAS: i32 = 0x84;

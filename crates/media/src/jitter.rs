@@ -243,7 +243,7 @@ impl JitterBuffer {
                 self.stats.lost += 1;
                 // A gap wider than anything we could hold is a burst loss: resume at the first
                 // packet held rather than reporting each missing one.
-                let gap = first - next;
+                let gap = first.saturating_sub(next);
                 let resume = if gap > self.config.capacity as u64 {
                     first
                 } else {

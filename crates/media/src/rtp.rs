@@ -91,8 +91,7 @@ pub struct Packet<'a> {
     pub ssrc: u32,
     csrc_count: u8,
     csrcs: [u32; MAX_CSRCS],
-    /// The header extension, if the `X` bit was set.
-    pub extension: Option<Extension<'a>>,
+    extension: Option<Extension<'a>>,
     /// The payload, without padding.
     pub payload: &'a [u8],
     /// Padding octets after the payload (0: the `P` bit is clear); the last one holds the count.
@@ -145,6 +144,11 @@ impl<'a> Packet<'a> {
         }
         self.extension = extension;
         Ok(())
+    }
+
+    /// The header extension, if the `X` bit was set.
+    pub fn extension(&self) -> Option<Extension<'a>> {
+        self.extension
     }
 
     /// The contributing sources.
@@ -248,8 +252,7 @@ impl<'a> Packet<'a> {
         }
         if let Some(ext) = self.extension {
             out.extend_from_slice(&ext.profile.to_be_bytes());
-            // Checked by set_extension and by parse; saturate rather than wrap if a caller
-            // built the struct field by hand with an odd length.
+            // set_extension and parse allow only whole words that the field can count.
             let words = u16::try_from(ext.data.len() / 4).unwrap_or(u16::MAX);
             out.extend_from_slice(&words.to_be_bytes());
             out.extend_from_slice(ext.data);
