@@ -17,6 +17,42 @@
 //!
 //! Audio inside the crate is 8 kHz mono 16-bit linear PCM in frames of [`FRAME_SAMPLES`] samples
 //! (20 ms, the default `ptime` of RFC 3551 §4.5 for G.711).
+//!
+//! A recall's first moments, as the server will drive them: answer the caller's offer, then send
+//! her 20 ms of ringback.
+//!
+//! ```
+//! use callcomp_media::offer_answer::{answer, Codec, LocalMedia};
+//! use callcomp_media::rtp::Packet;
+//! use callcomp_media::sdp::{Direction, SessionDescription};
+//! use callcomp_media::tone::{Country, ToneGenerator};
+//!
+//! let offer = SessionDescription::parse(
+//!     "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+//!      m=audio 7078 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+//! )?;
+//! let local = LocalMedia {
+//!     address: "192.0.2.1".into(),
+//!     port: 40000,
+//!     codecs: vec![Codec::Pcmu, Codec::Pcma],
+//!     telephone_event: true,
+//!     direction: Direction::SendRecv,
+//!     session_id: 1,
+//!     session_version: 1,
+//! };
+//! let reply = answer(&offer, &local)?; // an Err maps to 488 (`status()`)
+//! assert_eq!(reply.stream.codec, Codec::Pcma); // the phone's first choice
+//! let body = reply.sdp.to_bytes(); // goes in the ACK (or the 200)
+//! assert!(body.starts_with(b"v=0\r\n"));
+//!
+//! let mut ringback = ToneGenerator::new(&Country::Eu.tones().ringback)?;
+//! let mut payload = [0u8; callcomp_media::FRAME_SAMPLES];
+//! reply.stream.codec.law().encode_into(&ringback.next_frame(), &mut payload);
+//! let packet = Packet::new(reply.stream.payload_type, 1, 160, 0x5eed, &payload);
+//! let datagram = packet.to_bytes(); // to reply.stream.remote, 192.0.2.7:7078
+//! assert_eq!(datagram.len(), 12 + 160);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod g711;
 pub mod goertzel;

@@ -11,8 +11,9 @@ use thiserror::Error;
 
 use crate::{Frame, FRAME_SAMPLES};
 
-/// Mixes `inputs[i]` into `outputs[i]` = Σ inputs − inputs[i], saturated, plus `overlay`.
-/// `outputs` must be as long as `inputs`; extra outputs are left untouched.
+/// Mixes `inputs[i]` into `outputs[i]`: the sum of all inputs minus `inputs[i]`, saturated,
+/// plus `overlay`. Give as many outputs as inputs: an input beyond the outputs is still heard
+/// by the others but gets no mix, an output beyond the inputs is left untouched.
 pub fn mix_frames(inputs: &[Frame], overlay: Option<&Frame>, outputs: &mut [Frame]) {
     let mut sum = [0i32; FRAME_SAMPLES];
     for input in inputs {
