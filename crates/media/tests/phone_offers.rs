@@ -17,56 +17,73 @@ fn local() -> LocalMedia {
     }
 }
 
-/// (name, offer, expected codec and payload type, expected telephone-event, expected direction)
-const OFFERS: &[(&str, &str, Codec, u8, Option<u8>, Direction)] = &[
-    (
-        "desk phone, G.722 first, G.729 with annexb",
-        "v=0\r\no=- 20001 20001 IN IP4 10.0.0.21\r\ns=SDP data\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\n\
+/// One phone's offer and what the answer must agree.
+struct Case {
+    name: &'static str,
+    offer: &'static str,
+    codec: Codec,
+    payload_type: u8,
+    telephone_event: Option<u8>,
+    direction: Direction,
+}
+
+const OFFERS: &[Case] = &[
+    Case {
+        name: "desk phone, G.722 first, G.729 with annexb",
+        offer: "v=0\r\no=- 20001 20001 IN IP4 10.0.0.21\r\ns=SDP data\r\nc=IN IP4 10.0.0.21\r\nt=0 0\r\n\
 m=audio 11780 RTP/AVP 9 0 8 18 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n\
 a=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\na=ptime:20\r\n\
 a=sendrecv\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n",
-        Codec::Pcmu,
-        0,
-        Some(101),
-        Direction::SendRecv,
-    ),
-    (
-        "softphone with ICE candidates, RTCP port and Opus first",
-        "v=0\r\no=alice 1234 5678 IN IP4 192.168.1.20\r\ns=Talk\r\nc=IN IP4 192.168.1.20\r\nt=0 0\r\n\
+        codec: Codec::Pcmu,
+        payload_type: 0,
+        telephone_event: Some(101),
+        direction: Direction::SendRecv,
+    },
+    Case {
+        name: "softphone with ICE candidates, RTCP port and Opus first",
+        offer: "v=0\r\no=alice 1234 5678 IN IP4 192.168.1.20\r\ns=Talk\r\nc=IN IP4 192.168.1.20\r\nt=0 0\r\n\
 a=ice-pwd:5f5e1c4c0a0e\r\na=ice-ufrag:a1b2\r\nm=audio 7078 RTP/AVP 96 97 8 0 101\r\n\
 a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=rtpmap:97 speex/16000\r\n\
 a=rtpmap:101 telephone-event/8000\r\na=rtcp:7079\r\n\
 a=candidate:1 1 UDP 2130706431 192.168.1.20 7078 typ host\r\na=rtcp-fb:* trr-int 1000\r\n",
-        Codec::Pcma,
-        8,
-        Some(101),
-        Direction::SendRecv,
-    ),
-    (
-        "PBX re-INVITE putting us on hold, media-level c=",
-        "v=0\r\no=root 1821 1822 IN IP4 10.0.0.5\r\ns=Asterisk PBX\r\nt=0 0\r\n\
+        codec: Codec::Pcma,
+        payload_type: 8,
+        telephone_event: Some(101),
+        direction: Direction::SendRecv,
+    },
+    Case {
+        name: "PBX re-INVITE putting us on hold, media-level c=",
+        offer: "v=0\r\no=root 1821 1822 IN IP4 10.0.0.5\r\ns=Asterisk PBX\r\nt=0 0\r\n\
 m=audio 14500 RTP/AVP 8 101\r\nc=IN IP4 10.0.0.5\r\na=rtpmap:8 PCMA/8000\r\n\
 a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=maxptime:150\r\n\
 a=sendonly\r\n",
-        Codec::Pcma,
-        8,
-        Some(101),
-        Direction::RecvOnly,
-    ),
-    (
-        "minimal phone, static types only, bandwidth line",
-        "v=0\r\no=user1 53655765 2353687637 IN IP4 198.51.100.3\r\ns=-\r\nc=IN IP4 198.51.100.3\r\n\
+        codec: Codec::Pcma,
+        payload_type: 8,
+        telephone_event: Some(101),
+        direction: Direction::RecvOnly,
+    },
+    Case {
+        name: "minimal phone, static types only, bandwidth line",
+        offer: "v=0\r\no=user1 53655765 2353687637 IN IP4 198.51.100.3\r\ns=-\r\nc=IN IP4 198.51.100.3\r\n\
 b=AS:84\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n",
-        Codec::Pcmu,
-        0,
-        None,
-        Direction::SendRecv,
-    ),
+        codec: Codec::Pcmu,
+        payload_type: 0,
+        telephone_event: None,
+        direction: Direction::SendRecv,
+    },
 ];
 
 #[test]
 fn phone_offers_write_back_unchanged_and_get_the_expected_answer() {
-    for &(name, text, codec, payload_type, telephone_event, direction) in OFFERS {
+    for case in OFFERS {
+        let Case {
+            name,
+            offer: text,
+            codec,
+            payload_type,
+            telephone_event,
+            direction,
+        } = *case;
         let offer = SessionDescription::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(offer.to_string(), text, "{name}: written back");
         let reply = answer(&offer, &local()).unwrap_or_else(|e| panic!("{name}: {e}"));
