@@ -77,24 +77,10 @@ impl Store {
         bindings: Vec<Binding>,
     ) -> Result<(), StoreError> {
         let aor = aor.into();
-        for b in &bindings {
-            if b.aor != aor {
-                return Err(StoreError::AorMismatch {
-                    aor,
-                    found: b.aor.clone(),
-                });
-            }
-            check_q(b)?;
-        }
+        check_set(&aor, &bindings)?;
         // The writer runs this in its own savepoint, so an error undoes the delete too.
-        self.execute(move |conn| {
-            delete_aor(conn, &aor)?;
-            for b in &bindings {
-                upsert(conn, b)?;
-            }
-            Ok(())
-        })
-        .await
+        self.execute(move |conn| write_set(conn, &aor, &bindings))
+            .await
     }
 
     /// Queues the write of [`Store::replace_bindings`]; the future gives its result after the
@@ -104,23 +90,9 @@ impl Store {
         aor: String,
         bindings: Vec<Binding>,
     ) -> Result<impl std::future::Future<Output = Result<(), StoreError>> + Send, StoreError> {
-        for b in &bindings {
-            if b.aor != aor {
-                return Err(StoreError::AorMismatch {
-                    aor,
-                    found: b.aor.clone(),
-                });
-            }
-            check_q(b)?;
-        }
-        self.enqueue(move |conn| {
-            delete_aor(conn, &aor)?;
-            for b in &bindings {
-                upsert(conn, b)?;
-            }
-            Ok(())
-        })
-        .await
+        check_set(&aor, &bindings)?;
+        self.enqueue(move |conn| write_set(conn, &aor, &bindings))
+            .await
     }
 
     /// Queues the delete of [`Store::purge_expired`].
@@ -230,4 +202,32 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Binding> {
         instance: row.get(9)?,
         updated_at_ms: row.get(10)?,
     })
+}
+
+/// Checks a binding set before it is written: every binding of `aor`, each `q` in range.
+fn check_set(aor: &str, bindings: &[Binding]) -> Result<(), StoreError> {
+    for b in bindings {
+        if b.aor != aor {
+            return Err(StoreError::AorMismatch {
+                aor: aor.to_owned(),
+                found: b.aor.clone(),
+            });
+        }
+        check_q(b)?;
+    }
+    Ok(())
+}
+
+/// Replaces the bindings of `aor` by `bindings` (inside the writer's savepoint, so an error
+/// undoes the delete too).
+fn write_set(
+    conn: &rusqlite::Connection,
+    aor: &str,
+    bindings: &[Binding],
+) -> Result<(), StoreError> {
+    delete_aor(conn, aor)?;
+    for b in bindings {
+        upsert(conn, b)?;
+    }
+    Ok(())
 }
