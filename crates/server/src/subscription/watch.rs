@@ -1,12 +1,16 @@
-//! RFC 4235 dialog-state watching (DESIGN §2.3): when a callee's phone said busy while
-//! callcomp knows no call of it (do-not-disturb, a call elsewhere), callcomp subscribes to the
-//! phone's dialog state (`SUBSCRIBE`, `Event: dialog`). A NOTIFY whose
-//! `application/dialog-info+xml` body shows no `confirmed` dialog tells the engine the callee
-//! is idle (`CalleeDialogIdle`). A phone that refuses the subscription (or never answers)
-//! leaves the request's availability `unknown`: it then waits for the callee's next call
-//! through callcomp, as before. A NOTIFY is believed only from one of the callee's phones
-//! (a forged "idle" would ring the waiting caller back).
+//! RFC 4235 dialog-state watching (DESIGN §2.3), the subscriber side of RFC 6665: when a
+//! callee's phone said busy while callcomp knows no call of it (do-not-disturb, a call
+//! elsewhere), callcomp subscribes to the phone's dialog state (`SUBSCRIBE`, `Event: dialog`).
+//! A NOTIFY whose `application/dialog-info+xml` body shows no `confirmed` dialog tells the
+//! engine the callee is idle (`CalleeDialogIdle`). A phone that refuses the subscription (or
+//! never answers) leaves the request's availability `unknown`: it then waits for the callee's
+//! next call through callcomp, as before. A NOTIFY is believed only from one of the callee's
+//! phones (a forged "idle" would ring the waiting caller back).
+//!
+//! The watch is its own job: its SUBSCRIBE transactions and NOTIFY dialogs are filed here, not
+//! under a call of the B2BUA.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use callcomp_sip::builder;
@@ -16,9 +20,9 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, CompletionFact};
+use callcomp_switch::CompletionFact;
 
-use super::{B2bua, Client, Ctx};
+use crate::b2bua::Ctx;
 use crate::core::ids;
 use crate::identity;
 use crate::transport::Target;
@@ -27,10 +31,20 @@ use crate::transport::Target;
 /// `ccbs_expiry`, and an expired subscription only falls back to `unknown`).
 pub const WATCH_EXPIRES: Duration = Duration::from_secs(3_600);
 
-/// The handle watch transactions are filed under; no call has it.
-const NO_CALL: CallRef = CallRef(0);
+/// The dialog watches: subscription Call-ID → the callee watched, and the SUBSCRIBE
+/// transactions in flight.
+#[derive(Debug, Default)]
+pub struct Watches {
+    watches: HashMap<String, String>,
+    clients: HashMap<TransactionKey, String>,
+}
 
-impl B2bua {
+impl Watches {
+    /// No watch.
+    pub fn new() -> Watches {
+        Watches::default()
+    }
+
     /// Whether `callee`'s phones are being watched.
     pub fn watching(&self, callee: &str) -> bool {
         self.watches.values().any(|w| w == callee)
@@ -59,17 +73,28 @@ impl B2bua {
             subscribe.push_raw(HeaderName::Expires, WATCH_EXPIRES.as_secs().to_string());
             if let Some(key) = cx.sip.request(subscribe, d.target, cx.now.instant) {
                 tracing::debug!(callee, "watching the callee's dialog state (RFC 4235)");
-                self.clients
-                    .insert(key, (NO_CALL, Client::Watch(call_id.clone())));
+                self.clients.insert(key, call_id.clone());
                 self.watches.insert(call_id, callee.to_owned());
             }
         }
     }
 
+    /// Whether `key` is one of the watch's SUBSCRIBE transactions.
+    pub fn owns(&self, key: &TransactionKey) -> bool {
+        self.clients.contains_key(key)
+    }
+
     /// The phone's answer to a SUBSCRIBE: a refusal ends the watch.
-    pub(super) fn watch_response(&mut self, call_id: &str, response: &Message) {
-        if response.status().is_some_and(|s| s >= 300) {
-            if let Some(callee) = self.watches.remove(call_id) {
+    pub fn response(&mut self, key: &TransactionKey, response: &Message) {
+        let status = response.status().unwrap_or(0);
+        if status < 200 {
+            return;
+        }
+        let Some(call_id) = self.clients.remove(key) else {
+            return;
+        };
+        if status >= 300 {
+            if let Some(callee) = self.watches.remove(&call_id) {
                 tracing::debug!(
                     callee,
                     "dialog subscription refused; availability stays unknown"
@@ -79,8 +104,10 @@ impl B2bua {
     }
 
     /// The SUBSCRIBE got no answer.
-    pub(super) fn watch_timed_out(&mut self, call_id: &str) {
-        self.watches.remove(call_id);
+    pub fn timed_out(&mut self, key: &TransactionKey) {
+        if let Some(call_id) = self.clients.remove(key) {
+            self.watches.remove(&call_id);
+        }
     }
 
     /// Whether a NOTIFY with this Call-ID belongs to a watch.
@@ -91,7 +118,7 @@ impl B2bua {
     /// A NOTIFY of a watch from `source`: 200, and, when the body shows no confirmed dialog,
     /// the callee is idle. A `terminated` subscription ends the watch. A NOTIFY that does not
     /// come from one of the callee's phones gets 403 and changes nothing.
-    pub fn watch_notify(
+    pub fn notify(
         &mut self,
         cx: &mut Ctx<'_>,
         key: TransactionKey,
