@@ -718,3 +718,17 @@ fn feature_codes_request_and_cancel() {
     let none = code(&mut h, "%2337", 4);
     assert_eq!(none.status(), Some(404));
 }
+
+/// Cancelling a subscribed request through the API (lineUncompleteCall) ends the
+/// subscription with its final NOTIFY.
+#[test]
+fn an_api_cancel_ends_the_subscription() {
+    let mut h = Harness::new();
+    let (_to_bob, _ok, id) = subscribed(&mut h);
+    let ticket = h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    assert_eq!(h.engine.drain_replies(), vec![(ticket, Ok(id))]);
+    let n = one_fresh(&mut h, DAVE);
+    assert_eq!(notify_state(&n).1, "terminated;reason=noresource");
+    assert!(h.engine.subscriptions().monitor.is_empty());
+}
