@@ -436,9 +436,10 @@ impl Engine {
             let switch = lock(&self.switch);
             match switch.completion(id) {
                 Some(r) if Some(r.line.as_str()) == identity.user() => (r.target.clone(), r.state),
+                // A Call-Info naming someone else's or an ended request on an ordinary call:
+                // an ordinary call.
+                _ if by_uri.is_none() => return Ok(false),
                 Some(_) => return Err((403, "Not The Request's Caller")),
-                // A Call-Info of an old request on an ordinary call: an ordinary call.
-                None if by_uri.is_none() => return Ok(false),
                 None => return Err((404, "No Such Completion Request")),
             }
         };

@@ -732,3 +732,46 @@ fn an_api_cancel_ends_the_subscription() {
     assert_eq!(notify_state(&n).1, "terminated;reason=noresource");
     assert!(h.engine.subscriptions().monitor.is_empty());
 }
+
+/// The CC call's second form (RFC 6910 §6.4): an INVITE to the callee carrying the request's
+/// Call-Info; another line dialling the cc URI gets 403, an unknown cc URI 404.
+#[test]
+fn the_cc_call_by_call_info_and_its_refusals() {
+    let mut h = Harness::new();
+    let (to_bob, _ok, id) = subscribed(&mut h);
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(1_600));
+    let got = requests(&mut h, DAVE);
+    let ready = got.iter().find(|m| label(m) == "NOTIFY").unwrap().clone();
+    ack_notify(&mut h, &ready);
+
+    let invite = |from: &str, at: &str, uri: &str, extra: &str, n: u32| {
+        format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch=z9hG4bKcc{n}\r\n\
+             Max-Forwards: 70\r\nTo: <{uri}>\r\nFrom: <sip:{from}@example.com>;tag=x{n}\r\n\
+             Call-ID: ccx-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:{from}@{at}>\r\n{extra}\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP_A}",
+            SDP_A.len()
+        )
+    };
+    h.recv(
+        ALICE,
+        &invite("alice", ALICE, &format!("sip:cc-{id}@example.com"), "", 1),
+    );
+    let refused = one_fresh(&mut h, ALICE);
+    assert_eq!(refused.status(), Some(403));
+    h.recv(DAVE, &invite("dave", DAVE, "sip:cc-999@example.com", "", 2));
+    assert_eq!(one_fresh(&mut h, DAVE).status(), Some(404));
+    assert!(outstanding(&h, id), "refusals change nothing");
+
+    let info = format!("Call-Info: <sip:cc-{id}@example.com>;purpose=call-completion;m=BS\r\n");
+    h.recv(DAVE, &invite("dave", DAVE, "sip:bob@example.com", &info, 3));
+    let to_bob = h.one(BOB);
+    assert_eq!(label(&to_bob), "INVITE");
+    assert!(!outstanding(&h, id), "the CC call ended the request");
+    let notify = requests(&mut h, DAVE)
+        .into_iter()
+        .find(|m| label(m) == "NOTIFY")
+        .expect("final NOTIFY");
+    assert_eq!(notify_state(&notify).1, "terminated;reason=noresource");
+}
