@@ -65,6 +65,14 @@ pub(crate) enum SipWait {
     Code(super::feature_codes::Waiting),
 }
 
+/// Adds `Allow-Events` with the packages callcomp serves (RFC 6665 §8.2.2).
+fn allow_events(response: &mut Message) {
+    response.push_raw(
+        HeaderName::AllowEvents,
+        crate::subscription::ALLOW_EVENTS.join(", "),
+    );
+}
+
 /// The answer refusing a request for completion with `error`: RFC 6910 §9.7's 480 (with
 /// `Retry-After`) for what should pass soon, 503/500 for the store, 403 otherwise.
 pub fn refusal(request: &Message, error: LineErr) -> Message {
@@ -79,10 +87,7 @@ pub fn refusal(request: &Message, error: LineErr) -> Message {
         }
         _ => builder::response(request, 403, Some(error.name()), &ids::tag()),
     };
-    response.push_raw(
-        HeaderName::AllowEvents,
-        crate::subscription::ALLOW_EVENTS.join(", "),
-    );
+    allow_events(&mut response);
     response
 }
 
@@ -99,21 +104,11 @@ impl Engine {
         let event = request.header::<Event>().and_then(Result::ok);
         if !event.is_some_and(|e| e.package.eq_ignore_ascii_case(cc::EVENT)) {
             let mut response = builder::response(&request, 489, None, &ids::tag());
-            response.push_raw(
-                HeaderName::AllowEvents,
-                crate::subscription::ALLOW_EVENTS.join(", "),
-            );
+            allow_events(&mut response);
             self.sip.respond(&key, response, now.instant);
             return;
         }
-        let Some(line) = identity.user().map(str::to_owned) else {
-            self.reply(
-                &key,
-                &request,
-                403,
-                Some("Call completion is for local users"),
-                now,
-            );
+        let Some(line) = self.local_line(&key, &request, identity, now) else {
             return;
         };
         let Some(expires) = requested_expires(&request, cc::DEFAULT_EXPIRES) else {
@@ -206,6 +201,28 @@ impl Engine {
                 self.sip.respond(&key, response, now.instant);
             }
         }
+    }
+
+    /// The local line `identity` speaks for; a stranger (through a trusted peer) is answered
+    /// 403: callcomp is the monitor for its own users only (the agent role is not built).
+    fn local_line(
+        &mut self,
+        key: &TransactionKey,
+        request: &Message,
+        identity: &Identity,
+        now: Now,
+    ) -> Option<String> {
+        let line = identity.user().map(str::to_owned);
+        if line.is_none() {
+            self.reply(
+                key,
+                request,
+                403,
+                Some("Call completion is for local users"),
+                now,
+            );
+        }
+        line
     }
 
     /// Request `id` if it is outstanding on `line`.
@@ -342,23 +359,13 @@ impl Engine {
                 let mut response =
                     builder::response(&request, refusal.status(), Some(&reason), &ids::tag());
                 if refusal.status() == 489 {
-                    response.push_raw(
-                        HeaderName::AllowEvents,
-                        crate::subscription::ALLOW_EVENTS.join(", "),
-                    );
+                    allow_events(&mut response);
                 }
                 self.sip.respond(&key, response, now.instant);
                 return;
             }
         };
-        let Some(line) = identity.user().map(str::to_owned) else {
-            self.reply(
-                &key,
-                &request,
-                403,
-                Some("Call completion is for local users"),
-                now,
-            );
+        let Some(line) = self.local_line(&key, &request, identity, now) else {
             return;
         };
         let Some(id) = self.published_request(&request, &line) else {

@@ -153,6 +153,43 @@ fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
     (to_bob, ok, id)
 }
 
+/// bob hangs up on alice and the guard passes: the recall rings dave and the ready NOTIFY
+/// arrives; returns (the recall INVITE, the ready NOTIFY), the NOTIFY not answered yet.
+fn recalled(h: &mut Harness, to_bob: &Message) -> (Message, Message) {
+    hang_up_alice(h, to_bob);
+    h.advance(Duration::from_millis(1_600));
+    let got = requests(h, DAVE);
+    let recall = got.iter().find(|m| label(m) == "INVITE").unwrap().clone();
+    let ready = got.iter().find(|m| label(m) == "NOTIFY").unwrap().clone();
+    (recall, ready)
+}
+
+/// bob busy with alice, dave gets 486 and subscribes while the store holds its jobs: no
+/// answer yet; returns the held job of the new request (the store answers from now on).
+fn subscribe_with_store_held(h: &mut Harness) -> u64 {
+    connected(h);
+    h.register("dave", DAVE);
+    dave_gets_busy(h, "call-2");
+    h.hold_store = true;
+    h.recv(
+        DAVE,
+        &subscribe_text(
+            "sip:cc@example.com",
+            "<sip:bob@example.com>",
+            "sub-1",
+            1,
+            "",
+        ),
+    );
+    assert!(
+        fresh(h, DAVE).is_empty(),
+        "no answer before the store commits"
+    );
+    let job = h.held.pop().unwrap();
+    h.hold_store = false;
+    job
+}
+
 /// RFC 6910 §8: 486 with the offer → SUBSCRIBE → NOTIFY queued → the callee frees → NOTIFY
 /// ready and the recall (with the request's cc URI and m=BS) → the CC call to the cc URI →
 /// it goes to bob, the recall is withdrawn, the final NOTIFY terminates the subscription.
@@ -231,11 +268,7 @@ fn the_rfc_flow_subscribe_queued_ready_cc_call_terminated() {
 fn answering_the_recall_also_completes_and_terminates() {
     let mut h = Harness::new();
     let (to_bob, _ok, id) = subscribed(&mut h);
-    hang_up_alice(&mut h, &to_bob);
-    h.advance(Duration::from_millis(1_600));
-    let got = requests(&mut h, DAVE);
-    let recall = got.iter().find(|m| label(m) == "INVITE").unwrap().clone();
-    let ready = got.iter().find(|m| label(m) == "NOTIFY").unwrap().clone();
+    let (recall, ready) = recalled(&mut h, &to_bob);
     ack_notify(&mut h, &ready);
     h.recv(DAVE, &reply(&recall, 200, "d1", DAVE, Some(SDP_A)));
     let to_bob = h.one(BOB);
@@ -391,11 +424,7 @@ fn publish_suspends_and_resumes() {
 fn suspending_a_ready_request_notifies_queued() {
     let mut h = Harness::new();
     let (to_bob, _ok, id) = subscribed(&mut h);
-    hang_up_alice(&mut h, &to_bob);
-    h.advance(Duration::from_millis(1_600));
-    let got = requests(&mut h, DAVE);
-    let ready = got.iter().find(|m| label(m) == "NOTIFY").unwrap().clone();
-    let recall = got.iter().find(|m| label(m) == "INVITE").unwrap().clone();
+    let (recall, ready) = recalled(&mut h, &to_bob);
     ack_notify(&mut h, &ready);
     h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
     let uri = format!("sip:cc-{id}@example.com");
@@ -414,26 +443,7 @@ fn subscriptions_count_in_the_limits_and_are_stored_before_the_200() {
     let mut h = Harness::with_config(
         &CONFIG.replace("[users.dave]\n", "[users.dave]\nmax_call_completions = 1\n"),
     );
-    connected(&mut h);
-    h.register("dave", DAVE);
-    dave_gets_busy(&mut h, "call-2");
-    h.hold_store = true;
-    h.recv(
-        DAVE,
-        &subscribe_text(
-            "sip:cc@example.com",
-            "<sip:bob@example.com>",
-            "sub-1",
-            1,
-            "",
-        ),
-    );
-    assert!(
-        fresh(&mut h, DAVE).is_empty(),
-        "no 200 before the store commits"
-    );
-    let job = h.held.pop().unwrap();
-    h.hold_store = false;
+    let job = subscribe_with_store_held(&mut h);
     h.engine.store_done(job, Ok(()), h.now);
     h.collect();
     let got = fresh(&mut h, DAVE);
@@ -508,22 +518,7 @@ fn a_second_subscription_replaces_the_first() {
 #[test]
 fn a_failed_store_write_refuses_the_subscribe() {
     let mut h = Harness::new();
-    connected(&mut h);
-    h.register("dave", DAVE);
-    dave_gets_busy(&mut h, "call-2");
-    h.hold_store = true;
-    h.recv(
-        DAVE,
-        &subscribe_text(
-            "sip:cc@example.com",
-            "<sip:bob@example.com>",
-            "sub-1",
-            1,
-            "",
-        ),
-    );
-    let job = h.held.pop().unwrap();
-    h.hold_store = false;
+    let job = subscribe_with_store_held(&mut h);
     h.engine
         .store_done(job, Err(StoreFault::Unavailable), h.now);
     h.collect();
@@ -623,10 +618,7 @@ fn refusals_482_489_403_404() {
 fn a_notify_answered_481_cancels_the_request() {
     let mut h = Harness::new();
     let (to_bob, _ok, id) = subscribed(&mut h);
-    hang_up_alice(&mut h, &to_bob);
-    h.advance(Duration::from_millis(1_600));
-    let got = requests(&mut h, DAVE);
-    let ready = got.iter().find(|m| label(m) == "NOTIFY").unwrap().clone();
+    let (_recall, ready) = recalled(&mut h, &to_bob);
     h.recv(DAVE, &reply(&ready, 481, "", DAVE, None));
     assert!(!outstanding(&h, id));
     assert!(h.engine.subscriptions().monitor.is_empty());
@@ -739,10 +731,7 @@ fn an_api_cancel_ends_the_subscription() {
 fn the_cc_call_by_call_info_and_its_refusals() {
     let mut h = Harness::new();
     let (to_bob, _ok, id) = subscribed(&mut h);
-    hang_up_alice(&mut h, &to_bob);
-    h.advance(Duration::from_millis(1_600));
-    let got = requests(&mut h, DAVE);
-    let ready = got.iter().find(|m| label(m) == "NOTIFY").unwrap().clone();
+    let (_recall, ready) = recalled(&mut h, &to_bob);
     ack_notify(&mut h, &ready);
 
     let invite = |from: &str, at: &str, uri: &str, extra: &str, n: u32| {
