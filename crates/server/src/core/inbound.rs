@@ -207,14 +207,12 @@ impl Engine {
                     .to
                     .tag()
                     .and_then(|tag| self.subs.monitor.by_dialog(&ess.call_id.0, tag));
+                let Some(from) = from else { return };
                 match sub {
-                    Some(id) => self.resubscribe(key, request, id, now),
-                    None => {
-                        let Some(from) = from else { return };
-                        self.with_ctx(now, |b2bua, cx| {
-                            b2bua.in_dialog(cx, key, request, &ess, from)
-                        })
-                    }
+                    Some(id) => self.resubscribe(key, request, id, (from, ess.cseq.seq), now),
+                    None => self.with_ctx(now, |b2bua, cx| {
+                        b2bua.in_dialog(cx, key, request, &ess, from)
+                    }),
                 }
             }
             _ if in_dialog => {

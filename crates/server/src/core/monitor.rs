@@ -305,8 +305,13 @@ impl Engine {
         key: TransactionKey,
         request: Message,
         id: CompletionId,
+        (source, seq): (Target, u32),
         now: Now,
     ) {
+        if let Err((status, reason)) = self.subs.monitor.admit(id, source, seq) {
+            self.reply(&key, &request, status, Some(reason), now);
+            return;
+        }
         let Some(expires) = requested_expires(&request, cc::DEFAULT_EXPIRES) else {
             self.reply(&key, &request, 400, Some("Bad Expires"), now);
             return;

@@ -29,6 +29,8 @@ use callcomp_switch::{CancelCause, CompletionId, CompletionPhase, RequestState};
 use super::notifier::Notifier;
 use crate::b2bua::offer::request_cc_uri;
 use crate::core::transactions::Transactions;
+use crate::identity;
+use crate::transport::Target;
 
 /// The event package.
 pub const EVENT: &str = "call-completion";
@@ -241,6 +243,30 @@ impl Monitor {
         if let Some(sub) = self.subs.get_mut(&id) {
             sub.unsubscribing = Some((key, request));
         }
+    }
+
+    /// Whether a request in the dialog of request `id`'s subscription may be taken: it must
+    /// come from the dialog's peer (the address it subscribed from, or its Contact; as the
+    /// B2BUA's dialogs, so knowing a Call-ID and tags is not enough to cancel someone's
+    /// request) and carry a CSeq above the last (RFC 3261 §12.2.2). The refusal's status and
+    /// reason otherwise.
+    pub fn admit(
+        &mut self,
+        id: CompletionId,
+        source: Target,
+        seq: u32,
+    ) -> Result<(), (u16, &'static str)> {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return Err((481, "Subscription Does Not Exist"));
+        };
+        let dialog = &mut sub.notifier.dialog;
+        if !identity::from_dialog_peer(source, dialog.target, &dialog.remote_target) {
+            return Err((403, "Not from the dialog's peer"));
+        }
+        if !dialog.accept_remote_seq(seq) {
+            return Err((500, "CSeq out of order"));
+        }
+        Ok(())
     }
 
     /// The line that subscribed to request `id`.

@@ -764,3 +764,66 @@ fn the_cc_call_by_call_info_and_its_refusals() {
         .expect("final NOTIFY");
     assert_eq!(notify_state(&notify).1, "terminated;reason=noresource");
 }
+
+/// Subscriptions are soft state (RFC 6665); requests are not. After a restart the phone's
+/// refresh in the old dialog gets 481, and a SUBSCRIBE to the request's cc-URI attaches to
+/// the reloaded request.
+#[test]
+fn after_a_restart_the_phone_resubscribes_to_the_cc_uri() {
+    let mut h = Harness::new();
+    let (_to_bob, ok, id) = subscribed(&mut h);
+    let rows = stored(&h);
+
+    let mut h2 = Harness::new();
+    h2.now = h.now.after(Duration::from_secs(5));
+    h2.engine
+        .import_completions(crate::core::completion::snapshot_of(rows, id + 1), h2.now)
+        .unwrap();
+    h2.register("dave", DAVE);
+    h2.recv(DAVE, &resubscribe_text(&ok, 2, 3600));
+    assert_eq!(one_fresh(&mut h2, DAVE).status(), Some(481));
+    h2.recv(
+        DAVE,
+        &subscribe_text(
+            &format!("sip:cc-{id}@example.com"),
+            "<sip:bob@example.com>",
+            "sub-2",
+            1,
+            "",
+        ),
+    );
+    let got = fresh(&mut h2, DAVE);
+    assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
+    assert_eq!(notify_state(&got[1]).0, Some(CcState::Queued));
+    assert_eq!(cc_uri_of(&got[1]), format!("sip:cc-{id}@example.com"));
+    assert!(h2
+        .engine
+        .subscriptions()
+        .monitor
+        .is_subscribed(CompletionId::new(id).unwrap()));
+}
+
+/// An unsubscribe from another address than the subscriber's is refused (knowing the
+/// dialog's Call-ID and tags is not enough), and a replayed CSeq is 500.
+#[test]
+fn in_dialog_subscribes_only_from_the_peer_and_in_order() {
+    let mut h = Harness::new();
+    let (_to_bob, ok, id) = subscribed(&mut h);
+    h.recv(
+        ALICE,
+        &resubscribe_text(&ok, 2, 0).replace(&format!("UDP {DAVE}"), &format!("UDP {ALICE}")),
+    );
+    let refused = one_fresh(&mut h, ALICE);
+    assert_eq!(refused.status(), Some(403));
+    assert!(outstanding(&h, id));
+    h.recv(DAVE, &resubscribe_text(&ok, 3, 3600));
+    let got = fresh(&mut h, DAVE);
+    assert_eq!(got[0].status(), Some(200));
+    ack_notify(&mut h, &got[1]);
+    h.recv(
+        DAVE,
+        &resubscribe_text(&ok, 3, 0).replace("branch=z9hG4bKresub3", "branch=z9hG4bKreplay"),
+    );
+    assert_eq!(one_fresh(&mut h, DAVE).status(), Some(500));
+    assert!(outstanding(&h, id), "nothing cancelled");
+}
