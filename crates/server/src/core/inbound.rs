@@ -112,7 +112,7 @@ impl Engine {
                 self.cancel_for_subscription(&line, id, now);
             }
         } else if self.subs.watches.owns(&key) {
-            self.subs.watches.response(&key, &response);
+            self.subs.watches.response(&key, &response, now.instant);
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self
                 .delivery

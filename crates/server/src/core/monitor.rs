@@ -36,7 +36,7 @@ use callcomp_switch::{
     CompletionFact, CompletionId, CompletionMode, EventKind, LineErr, RequestState,
 };
 
-use super::{ids, lock, Engine, Now};
+use super::{ids, lock, with_cx, Engine, Now};
 use crate::b2bua::offer::{is_monitor_uri, request_of_call_info, request_of_uri};
 use crate::identity::Identity;
 use crate::registrar::aor_user;
@@ -552,9 +552,10 @@ impl Engine {
         }
     }
 
-    /// The subscriptions' timers: deferred NOTIFYs, and subscriptions that ran out (their
-    /// requests are cancelled).
+    /// The subscriptions' timers: dialog watches' refreshes, deferred NOTIFYs, and
+    /// subscriptions that ran out (their requests are cancelled).
     pub(super) fn subscriptions_on_timer(&mut self, now: Now) {
+        with_cx!(self, now, |cx| self.subs.watches.on_timer(&mut cx));
         let expired = self
             .subs
             .monitor

@@ -6,7 +6,8 @@
 //! - [`call_completion`]: the monitor role of RFC 6910 (§7): `call-completion`
 //!   subscriptions, one per completion request, and their NOTIFYs;
 //! - [`publish`]: suspend and resume by PUBLISH (RFC 6910 §7.5-§7.6, RFC 3903);
-//! - [`watch`]: the subscriber side, RFC 4235 dialog-state watches of callees.
+//! - [`watch`]: the subscriber side, RFC 4235 dialog-state watches of callees (dialog,
+//!   refresh, unsubscribe).
 //!
 //! The core ([`crate::core`]) wires them to the engine: a `call-completion` SUBSCRIBE becomes
 //! a completion request through the durable accept path before its 200.
@@ -41,6 +42,9 @@ impl Subscriptions {
 
     /// When a timer of a subscription is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.monitor.poll_timeout()
+        [self.monitor.poll_timeout(), self.watches.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

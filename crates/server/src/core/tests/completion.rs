@@ -889,10 +889,58 @@ fn dialog_watch_makes_an_unknown_callee_available() {
     h.advance(Duration::from_secs(5));
     assert!(requests(&mut h, ALICE).is_empty());
     h.recv(BOB, &notify(idle, 3));
+    let got = h.take(BOB);
+    assert_eq!(
+        got.iter().map(label).collect::<Vec<_>>(),
+        ["200", "SUBSCRIBE"]
+    );
+    // Its work done, the watch unsubscribes in its dialog (RFC 6665 §4.1.2.3)...
+    let unsubscribe = &got[1];
+    assert_eq!(header(unsubscribe, HeaderName::Expires), "0");
+    assert!(header(unsubscribe, HeaderName::To).contains("tag=bs"));
+    assert_eq!(header(unsubscribe, HeaderName::CSeq), "2 SUBSCRIBE");
+    assert_eq!(
+        unsubscribe.uri().unwrap().to_string(),
+        format!("sip:phone@{BOB}")
+    );
+    h.recv(BOB, &reply(unsubscribe, 200, "bs", BOB, None));
+    // ...and answers the final NOTIFY, after which the watch is gone.
+    let last = notify("", 4).replace("active;expires=3600", "terminated;reason=timeout");
+    h.recv(BOB, &last);
     assert_eq!(h.one(BOB).status(), Some(200));
+    assert!(!h
+        .engine
+        .subscriptions()
+        .watches
+        .is_watch(&header(&subscribe, HeaderName::CallId)));
     h.advance(Duration::from_millis(1_500));
     assert_recall(&one_request(&mut h, ALICE));
     assert!(outstanding(&h, id));
+}
+
+/// The watch refreshes its subscription in its dialog before the granted time runs out.
+#[test]
+fn dialog_watch_refreshes_before_it_runs_out() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    let ok = reply(&subscribe, 200, "bs", BOB, None)
+        .replace("Content-Length: 0", "Expires: 120\r\nContent-Length: 0");
+    h.recv(BOB, &ok);
+    h.advance(Duration::from_secs(89));
+    assert!(requests(&mut h, BOB).is_empty(), "not yet");
+    h.advance(Duration::from_millis(1_200));
+    let refresh = one_request(&mut h, BOB);
+    assert_eq!(label(&refresh), "SUBSCRIBE");
+    assert_eq!(header(&refresh, HeaderName::Expires), "3600");
+    assert_eq!(
+        header(&refresh, HeaderName::CallId),
+        header(&subscribe, HeaderName::CallId)
+    );
+    assert!(header(&refresh, HeaderName::To).contains("tag=bs"));
+    assert_eq!(header(&refresh, HeaderName::CSeq), "2 SUBSCRIBE");
+    assert_eq!(header(&refresh, HeaderName::Event), "dialog");
 }
 
 /// A phone that refuses the subscription leaves the availability `unknown`.
