@@ -3,7 +3,7 @@
 //!
 //! - the RFC §8 flow: alice gets 486 from the busy bob, subscribes at the offer's URI
 //!   (`cc_subscribe.xml`), hears `queued`; the API lists the subscription as one of alice's
-//!   requests; bob hangs up; alice hears `ready` and her phone gets the recall with the
+//!   requests, and it counts against her limit (the API's next request is refused); bob hangs up; alice hears `ready` and her phone gets the recall with the
 //!   request's cc URI and `m=BS` (`uas_recall_cc.xml`); she places the CC call to the cc URI
 //!   (`call_basic.xml`), which reaches bob, withdraws the recall, and ends the subscription
 //!   with the final NOTIFY;
@@ -19,7 +19,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::http::{get_json, line_call_states, poll};
+use common::http::{get_json, line_call_states, poll, request};
 use common::{Phone, Server, ServerConfig};
 use serde_json::Value;
 
@@ -79,7 +79,7 @@ fn wait_connected(api: SocketAddr, line: &str) {
 #[test]
 fn an_rfc6910_phone_subscribes_hears_ready_and_places_the_cc_call() {
     common::require_sipp();
-    let server = Server::start(config());
+    let server = Server::start(config().user_option("alice", "max_call_completions = 1"));
     // alice's registered phone: takes the recall, then sees it withdrawn by the CC call.
     let alice_phone = Phone::start(
         server
@@ -119,6 +119,30 @@ fn an_rfc6910_phone_subscribes_hears_ready_and_places_the_cc_call() {
     let id = requests[0]["completion_id"].as_u64().unwrap();
     let line = get_json(server.api, "/v1/lines/alice");
     assert_eq!(line["status"]["num_call_completions"], 1, "{line}");
+    // It counts against alice's limit (1): the API refuses a request on her next failed call.
+    server
+        .sipp_as("call_expect_480.xml", "alice")
+        .service("dave")
+        .set("expect_m", "NL")
+        .run()
+        .assert_success();
+    let calls = get_json(server.api, "/v1/lines/alice/calls");
+    let failed = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["state"] == "busy" && c["remote"].as_str().is_some_and(|r| r.contains("dave")))
+        .unwrap_or_else(|| panic!("no failed call to dave: {calls}"))["id"]
+        .as_u64()
+        .unwrap();
+    let (status, body) = request(
+        server.api,
+        "POST",
+        &format!("/v1/calls/{failed}/complete"),
+        Some("{\"mode\": \"callback\"}"),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("LINEERR_COMPLETIONOVERRUN"), "{body}");
 
     carol.wait().assert_success();
     bob_first.wait().assert_success();
