@@ -2,6 +2,8 @@
 //!
 //! - [`config`]: the configuration; [`store`]: the SQLite store; [`transport`]: UDP and TCP;
 //! - [`registrar`], [`b2bua`]: the SIP roles; [`core`](mod@core): the task that owns them;
+//! - [`subscription`]: RFC 6665 subscriptions (the RFC 6910 monitor, RFC 4235 watches);
+//!   [`delivery`]: MESSAGE delivery of mode `message`;
 //! - [`identity`]: who a request speaks for (digest, trusted peers, guessing lockout);
 //! - [`api`]: the HTTP/WebSocket API over the core.
 
@@ -9,7 +11,9 @@ pub mod api;
 pub mod b2bua;
 pub mod config;
 pub mod core;
+pub mod delivery;
 pub mod identity;
 pub mod registrar;
 pub mod store;
+pub mod subscription;
 pub mod transport;

@@ -424,3 +424,49 @@ fn complcancel_json_shape() {
         ]
     );
 }
+
+/// RFC 6910 §6.4: the CC call arrives while the request is selected: a ringing recall stops,
+/// the request completes, and the callee stays reserved for that caller only; before the
+/// request is selected the fact is refused and nothing changes.
+#[test]
+fn the_cc_call_completes_a_selected_request_and_keeps_the_reservation() {
+    let mut rig = Rig::new();
+    let (id, talk) = busy_callback(&mut rig, "alice", "bob", "carol", 0);
+    let refused = rig
+        .sw
+        .completion_fact(CompletionFact::CcCall { id }, t(100));
+    assert!(refused.is_err(), "queued: no CC call yet");
+    assert_eq!(rig.state(id), Some("queued"));
+
+    rig.hangup(talk, 5_000);
+    assert_eq!(rig.timer(6_500), ["completion 1 recalling @1"]);
+    rig.actions();
+    let ev = rig.cfact(CompletionFact::CcCall { id }, 7_000);
+    assert_eq!(ev, ["completion 1 completed @1", "alice numcompletions 0"]);
+    assert_eq!(rig.actions(), [Action::CancelRecall { id }]);
+    assert_eq!(rig.state(id), None);
+    assert!(
+        rig.sw.is_reserved("bob", Some("carol")),
+        "others are kept away"
+    );
+    assert!(
+        !rig.sw.is_reserved("bob", Some("alice")),
+        "the CC call goes through"
+    );
+    // The reservation lapses if the CC call never reaches bob.
+    rig.timer(7_000 + 5_000);
+    assert!(!rig.sw.is_reserved("bob", Some("carol")));
+}
+
+/// The CC call may also come during the guard (`ready`, the caller's agent was told early).
+#[test]
+fn the_cc_call_during_the_guard_completes_without_a_recall() {
+    let mut rig = Rig::new();
+    let (id, talk) = busy_callback(&mut rig, "alice", "bob", "carol", 0);
+    rig.hangup(talk, 5_000);
+    assert_eq!(rig.state(id), Some("ready"));
+    let ev = rig.cfact(CompletionFact::CcCall { id }, 5_100);
+    assert_eq!(ev, ["completion 1 completed @1", "alice numcompletions 0"]);
+    assert!(rig.actions().is_empty(), "no recall was ringing");
+    assert!(rig.timer(6_500).is_empty(), "the guard's end fires nothing");
+}

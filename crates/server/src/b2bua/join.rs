@@ -116,11 +116,16 @@ impl B2bua {
             .unwrap_or_else(|| cx.line_settings(&req.to).display);
         let from = format!("{};tag={}", name_addr(&display, &dest_aor), ids::tag());
         let mut invite = new_invite(cx, &line_aor, &from, &line_aor);
-        if req.recall.is_some() {
-            invite.push_raw(
-                HeaderName::CallInfo,
-                format!("<sip:cc@{}>;purpose=call-completion", cx.config.domain),
-            );
+        if let Some(cid) = req.recall {
+            // RFC 6910 §6.4: the recall names the request's own cc URI and its `m`, so an RFC
+            // 6910 phone can place the CC call to it.
+            let m = cx
+                .switch
+                .completion(cid)
+                .map(|r| super::offer::m_of(r.condition));
+            if let Some(uri) = super::offer::request_cc_uri(&cx.config.domain, cid) {
+                invite.push(&callcomp_sip::headers::call_info::CallInfo::call_completion(uri, m));
+            }
         }
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
         self.index_dialog(&out.call_id, &out.tag, id, Side::Caller);

@@ -23,7 +23,6 @@ pub mod join;
 pub mod offer;
 pub mod relay;
 pub mod setup;
-pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -142,10 +141,6 @@ enum Client {
     Relay(Box<relay::Relayed>),
     /// A request whose response needs nothing (CANCEL, our own BYE).
     Fire,
-    /// A MESSAGE carrying completion request `id`'s text to one of the callee's phones.
-    Message(CompletionId),
-    /// An RFC 4235 SUBSCRIBE of a dialog watch, by its Call-ID.
-    Watch(String),
 }
 
 /// Timers of the B2BUA.
@@ -174,10 +169,6 @@ pub struct B2bua {
     timers: BTreeSet<(Instant, CallRef, Timer)>,
     /// Recalls in progress: completion request → its call.
     recalls: HashMap<CompletionId, CallRef>,
-    /// MESSAGEs in flight per completion request: how many have no final response yet.
-    messages: HashMap<CompletionId, usize>,
-    /// RFC 4235 dialog watches: subscription Call-ID → the callee watched.
-    watches: HashMap<String, String>,
 }
 
 impl B2bua {
@@ -228,8 +219,6 @@ impl B2bua {
         match client {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
-            Client::Message(cid) => self.message_response(cx, cid, &response),
-            Client::Watch(call_id) => self.watch_response(&call_id, &response),
             Client::Fire => {}
         }
     }
@@ -246,8 +235,6 @@ impl B2bua {
                 cx.sip.respond(&relayed.server, response, cx.now.instant);
                 self.after_relay(cx, call, &relayed);
             }
-            Client::Message(cid) => self.message_failed(cx, cid),
-            Client::Watch(call_id) => self.watch_timed_out(&call_id),
             Client::Fire => {}
         }
     }

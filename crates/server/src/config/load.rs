@@ -90,6 +90,15 @@ pub enum ConfigErrorKind {
     },
     /// Registration is closed and no user is configured, so nobody could register.
     NobodyCanRegister,
+    /// A feature code that is not 1 to 16 of the characters `0-9 * #`.
+    InvalidFeatureCode,
+    /// A feature code for a mode that `completion.modes` does not offer.
+    FeatureCodeModeNotOffered {
+        /// The mode.
+        mode: Mode,
+    },
+    /// A feature code that is also a user's name (that user could not be called).
+    FeatureCodeIsUser,
     /// A minimum above its maximum.
     MinAboveMax {
         /// The key holding the maximum.
@@ -130,6 +139,17 @@ impl fmt::Display for ConfigErrorKind {
                 "mode `{}` is not in completion.modes, so this policy could never act",
                 mode.as_str()
             ),
+            ConfigErrorKind::InvalidFeatureCode => f.write_str(
+                "a feature code is 1 to 16 of the characters 0-9 * # (\"\" turns it off)",
+            ),
+            ConfigErrorKind::FeatureCodeModeNotOffered { mode } => write!(
+                f,
+                "mode `{}` is not in completion.modes, so this code could never act",
+                mode.as_str()
+            ),
+            ConfigErrorKind::FeatureCodeIsUser => {
+                f.write_str("is also a user name, which could then not be called")
+            }
             ConfigErrorKind::NobodyCanRegister => {
                 f.write_str("registration is closed and no [users] are configured")
             }

@@ -219,6 +219,44 @@ pub struct CompletionConfig {
     pub ccnl_expiry: Duration,
     /// The predefined texts of mode `message`; a message id is an index into this list.
     pub completion_messages: Vec<String>,
+    /// `[completion.feature_codes]`: the codes a phone without RFC 6910 dials.
+    pub feature_codes: FeatureCodes,
+}
+
+/// `[completion.feature_codes]`: dialled codes for any handset (DESIGN §3). A mode's code
+/// requests completion of the caller's last failed call in that mode; `cancel` cancels all
+/// of the caller's requests. An empty string turns a code off. Only modes that need no held
+/// caller leg have a code (`campon` and `intrude` need the failed call's INVITE still open).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureCodes {
+    /// Complete my last failed call with a callback (default `*37`).
+    pub callback: String,
+    /// Leave my last failed callee predefined message 0 (default off).
+    pub message: String,
+    /// Cancel all my completion requests (default `#37`).
+    pub cancel: String,
+}
+
+impl FeatureCodes {
+    /// The codes that are on, with their keys, for validation.
+    pub fn entries(&self) -> [(&'static str, &str); 3] {
+        [
+            ("callback", self.callback.as_str()),
+            ("message", self.message.as_str()),
+            ("cancel", self.cancel.as_str()),
+        ]
+    }
+}
+
+impl Default for FeatureCodes {
+    fn default() -> FeatureCodes {
+        FeatureCodes {
+            callback: "*37".to_owned(),
+            message: String::new(),
+            cancel: "#37".to_owned(),
+        }
+    }
 }
 
 /// A call-completion mode (LINECALLCOMPLMODE_*).
@@ -508,6 +546,7 @@ impl Default for CompletionConfig {
                 "I tried to reach you; no need to call back.".to_owned(),
                 "Please call me back, it is urgent.".to_owned(),
             ],
+            feature_codes: FeatureCodes::default(),
         }
     }
 }

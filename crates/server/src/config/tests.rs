@@ -210,6 +210,36 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // issue #11: feature codes
+    Bad {
+        text: "[completion.feature_codes]\ncallback = \"*3a\"\n",
+        key: "completion.feature_codes.callback",
+        line: 2,
+        column: 12,
+        says: "a feature code is 1 to 16 of the characters 0-9 * #",
+    },
+    Bad {
+        text: "[completion.feature_codes]\ncallback = \"*37\"\ncancel = \"*37\"\n",
+        key: "completion.feature_codes.cancel",
+        line: 3,
+        column: 10,
+        says: "duplicate of `completion.feature_codes.callback`",
+    },
+    Bad {
+        text:
+            "[completion]\nmodes = [\"callback\"]\n[completion.feature_codes]\nmessage = \"*38\"\n",
+        key: "completion.feature_codes.message",
+        line: 4,
+        column: 11,
+        says: "mode `message` is not in completion.modes, so this code could never act",
+    },
+    Bad {
+        text: "[completion.feature_codes]\ncampon = \"*39\"\n",
+        key: "completion.feature_codes.campon",
+        line: 2,
+        column: 1,
+        says: "unknown field `campon`",
+    },
     // issue #12: the trace filter and registrar.nat
     Bad {
         text: "[log]\nsip_trace = [\"alice\", \"a b\"]\n",

@@ -302,6 +302,8 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         );
     }
 
+    check_feature_codes(&mut f, config);
+
     if let Some(token) = &config.api.token {
         let token = token.expose();
         if token.is_empty() {
@@ -486,6 +488,49 @@ fn check_auth(f: &mut Findings, config: &Config) {
         "1s to 1d",
     );
     f.duration("auth.lockout", auth.lockout, false, DAY, "1s to 1d");
+}
+
+/// `[completion.feature_codes]`: each code dialable, distinct, for an offered mode, and not a
+/// user's name.
+fn check_feature_codes(f: &mut Findings, config: &Config) {
+    let codes = config.completion.feature_codes.entries();
+    for (i, (name, code)) in codes.iter().enumerate() {
+        if code.is_empty() {
+            continue;
+        }
+        let key = format!("completion.feature_codes.{name}");
+        if !is_feature_code(code) {
+            f.push(&key, ConfigErrorKind::InvalidFeatureCode);
+            continue;
+        }
+        if let Some((first, _)) = codes[..i].iter().find(|(_, c)| c == code) {
+            f.push(
+                &key,
+                ConfigErrorKind::Duplicate {
+                    first: format!("completion.feature_codes.{first}"),
+                },
+            );
+        }
+        let mode = match *name {
+            "callback" => Some(Mode::Callback),
+            "message" => Some(Mode::Message),
+            _ => None,
+        };
+        if let Some(mode) = mode.filter(|m| !config.completion.modes.contains(m)) {
+            f.push(&key, ConfigErrorKind::FeatureCodeModeNotOffered { mode });
+        }
+        if config.users.contains_key(*code) {
+            f.push(&key, ConfigErrorKind::FeatureCodeIsUser);
+        }
+    }
+}
+
+/// A dialled code: 1 to 16 of `0-9 * #`.
+fn is_feature_code(code: &str) -> bool {
+    (1..=16).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'*' | b'#'))
 }
 
 struct Findings(Vec<Finding>);

@@ -30,7 +30,7 @@ use callcomp_switch::{
     Snapshot,
 };
 
-use super::{lock, Engine, Now, StoreFault, StoreJob};
+use super::{lock, with_cx, Engine, Now, StoreFault, StoreJob};
 use crate::config::Config;
 use crate::store::StoredCompletion;
 
@@ -124,8 +124,22 @@ impl Engine {
         message_id: u32,
         now: Now,
     ) -> Result<u64, LineErr> {
+        self.complete_call_as(None, call, mode, message_id, now)
+    }
+
+    /// [`Engine::complete_call`] for `requester`, a line acting for itself (an RFC 6910
+    /// SUBSCRIBE, a feature code: `LINEERR_NOTOWNER` on another line's call), or `None` for
+    /// the API.
+    pub(crate) fn complete_call_as(
+        &mut self,
+        requester: Option<&str>,
+        call: u32,
+        mode: u32,
+        message_id: u32,
+        now: Now,
+    ) -> Result<u64, LineErr> {
         let request =
-            lock(&self.switch).prepare_completion(None, call, mode, message_id, now.wall)?;
+            lock(&self.switch).prepare_completion(requester, call, mode, message_id, now.wall)?;
         let id = request.id;
         self.next_job += 1;
         let job = self.next_job;
@@ -239,7 +253,10 @@ impl Engine {
             self.completion.dirty.insert(id.get());
         }
         if let Some(callee) = unknown {
-            self.with_ctx(now, |b2bua, cx| b2bua.watch_dialogs(cx, &callee));
+            with_cx!(self, now, |cx| self
+                .subs
+                .watches
+                .watch_dialogs(&mut cx, &callee));
         }
         if let Some(call_ref) = campon {
             self.with_ctx(now, |b2bua, cx| b2bua.camped_on(cx, call_ref));
@@ -318,16 +335,21 @@ impl Engine {
             }
         }
         self.sync_store(now);
+        self.notify_subscribers(now);
     }
 
     fn execute(&mut self, action: Action, now: Now) {
         tracing::debug!(?action, "completion action");
+        if let Action::SendMessage { id, to, from, text } = &action {
+            with_cx!(self, now, |cx| self
+                .delivery
+                .send(&mut cx, *id, to, from, text));
+            return;
+        }
         self.with_ctx(now, |b2bua, cx| match action {
             Action::Recall { id, caller, callee } => b2bua.recall(cx, id, &caller, &callee),
             Action::CancelRecall { id } => b2bua.cancel_recall(cx, id),
-            Action::SendMessage { id, to, from, text } => {
-                b2bua.send_message(cx, id, &to, &from, &text);
-            }
+            Action::SendMessage { .. } => {}
             Action::ReleaseCaller { call } | Action::RejectCampOn { call, .. } => {
                 b2bua.release_caller(cx, call, 486);
             }
@@ -382,9 +404,10 @@ impl Engine {
         }
         drop(switch);
         for callee in watch {
-            if !self.b2bua.watching(&callee) {
-                self.with_ctx(now, |b2bua, cx| b2bua.watch_dialogs(cx, &callee));
-            }
+            with_cx!(self, now, |cx| self
+                .subs
+                .watches
+                .watch_dialogs(&mut cx, &callee));
         }
     }
 }

@@ -3,11 +3,14 @@
 //! Requests: [`check_request`] first (400 with the reason, 416 for a foreign URI scheme,
 //! answered statelessly), then the transaction layer (retransmissions stop there), then the
 //! identity gate for out-of-dialog requests that speak for a user ([`identity::admit`]: 407,
-//! 403), then by method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0),
-//! CANCEL to the INVITE it cancels, OPTIONS answered with Allow and Accept, a request
-//! with a To tag into its dialog, BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
+//! 403), then by method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0)
+//! unless it is a CC call or a feature code ([`super::monitor`], [`super::feature_codes`]),
+//! SUBSCRIBE and PUBLISH to the RFC 6910 monitor, CANCEL to the INVITE it cancels, OPTIONS
+//! answered with Allow, Allow-Events and Accept, a request with a To tag into its dialog (a
+//! subscription's or a call's), BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
 //! callcomp knows but does not serve 405 with Allow, unknown methods 501. Responses go
-//! through the layer to the B2BUA; ACKs for 2xx to their dialog.
+//! through the layer to the job whose transaction it is (a NOTIFY, a watch's SUBSCRIBE, a
+//! MESSAGE, else the B2BUA); ACKs for 2xx to their dialog.
 //!
 //! Loops (RFC 3261 §16.3 item 4, done the B2BUA way): an out-of-dialog request that carries a
 //! Via of ours or a Call-ID we made is one of our own requests come back, and gets 482.
@@ -21,7 +24,7 @@ use callcomp_sip::transaction::TransactionKey;
 
 use super::trace::Direction;
 use super::transactions::TuEvent;
-use super::{ids, Engine, Now, StoreJob};
+use super::{ids, with_cx, Engine, Now, StoreJob};
 use crate::api::metrics as m;
 use crate::identity::{self, gate, Identity};
 use crate::registrar::{Decision, RegisterRequest};
@@ -29,19 +32,17 @@ use crate::transport::{Inbound, Peer, Target};
 
 /// The methods callcomp accepts, for the Allow of OPTIONS answers and of the messages that
 /// form or refresh a dialog: besides the call methods, MESSAGE and SUBSCRIBE inside a call
-/// (relayed to the other leg) and NOTIFY (for callcomp's own RFC 4235 subscriptions).
-pub const ALLOWED: &str =
-    "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, SUBSCRIBE, NOTIFY";
+/// (relayed to the other leg), SUBSCRIBE and PUBLISH of RFC 6910, and NOTIFY (for
+/// callcomp's own RFC 4235 subscriptions).
+pub const ALLOWED: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, \
+     MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH";
 
 /// The methods callcomp accepts outside a dialog, for the Allow of a 405 (RFC 3261 §21.4.6:
 /// the methods valid for the address the request was sent to).
 pub const ALLOWED_OUT_OF_DIALOG: &str =
-    "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO";
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, SUBSCRIBE, PUBLISH";
 
-/// The event packages callcomp serves as a notifier, for Allow-Events (RFC 6665 §8.2.2: a
-/// node listing a package can answer SUBSCRIBE and send NOTIFY for it). None yet: callcomp
-/// only subscribes (RFC 4235 `dialog`), so OPTIONS answers carry no Allow-Events.
-pub const ALLOW_EVENTS: &[&str] = &[];
+pub use crate::subscription::ALLOW_EVENTS;
 
 impl Engine {
     /// Handles one event of the transport.
@@ -90,10 +91,8 @@ impl Engine {
                     request,
                     cancels,
                 } => self.new_request(key, request, cancels, from, now),
-                TuEvent::Response { key, response } => {
-                    self.with_ctx(now, |b2bua, cx| b2bua.response(cx, &key, response));
-                }
-                TuEvent::TimedOut(key) => self.with_ctx(now, |b2bua, cx| b2bua.timed_out(cx, &key)),
+                TuEvent::Response { key, response } => self.response(key, response, now),
+                TuEvent::TimedOut(key) => self.timed_out(key, now),
                 TuEvent::StrayResponse(response) => {
                     self.with_ctx(now, |b2bua, cx| b2bua.stray_response(cx, &response));
                 }
@@ -102,6 +101,39 @@ impl Engine {
                     self.with_ctx(now, |b2bua, cx| b2bua.ack(cx, &ack, from));
                 }
             }
+        }
+    }
+
+    /// A response to one of our client transactions, to the job that sent the request.
+    fn response(&mut self, key: TransactionKey, response: Message, now: Now) {
+        if self.subs.monitor.owns(&key) {
+            let gone = self.subs.monitor.notify_answered(&key, response.status());
+            if let Some((line, id)) = gone {
+                self.cancel_for_subscription(&line, id, now);
+            }
+        } else if self.subs.watches.owns(&key) {
+            self.subs.watches.response(&key, &response, now.instant);
+        } else if self.delivery.owns(&key) {
+            with_cx!(self, now, |cx| self
+                .delivery
+                .response(&mut cx, &key, &response));
+        } else {
+            self.with_ctx(now, |b2bua, cx| b2bua.response(cx, &key, response));
+        }
+    }
+
+    /// A client transaction of ours ended without a final response.
+    fn timed_out(&mut self, key: TransactionKey, now: Now) {
+        if self.subs.monitor.owns(&key) {
+            if let Some((line, id)) = self.subs.monitor.notify_answered(&key, None) {
+                self.cancel_for_subscription(&line, id, now);
+            }
+        } else if self.subs.watches.owns(&key) {
+            self.subs.watches.timed_out(&key);
+        } else if self.delivery.owns(&key) {
+            with_cx!(self, now, |cx| self.delivery.timed_out(&mut cx, &key));
+        } else {
+            self.with_ctx(now, |b2bua, cx| b2bua.timed_out(cx, &key));
         }
     }
 
@@ -163,9 +195,25 @@ impl Engine {
                 response.push_raw(HeaderName::Accept, "application/sdp");
                 self.sip.respond(&key, response, now.instant);
             }
-            Method::Notify if self.b2bua.is_watch(&ess.call_id.0) => {
+            Method::Notify if self.subs.watches.is_watch(&ess.call_id.0) => {
                 let Some(from) = from else { return };
-                self.with_ctx(now, |b2bua, cx| b2bua.watch_notify(cx, key, &request, from));
+                with_cx!(self, now, |cx| self
+                    .subs
+                    .watches
+                    .notify(&mut cx, key, &request, from));
+            }
+            Method::Subscribe if in_dialog => {
+                let sub = ess
+                    .to
+                    .tag()
+                    .and_then(|tag| self.subs.monitor.by_dialog(&ess.call_id.0, tag));
+                let Some(from) = from else { return };
+                match sub {
+                    Some(id) => self.resubscribe(key, request, id, (from, ess.cseq.seq), now),
+                    None => self.with_ctx(now, |b2bua, cx| {
+                        b2bua.in_dialog(cx, key, request, &ess, from)
+                    }),
+                }
             }
             _ if in_dialog => {
                 let Some(from) = from else { return };
@@ -178,20 +226,37 @@ impl Engine {
             }
             Method::Invite => {
                 let Some(from) = from else { return };
+                let mut request = request;
+                match self.cc_call(&mut request, &identity, now) {
+                    Err((status, reason)) => {
+                        self.reply(&key, &request, status, Some(reason), now);
+                        return;
+                    }
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let code = super::feature_codes::recognise(
+                            &self.config.completion.feature_codes,
+                            &request,
+                        );
+                        if let Some(code) = code {
+                            self.feature_code(key, request, &identity, code, now);
+                            return;
+                        }
+                    }
+                }
                 self.with_ctx(now, |b2bua, cx| {
                     b2bua.invite(cx, key, request, &ess, from, identity)
                 });
             }
+            Method::Subscribe => {
+                let Some(from) = from else { return };
+                self.subscribe(key, request, &identity, from, now);
+            }
+            Method::Publish => self.publish(key, request, &identity, now),
             Method::Bye | Method::Update | Method::Info | Method::Prack => {
                 self.reply(&key, &request, 481, None, now)
             }
-            Method::Subscribe
-            | Method::Notify
-            | Method::Publish
-            | Method::Message
-            | Method::Refer
-            | Method::Options
-            | Method::Ack => {
+            Method::Notify | Method::Message | Method::Refer | Method::Options | Method::Ack => {
                 let mut response = builder::response(&request, 405, None, &ids::tag());
                 response.push_raw(HeaderName::Allow, ALLOWED_OUT_OF_DIALOG);
                 self.sip.respond(&key, response, now.instant);
@@ -223,7 +288,7 @@ impl Engine {
         ours.then_some("Loop Detected: a Via of this server")
     }
 
-    fn reply(
+    pub(super) fn reply(
         &mut self,
         key: &TransactionKey,
         request: &Message,

@@ -8,6 +8,9 @@
 //! [`runtime::run`] drives it with tokio; the tests drive it by hand with injected time.
 //!
 //! - [`inbound`](mod@inbound): every inbound message, from the checks to the role that handles it;
+//! - [`completion`]: the completion engine's actions, durable accepts and cancels;
+//! - [`monitor`]: the RFC 6910 monitor role (SUBSCRIBE, PUBLISH, the CC call, NOTIFYs);
+//! - [`feature_codes`]: dialled codes (`*37`, `#37`) for phones without RFC 6910;
 //! - [`transactions`]: the transaction layer and our Via/Contact;
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
 //! - [`trace`]: the SIP trace lines (`log.sip_trace`);
@@ -15,10 +18,12 @@
 //! - [`gate`]: the write-ahead of output behind the store jobs it depends on.
 
 pub mod completion;
+pub mod feature_codes;
 pub mod gate;
 pub mod handle;
 pub mod ids;
 pub mod inbound;
+pub mod monitor;
 pub mod runtime;
 pub mod trace;
 pub mod transactions;
@@ -37,8 +42,10 @@ use callcomp_switch::{
 use crate::api::metrics as m;
 use crate::b2bua::{B2bua, Ctx, MakeCallError};
 use crate::config::Config;
+use crate::delivery::Deliveries;
 use crate::identity::Authenticator;
 use crate::registrar::{Binding, Registrar};
+use crate::subscription::Subscriptions;
 use crate::transport::Outbound;
 
 use self::transactions::Transactions;
@@ -162,7 +169,37 @@ pub struct Engine {
     waiting: HashMap<u64, PendingRegister>,
     next_purge: Option<Instant>,
     completion: completion::CompletionState,
+    /// Subscriptions: RFC 6910 `call-completion` (notifier) and RFC 4235 watches.
+    subs: Subscriptions,
+    /// MESSAGE delivery of mode `message`.
+    delivery: Deliveries,
+    /// SIP requests (SUBSCRIBE, unsubscribe, feature codes) waiting for a completion store
+    /// job, by job id.
+    waits: HashMap<u64, monitor::SipWait>,
+    /// The `cancel` feature codes in flight.
+    cancel_groups: feature_codes::CancelGroups,
+    /// How many of the pending events were already looked at for NOTIFYs.
+    notified: usize,
 }
+
+/// A [`Ctx`] over `$engine`'s fields for `$body`, borrowing them one by one so that a role
+/// beside the B2BUA (a subscription, a delivery) can be used in the body.
+macro_rules! with_cx {
+    ($engine:expr, $now:expr, |$cx:ident| $body:expr) => {{
+        let mut switch = $crate::core::lock(&$engine.switch);
+        #[allow(unused_mut)]
+        let mut $cx = $crate::b2bua::Ctx {
+            sip: &mut $engine.sip,
+            switch: &mut switch,
+            events: &mut $engine.events,
+            registrar: &$engine.registrar,
+            config: &$engine.config,
+            now: $now,
+        };
+        $body
+    }};
+}
+pub(crate) use with_cx;
 
 impl Engine {
     /// The core for `config`: lines for the configured users, the bindings loaded from the
@@ -192,6 +229,11 @@ impl Engine {
             waiting: HashMap::new(),
             next_purge: Some(now.instant + PURGE_INTERVAL),
             completion: completion::CompletionState::default(),
+            subs: Subscriptions::new(),
+            delivery: Deliveries::new(),
+            waits: HashMap::new(),
+            cancel_groups: feature_codes::CancelGroups::new(),
+            notified: 0,
             config,
         };
         let mut names: Vec<String> = engine.config.users.keys().cloned().collect();
@@ -240,6 +282,11 @@ impl Engine {
         &self.b2bua
     }
 
+    /// The subscriptions, for inspection.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subs
+    }
+
     /// The registrar, for inspection.
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
@@ -254,6 +301,7 @@ impl Engine {
     pub fn drain_events(&mut self) -> Vec<Event> {
         let events = std::mem::take(&mut self.events);
         self.completion.synced = 0;
+        self.notified = 0;
         if !events.is_empty() {
             self.record_call_metrics(&events);
         }
@@ -268,6 +316,7 @@ impl Engine {
     /// Whether REGISTERs, accepts or cancels still wait for the store.
     pub fn store_pending(&self) -> bool {
         !self.waiting.is_empty()
+            || !self.waits.is_empty()
             || !self.completion.accepts.is_empty()
             || !self.completion.cancels.is_empty()
     }
@@ -280,6 +329,7 @@ impl Engine {
         [
             self.sip.poll_timeout(),
             self.b2bua.poll_timeout(),
+            self.subs.poll_timeout(),
             switch,
             self.next_purge,
         ]
@@ -293,6 +343,7 @@ impl Engine {
         let events = self.sip.on_timer(now.instant);
         self.dispatch(events, None, now);
         self.with_ctx(now, |b2bua, cx| b2bua.on_timer(cx));
+        self.subscriptions_on_timer(now);
         let events = lock(&self.switch).on_timer(now.wall);
         self.events.extend(events);
         if self.next_purge.is_some_and(|at| at <= now.instant) {
@@ -315,6 +366,7 @@ impl Engine {
     pub fn store_done(&mut self, id: u64, result: Result<(), StoreFault>, now: Now) {
         let Some(pending) = self.waiting.remove(&id) else {
             self.completion_stored(id, result, now);
+            self.settle_waits(now);
             return;
         };
         let staged = self.registrar.settle(id);

@@ -410,6 +410,26 @@ impl Engine {
                 }
                 self.end(id, End::Completed, now);
             }
+            CompletionFact::CcCall { id } => {
+                let r = self.get(id)?;
+                let (state, target, caller) = (r.state, r.target.clone(), r.line.clone());
+                match state {
+                    RequestState::Ready | RequestState::Recalling => {}
+                    other => {
+                        return Err(CompletionFactError::InvalidInState {
+                            id,
+                            fact: kind,
+                            state: other.as_str(),
+                        })
+                    }
+                }
+                if state == RequestState::Recalling {
+                    self.action(Action::CancelRecall { id });
+                }
+                let until = now + CONNECT_GRACE;
+                self.hold(&target, id, caller, HoldPhase::Connecting(until));
+                self.end(id, End::Completed, now);
+            }
             CompletionFact::RecallCalleeBusy { id } => {
                 self.expect(id, kind, RequestState::Recalling, None)?;
                 self.retain(id, now);

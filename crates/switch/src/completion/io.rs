@@ -62,6 +62,14 @@ pub enum CompletionFact {
         /// The request.
         id: CompletionId,
     },
+    /// The caller's completion call (RFC 6910 §6.4: an INVITE to the request's cc URI)
+    /// arrived while the request was selected (`ready` or `recalling`): a recall ringing is
+    /// stopped, the callee stays reserved for this caller until the call's leg to it opens,
+    /// and the request has fired.
+    CcCall {
+        /// The request.
+        id: CompletionId,
+    },
     /// The recall found the callee busy again: the request keeps its place (retention).
     RecallCalleeBusy {
         /// The request.
@@ -98,6 +106,7 @@ impl CompletionFact {
             CompletionFact::RecallUnanswered { .. } => "recall_unanswered",
             CompletionFact::RecallFailed { .. } => "recall_failed",
             CompletionFact::RecallConnected { .. } => "recall_connected",
+            CompletionFact::CcCall { .. } => "cc_call",
             CompletionFact::RecallCalleeBusy { .. } => "recall_callee_busy",
             CompletionFact::MessageDelivered { .. } => "message_delivered",
             CompletionFact::MessageFailed { .. } => "message_failed",

@@ -82,6 +82,25 @@ impl Switch {
             .collect()
     }
 
+    /// The newest outgoing call of `line` that a request in `mode` could still be made on
+    /// (its offer window open), to callee line `target` when given: the call a dialled
+    /// feature code or an RFC 6910 SUBSCRIBE completes.
+    pub fn last_completable_call(
+        &self,
+        line: &str,
+        target: Option<&str>,
+        mode: CompletionMode,
+    ) -> Option<CallId> {
+        self.line_calls(line)
+            .ok()?
+            .into_iter()
+            .filter(|c| c.direction == crate::Direction::Out)
+            .filter(|c| target.is_none() || self.target_of(c).as_deref() == target)
+            .filter(|c| self.completable_modes(c.id).contains(&mode))
+            .max_by_key(|c| (c.created, c.id))
+            .map(|c| c.id)
+    }
+
     /// LINECALLSTATUS `dwCallFeatures`/`dwCallFeatures2` of call `id`: COMPLETECALL exactly
     /// when [`Switch::completable_modes`] is not empty.
     pub fn call_features(&self, id: CallId) -> CallFeatures {

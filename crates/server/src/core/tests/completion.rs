@@ -14,7 +14,7 @@ const MESSAGE: u32 = 0x8;
 const CAMPON: u32 = 0x1;
 
 /// `user`'s INVITE from its phone at `at` to `to`, with SDP_A.
-fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
+pub(super) fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
     let branch = h.next_branch();
     let text = format!(
         "INVITE sip:{to}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
@@ -27,12 +27,12 @@ fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
 }
 
 /// The requests sent to `at` since the last look (retransmitted responses left out).
-fn requests(h: &mut Harness, at: &str) -> Vec<Message> {
+pub(super) fn requests(h: &mut Harness, at: &str) -> Vec<Message> {
     h.take(at).into_iter().filter(Message::is_request).collect()
 }
 
 /// The one request sent to `at`.
-fn one_request(h: &mut Harness, at: &str) -> Message {
+pub(super) fn one_request(h: &mut Harness, at: &str) -> Message {
     let got = requests(h, at);
     assert_eq!(
         got.len(),
@@ -44,7 +44,7 @@ fn one_request(h: &mut Harness, at: &str) -> Message {
 }
 
 /// bob hangs up his call with alice (from [`connected`]); alice confirms the BYE.
-fn hang_up_alice(h: &mut Harness, to_bob: &Message) {
+pub(super) fn hang_up_alice(h: &mut Harness, to_bob: &Message) {
     h.recv(BOB, &from_callee("BYE", to_bob, "b1", 1, BOB, None));
     let bye = one_request(h, ALICE);
     h.recv(ALICE, &reply(&bye, 200, "", ALICE, None));
@@ -53,7 +53,7 @@ fn hang_up_alice(h: &mut Harness, to_bob: &Message) {
 }
 
 /// The id of `line`'s call in state `state`.
-fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
+pub(super) fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
     let switch = h.engine.switch();
     let switch = lock(&switch);
     let calls = switch.line_calls(line).unwrap();
@@ -66,7 +66,12 @@ fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
 }
 
 /// lineCompleteCall through the core, the store committing at once; the completion id.
-fn complete(h: &mut Harness, call: u32, mode: u32, message_id: u32) -> Result<u32, LineErr> {
+pub(super) fn complete(
+    h: &mut Harness,
+    call: u32,
+    mode: u32,
+    message_id: u32,
+) -> Result<u32, LineErr> {
     let ticket = h.engine.complete_call(call, mode, message_id, h.now)?;
     h.collect();
     let replies = h.engine.drain_replies();
@@ -76,7 +81,7 @@ fn complete(h: &mut Harness, call: u32, mode: u32, message_id: u32) -> Result<u3
 }
 
 /// dave calls bob, bob's phone answers 486: dave's call is busy.
-fn dave_gets_busy(h: &mut Harness, call_id: &str) -> u32 {
+pub(super) fn dave_gets_busy(h: &mut Harness, call_id: &str) -> u32 {
     invite_from(h, "dave", DAVE, "bob", call_id);
     let to_bob = h.one(BOB);
     h.recv(BOB, &reply(&to_bob, 486, "b9", BOB, None));
@@ -88,7 +93,7 @@ fn dave_gets_busy(h: &mut Harness, call_id: &str) -> u32 {
 }
 
 /// The rows the store holds after the jobs so far: upserts and deletes applied in order.
-fn stored(h: &Harness) -> Vec<StoredCompletion> {
+pub(super) fn stored(h: &Harness) -> Vec<StoredCompletion> {
     let mut rows: Vec<StoredCompletion> = Vec::new();
     for job in &h.other_jobs {
         match job {
@@ -106,7 +111,7 @@ fn stored(h: &Harness) -> Vec<StoredCompletion> {
     rows
 }
 
-fn outstanding(h: &Harness, id: u32) -> bool {
+pub(super) fn outstanding(h: &Harness, id: u32) -> bool {
     let switch = h.engine.switch();
     let switch = lock(&switch);
     CompletionId::new(id).is_some_and(|id| switch.completion(id).is_some())
@@ -121,9 +126,20 @@ fn assert_recall(m: &Message) {
         from.starts_with("\"Callback: bob\" <sip:bob@example.com>"),
         "{from}"
     );
-    assert_eq!(
-        header(m, HeaderName::CallInfo),
-        "<sip:cc@example.com>;purpose=call-completion"
+    let info = header(m, HeaderName::CallInfo);
+    let id = info
+        .strip_prefix("<sip:cc-")
+        .and_then(|rest| rest.split('@').next())
+        .unwrap_or_default();
+    assert!(
+        id.parse::<u32>().is_ok(),
+        "the request's own cc URI: {info}"
+    );
+    assert!(
+        info.ends_with(">;purpose=call-completion;m=BS")
+            || info.ends_with(">;purpose=call-completion;m=NR")
+            || info.ends_with(">;purpose=call-completion;m=NL"),
+        "{info}"
     );
 }
 
@@ -873,10 +889,58 @@ fn dialog_watch_makes_an_unknown_callee_available() {
     h.advance(Duration::from_secs(5));
     assert!(requests(&mut h, ALICE).is_empty());
     h.recv(BOB, &notify(idle, 3));
+    let got = h.take(BOB);
+    assert_eq!(
+        got.iter().map(label).collect::<Vec<_>>(),
+        ["200", "SUBSCRIBE"]
+    );
+    // Its work done, the watch unsubscribes in its dialog (RFC 6665 §4.1.2.3)...
+    let unsubscribe = &got[1];
+    assert_eq!(header(unsubscribe, HeaderName::Expires), "0");
+    assert!(header(unsubscribe, HeaderName::To).contains("tag=bs"));
+    assert_eq!(header(unsubscribe, HeaderName::CSeq), "2 SUBSCRIBE");
+    assert_eq!(
+        unsubscribe.uri().unwrap().to_string(),
+        format!("sip:phone@{BOB}")
+    );
+    h.recv(BOB, &reply(unsubscribe, 200, "bs", BOB, None));
+    // ...and answers the final NOTIFY, after which the watch is gone.
+    let last = notify("", 4).replace("active;expires=3600", "terminated;reason=timeout");
+    h.recv(BOB, &last);
     assert_eq!(h.one(BOB).status(), Some(200));
+    assert!(!h
+        .engine
+        .subscriptions()
+        .watches
+        .is_watch(&header(&subscribe, HeaderName::CallId)));
     h.advance(Duration::from_millis(1_500));
     assert_recall(&one_request(&mut h, ALICE));
     assert!(outstanding(&h, id));
+}
+
+/// The watch refreshes its subscription in its dialog before the granted time runs out.
+#[test]
+fn dialog_watch_refreshes_before_it_runs_out() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    let ok = reply(&subscribe, 200, "bs", BOB, None)
+        .replace("Content-Length: 0", "Expires: 120\r\nContent-Length: 0");
+    h.recv(BOB, &ok);
+    h.advance(Duration::from_secs(89));
+    assert!(requests(&mut h, BOB).is_empty(), "not yet");
+    h.advance(Duration::from_millis(1_200));
+    let refresh = one_request(&mut h, BOB);
+    assert_eq!(label(&refresh), "SUBSCRIBE");
+    assert_eq!(header(&refresh, HeaderName::Expires), "3600");
+    assert_eq!(
+        header(&refresh, HeaderName::CallId),
+        header(&subscribe, HeaderName::CallId)
+    );
+    assert!(header(&refresh, HeaderName::To).contains("tag=bs"));
+    assert_eq!(header(&refresh, HeaderName::CSeq), "2 SUBSCRIBE");
+    assert_eq!(header(&refresh, HeaderName::Event), "dialog");
 }
 
 /// A phone that refuses the subscription leaves the availability `unknown`.

@@ -21,6 +21,7 @@ use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
 mod identity;
+mod monitor;
 mod operator;
 mod third_party;
 
@@ -791,12 +792,16 @@ fn methods_outside_calls() {
     };
     let rows: &[(&str, &str, u16)] = &[
         ("FOO", "Max-Forwards: 70\r\n", 501),
+        // RFC 6910: with no failed call to bob there is nothing to subscribe to (403), and
+        // no request to suspend (a PUBLISH naming no published state: 412).
         (
             "SUBSCRIBE",
             "Max-Forwards: 70\r\nEvent: call-completion\r\n",
-            405,
+            403,
         ),
-        ("PUBLISH", "Max-Forwards: 70\r\nEvent: presence\r\n", 405),
+        ("PUBLISH", "Max-Forwards: 70\r\nEvent: presence\r\n", 412),
+        ("NOTIFY", "Max-Forwards: 70\r\nEvent: dialog\r\n", 405),
+        ("MESSAGE", "Max-Forwards: 70\r\n", 405),
         ("INVITE", "Max-Forwards: 0\r\n", 483),
         ("OPTIONS", "Max-Forwards: 70\r\n", 200),
         ("BYE", "Max-Forwards: 70\r\n", 481),

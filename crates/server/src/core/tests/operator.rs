@@ -109,9 +109,11 @@ fn options_answer_lists_what_callcomp_accepts_and_no_empty_supported() {
         ok.get_str(&HeaderName::Supported).is_none(),
         "no empty Supported"
     );
-    assert!(
-        ok.get_str(&HeaderName::AllowEvents).is_none(),
-        "callcomp is a notifier for no event package"
+    assert!(allow.contains("PUBLISH"), "{allow}");
+    assert_eq!(
+        header(&ok, HeaderName::AllowEvents),
+        "call-completion",
+        "callcomp is the notifier of RFC 6910's package, and of no other"
     );
     assert_eq!(header(&ok, HeaderName::Server), AGENT);
 }
