@@ -218,12 +218,18 @@ impl B2bua {
 
     /// A response to one of our client transactions.
     pub fn response(&mut self, cx: &mut Ctx<'_>, key: &TransactionKey, response: Message) {
-        let Some((call, client)) = self.clients.get(key).cloned() else {
+        let is_final = response.status().is_some_and(|s| s >= 200);
+        // A final response ends the client's entry (a fork's stays for the fork set): it is
+        // taken, not cloned (a relayed request's copy is a whole message).
+        let entry = match self.clients.get(key) {
+            None => return,
+            Some((_, Client::Fork(_))) => self.clients.get(key).cloned(),
+            Some(_) if is_final => self.clients.remove(key),
+            Some(_) => self.clients.get(key).cloned(),
+        };
+        let Some((call, client)) = entry else {
             return;
         };
-        if response.status().is_some_and(|s| s >= 200) && !matches!(client, Client::Fork(_)) {
-            self.clients.remove(key);
-        }
         match client {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
