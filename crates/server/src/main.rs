@@ -14,6 +14,11 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+/// mimalloc instead of the system allocator: under SIP load the per-message buffers made
+/// glibc malloc a third of the server's CPU (docs/decisions.md, docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A SIP call-completion server: camp-on, callback, intrude and message, the TAPI way.
 #[derive(Parser, Debug)]
 #[command(name = "callcomp", version, about, long_about = None)]

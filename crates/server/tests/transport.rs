@@ -687,3 +687,66 @@ async fn tcp_connections_per_address_are_capped() {
         .unwrap();
     next_message(&mut rx).await;
 }
+
+#[tokio::test]
+async fn udp_new_invites_get_503_retry_after_while_the_core_is_behind_and_dialogs_still_pass() {
+    let limits = TransportLimits {
+        inbound_queue: 8,
+        shed_at: 2,
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let server = handle.local_addr(Proto::Udp).unwrap();
+    let client = udp_client().await;
+    let via = |b: &str| format!("SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{b}");
+    // The core reads nothing yet: two INVITEs fill the queue to the shedding mark.
+    for (branch, call_id) in [("o1", "c1"), ("o2", "c2")] {
+        client
+            .send_to(&request("INVITE", &via(branch), call_id), server)
+            .await
+            .unwrap();
+    }
+    client
+        .send_to(&request("INVITE", &via("o3"), "c3"), server)
+        .await
+        .unwrap();
+    let refused = udp_recv(&client).await;
+    assert_eq!(refused.status(), Some(503));
+    assert_eq!(refused.get_str(&HeaderName::CallId).as_deref(), Some("c3"));
+    assert_eq!(
+        refused.get_str(&HeaderName::RetryAfter).as_deref(),
+        Some(
+            callcomp::transport::OVERLOAD_RETRY_AFTER_SECS
+                .to_string()
+                .as_str()
+        )
+    );
+    assert!(refused
+        .get_str(&HeaderName::To)
+        .is_some_and(|to| to.contains(";tag=")));
+    // Messages of calls in progress still queue, up to the full bound.
+    client
+        .send_to(&request("BYE", &via("o4"), "c1"), server)
+        .await
+        .unwrap();
+    client.send_to(RESPONSE, server).await.unwrap();
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let (message, _) = next_message(&mut rx).await;
+        let method = message.method().map(|m| m.to_string()).unwrap_or_default();
+        let call_id = message.get_str(&HeaderName::CallId).unwrap().into_owned();
+        got.push(format!("{method} {call_id}"));
+    }
+    assert_eq!(got, ["INVITE c1", "INVITE c2", "BYE c1", " c1"]);
+    assert_eq!(handle.stats().overload_refused, 1);
+
+    // The core caught up: a new INVITE is delivered again.
+    client
+        .send_to(&request("INVITE", &via("o5"), "c5"), server)
+        .await
+        .unwrap();
+    let (message, _) = next_message(&mut rx).await;
+    assert_eq!(message.get_str(&HeaderName::CallId).as_deref(), Some("c5"));
+    assert_eq!(handle.stats().overload_refused, 1);
+}

@@ -60,6 +60,9 @@ pub struct Switch {
     pub(crate) targets: HashMap<CallId, String>,
     /// Actions for the server, drained by [`Switch::poll_actions`].
     pub(crate) actions: Vec<Action>,
+    /// How many calls are in each state, by the state's place in [`CallState::ALL`], kept as
+    /// calls change so that the metrics need no walk over the calls.
+    in_state: Vec<usize>,
 }
 
 /// One B2BUA call as the switch tracks it, while SIP facts can still arrive for it.
@@ -111,6 +114,7 @@ impl Switch {
             deadlines: BTreeSet::new(),
             ids: IdAllocator::new(),
             seq: 0,
+            in_state: vec![0; CallState::ALL.len()],
         }
     }
 
@@ -180,6 +184,22 @@ impl Switch {
     /// The number of calls that are not idle.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// How many calls are in `state` now (kept as calls change: no walk over the calls).
+    pub fn calls_in_state(&self, state: CallState) -> usize {
+        self.in_state.get(state_slot(state)).copied().unwrap_or(0)
+    }
+
+    /// Moves one call from state `from` (`None`: a new call) to `to` (`None`: gone) in the
+    /// per-state counts.
+    fn count_state(&mut self, from: Option<CallState>, to: Option<CallState>) {
+        if let Some(n) = from.and_then(|s| self.in_state.get_mut(state_slot(s))) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(n) = to.and_then(|s| self.in_state.get_mut(state_slot(s))) {
+            *n += 1;
+        }
     }
 
     /// Applies a fact from the B2BUA at time `now`; a refused fact changes nothing.
@@ -592,7 +612,7 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        c.state = state;
+        let was = std::mem::replace(&mut c.state, state);
         c.mode = mode;
         c.state_since = now;
         let mut closed = None;
@@ -616,6 +636,9 @@ impl Switch {
         if state == CallState::Idle {
             self.calls.remove(&id);
             self.targets.remove(&id);
+            self.count_state(Some(was), None);
+        } else {
+            self.count_state(Some(was), Some(state));
         }
         if let Some((line, created, connected)) = closed {
             self.completion.leg_closed(&line, created, connected, now);
@@ -656,6 +679,7 @@ impl Switch {
         let new = AppNewCall::of(&call);
         let state = CallStateChange::of(&call);
         self.completion.leg_opened(&call.line);
+        self.count_state(None, Some(call.state));
         self.calls.insert(id, call);
         self.push(EventKind::AppNewCall(new), now, out);
         self.push(EventKind::CallState(state), now, out);
@@ -748,4 +772,12 @@ fn invalid(call: CallRef, fact: &'static str, phase: Phase) -> FactError {
         fact,
         phase: phase.name(),
     }
+}
+
+/// The place of `state` in [`CallState::ALL`], the index of its count.
+fn state_slot(state: CallState) -> usize {
+    CallState::ALL
+        .iter()
+        .position(|s| *s == state)
+        .unwrap_or(usize::MAX)
 }

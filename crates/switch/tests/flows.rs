@@ -99,6 +99,20 @@ fn run(name: &str, sw: &mut Switch, steps: Vec<Step>) {
             assert_eq!(e.seq, last_seq + 1, "{name} step {i}: seq");
             last_seq = e.seq;
         }
+        assert_state_counts(sw, &format!("{name} step {i}"));
+    }
+}
+
+/// The per-state counts the switch keeps agree with a walk over every line's calls.
+fn assert_state_counts(sw: &Switch, at: &str) {
+    let lines: Vec<String> = sw.lines().map(|l| l.name.clone()).collect();
+    for &state in CallState::ALL {
+        let walked = lines
+            .iter()
+            .flat_map(|l| sw.line_calls(l).unwrap())
+            .filter(|c| c.state == state)
+            .count();
+        assert_eq!(sw.calls_in_state(state), walked, "{at}: calls in {state}");
     }
 }
 

@@ -8,12 +8,14 @@
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
-//! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer.
+//! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer;
+//! - [`by_call`]: the indexes and timers, each knowing which call owns an entry.
 //!
 //! The B2BUA is sans-IO like the layers under it: every entry point takes a [`Ctx`] with the
 //! transaction layer, the switch and the time, and leaves its messages in the layer's outbox
 //! and its switch events in the context.
 
+pub mod by_call;
 pub mod call;
 pub mod classify;
 pub mod completion;
@@ -24,7 +26,7 @@ pub mod offer;
 pub mod relay;
 pub mod setup;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use callcomp_sip::builder;
@@ -33,6 +35,7 @@ use callcomp_sip::transaction::TransactionKey;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{CallRef, CompletionFact, CompletionId, Event, Fact, Side, Switch};
 
+use self::by_call::{ByCall, Timers};
 use self::call::{Call, Leg, Phase};
 use self::fork::Destination;
 use crate::config::{Config, LineSettings};
@@ -162,11 +165,11 @@ pub struct B2bua {
     calls: HashMap<CallRef, Call>,
     next_ref: u64,
     /// (Call-ID, our tag) → the call and side of the dialog.
-    dialogs: HashMap<(String, String), (CallRef, Side)>,
-    clients: HashMap<TransactionKey, (CallRef, Client)>,
+    dialogs: ByCall<(String, String), (CallRef, Side)>,
+    clients: ByCall<TransactionKey, (CallRef, Client)>,
     /// The caller's INVITE server transactions.
-    servers: HashMap<TransactionKey, CallRef>,
-    timers: BTreeSet<(Instant, CallRef, Timer)>,
+    servers: ByCall<TransactionKey, CallRef>,
+    timers: Timers<Timer>,
     /// Recalls in progress: completion request → its call.
     recalls: HashMap<CompletionId, CallRef>,
 }
@@ -194,11 +197,7 @@ impl B2bua {
 
     /// Fires the timers due at `cx.now`.
     pub fn on_timer(&mut self, cx: &mut Ctx<'_>) {
-        while let Some(&(at, call, timer)) = self.timers.first() {
-            if at > cx.now.instant {
-                break;
-            }
-            self.timers.remove(&(at, call, timer));
+        while let Some((_, call, timer)) = self.timers.pop_due(cx.now.instant) {
             match timer {
                 Timer::NoAnswer => self.no_answer(cx, call),
                 Timer::Retransmit => self.retransmit(cx, call),
@@ -210,12 +209,18 @@ impl B2bua {
 
     /// A response to one of our client transactions.
     pub fn response(&mut self, cx: &mut Ctx<'_>, key: &TransactionKey, response: Message) {
-        let Some((call, client)) = self.clients.get(key).cloned() else {
+        let is_final = response.status().is_some_and(|s| s >= 200);
+        // A final response ends the client's entry (a fork's stays for the fork set): it is
+        // taken, not cloned (a relayed request's copy is a whole message).
+        let entry = match self.clients.get(key) {
+            None => return,
+            Some((_, Client::Fork(_))) => self.clients.get(key).cloned(),
+            Some(_) if is_final => self.clients.remove(key),
+            Some(_) => self.clients.get(key).cloned(),
+        };
+        let Some((call, client)) = entry else {
             return;
         };
-        if response.status().is_some_and(|s| s >= 200) && !matches!(client, Client::Fork(_)) {
-            self.clients.remove(key);
-        }
         match client {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
@@ -276,11 +281,11 @@ impl B2bua {
     }
 
     fn arm(&mut self, at: Instant, call: CallRef, timer: Timer) {
-        self.timers.insert((at, call, timer));
+        self.timers.insert(at, call, timer);
     }
 
     fn disarm(&mut self, call: CallRef, timer: Timer) {
-        self.timers.retain(|&(_, c, t)| !(c == call && t == timer));
+        self.timers.disarm(call, timer);
     }
 
     /// Starts retransmitting a 2xx sent to `side` over UDP until its ACK arrives.
@@ -335,11 +340,12 @@ impl B2bua {
             return;
         }
         self.calls.remove(&id);
-        self.dialogs.retain(|_, (c, _)| *c != id);
-        self.servers.retain(|_, c| *c != id);
+        self.dialogs.remove_call(id, |_| false);
+        self.servers.remove_call(id, |_| false);
+        // A relayed request's response still goes back to its sender.
         self.clients
-            .retain(|_, (c, client)| *c != id || matches!(client, Client::Relay(_)));
-        self.timers.retain(|&(_, c, _)| c != id);
+            .remove_call(id, |(_, client)| matches!(client, Client::Relay(_)));
+        self.timers.remove_call(id);
     }
 
     /// Ends a call in any phase from callcomp's side (lineDrop, shutdown): CANCEL or

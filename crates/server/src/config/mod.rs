@@ -66,6 +66,8 @@ pub struct SipConfig {
     pub no_answer_timeout: Duration,
     /// Most INVITEs one call sends to the callee's contacts at once (best `q` first).
     pub max_forks: u32,
+    /// Most calls in progress at once; past it new INVITEs get `503` with `Retry-After`.
+    pub max_calls: u32,
     /// Most SIP TCP connections open at once, in and out.
     pub tcp_max_connections: u32,
     /// Most SIP TCP connections accepted from one source IP address.
@@ -491,6 +493,7 @@ impl Default for SipConfig {
             transports: vec![Transport::Udp, Transport::Tcp],
             no_answer_timeout: Duration::from_secs(30),
             max_forks: 10,
+            max_calls: 100_000,
             tcp_max_connections: 1024,
             tcp_max_per_address: 32,
             tcp_message_timeout: Duration::from_secs(20),

@@ -582,6 +582,13 @@ const BAD: &[Bad] = &[
         says: "greater than `sip.tcp_max_connections`",
     },
     Bad {
+        text: "[sip]\nmax_calls = 10000001\n",
+        key: "sip.max_calls",
+        line: 2,
+        column: 13,
+        says: "out of range (1 to 10000000)",
+    },
+    Bad {
         text: "[sip]\nmax_forks = 101\n",
         key: "sip.max_forks",
         line: 2,

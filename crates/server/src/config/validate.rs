@@ -150,6 +150,13 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
     );
     f.range("sip.max_forks", sip.max_forks.into(), 1, 100, "1 to 100");
     f.range(
+        "sip.max_calls",
+        sip.max_calls.into(),
+        1,
+        10_000_000,
+        "1 to 10000000",
+    );
+    f.range(
         "sip.tcp_max_connections",
         sip.tcp_max_connections.into(),
         1,

@@ -3,11 +3,12 @@
 //! Requests: [`check_request`] first (400 with the reason, 416 for a foreign URI scheme,
 //! answered statelessly), then the transaction layer (retransmissions stop there), then the
 //! identity gate for out-of-dialog requests that speak for a user ([`identity::admit`]: 407,
-//! 403), then by method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0)
-//! unless it is a CC call or a feature code ([`super::monitor`], [`super::feature_codes`]),
-//! SUBSCRIBE and PUBLISH to the RFC 6910 monitor, CANCEL to the INVITE it cancels, OPTIONS
-//! answered with Allow, Allow-Events and Accept, a request with a To tag into its dialog (a
-//! subscription's or a call's), BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
+//! 403), then by method: REGISTER to the registrar, INVITE to the B2BUA (483 when Max-Forwards is 0,
+//! 503 with Retry-After when `sip.max_calls` calls are in progress) unless it is a CC call or a
+//! feature code ([`super::monitor`], [`super::feature_codes`]), SUBSCRIBE and PUBLISH to the
+//! RFC 6910 monitor, CANCEL to the INVITE it cancels, OPTIONS answered with Allow,
+//! Allow-Events and Accept, a request with a To tag into its dialog (a subscription's or a
+//! call's), BYE/UPDATE/INFO/PRACK outside a dialog 481, the methods
 //! callcomp knows but does not serve 405 with Allow, unknown methods 501. Responses go
 //! through the layer to the job whose transaction it is (a NOTIFY, a watch's SUBSCRIBE, a
 //! MESSAGE, else the B2BUA); ACKs for 2xx to their dialog.
@@ -16,8 +17,9 @@
 //! Via of ours or a Call-ID we made is one of our own requests come back, and gets 482.
 
 use callcomp_sip::builder;
-use callcomp_sip::check::{check_request, check_response};
+use callcomp_sip::check::{check_request, check_response, Essentials};
 use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::numbers::RetryAfter;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
@@ -61,36 +63,52 @@ impl Engine {
         self.sip
             .trace()
             .message(Direction::In, &message, peer.proto, peer.remote);
+        let mut essentials = None;
         if message.is_request() {
-            if let Err(e) = check_request(&message) {
-                ::metrics::counter!(m::PARSE_ERRORS, m::LABEL_TRANSPORT => peer.proto.as_str().to_ascii_lowercase()).increment(1);
-                if message.method() != Some(&Method::Ack) {
-                    tracing::debug!(error = %e, remote = %peer.remote, "request refused");
-                    let response =
-                        builder::response(&message, e.status(), Some(&e.to_string()), &ids::tag());
-                    self.sip.send(&response, from);
+            match check_request(&message) {
+                Ok(ess) => essentials = Some(ess),
+                Err(e) => {
+                    ::metrics::counter!(m::PARSE_ERRORS, m::LABEL_TRANSPORT => peer.proto.as_str().to_ascii_lowercase()).increment(1);
+                    if message.method() != Some(&Method::Ack) {
+                        tracing::debug!(error = %e, remote = %peer.remote, "request refused");
+                        let response = builder::response(
+                            &message,
+                            e.status(),
+                            Some(&e.to_string()),
+                            &ids::tag(),
+                        );
+                        self.sip.send(&response, from);
+                    }
+                    return;
                 }
-                return;
             }
         } else if check_response(&message).is_err() {
             ::metrics::counter!(m::PARSE_ERRORS, m::LABEL_TRANSPORT => peer.proto.as_str().to_ascii_lowercase()).increment(1);
             return;
         }
         match self.sip.receive(message, from, now.instant) {
-            Ok(events) => self.dispatch(events, Some(from), now),
+            Ok(events) => self.dispatch(events, Some(from), essentials, now),
             Err(e) => tracing::debug!(error = %e, "message without a transaction key dropped"),
         }
     }
 
-    /// Hands the transaction layer's events to the roles.
-    pub(super) fn dispatch(&mut self, events: Vec<TuEvent>, from: Option<Target>, now: Now) {
+    /// Hands the transaction layer's events to the roles. `essentials` are those of the
+    /// request just received, checked before it entered the layer (parsed once: a new
+    /// request's handling reuses them).
+    pub(super) fn dispatch(
+        &mut self,
+        events: Vec<TuEvent>,
+        from: Option<Target>,
+        mut essentials: Option<Essentials>,
+        now: Now,
+    ) {
         for event in events {
             match event {
                 TuEvent::NewRequest {
                     key,
                     request,
                     cancels,
-                } => self.new_request(key, request, cancels, from, now),
+                } => self.new_request(key, request, essentials.take(), cancels, from, now),
                 TuEvent::Response { key, response } => self.response(key, response, now),
                 TuEvent::TimedOut(key) => self.timed_out(key, now),
                 TuEvent::StrayResponse(response) => {
@@ -141,12 +159,13 @@ impl Engine {
         &mut self,
         key: TransactionKey,
         request: Message,
+        essentials: Option<Essentials>,
         cancels: Option<TransactionKey>,
         from: Option<Target>,
         now: Now,
     ) {
         // The request passed the checks before it entered the layer.
-        let Ok(ess) = check_request(&request) else {
+        let Some(ess) = essentials.or_else(|| check_request(&request).ok()) else {
             return;
         };
         let Some(method) = request.method().cloned() else {
@@ -224,6 +243,14 @@ impl Engine {
             Method::Invite if ess.max_forwards == Some(0) => {
                 self.reply(&key, &request, 483, None, now)
             }
+            Method::Invite if self.at_capacity() => {
+                let mut response =
+                    builder::response(&request, 503, Some("Service Unavailable"), &ids::tag());
+                response.push(&RetryAfter::new(
+                    crate::transport::OVERLOAD_RETRY_AFTER_SECS,
+                ));
+                self.sip.respond(&key, response, now.instant);
+            }
             Method::Invite => {
                 let Some(from) = from else { return };
                 let mut request = request;
@@ -262,6 +289,12 @@ impl Engine {
                 self.sip.respond(&key, response, now.instant);
             }
         }
+    }
+
+    /// Whether `sip.max_calls` calls are in progress: new calls are refused (`503`).
+    fn at_capacity(&self) -> bool {
+        let max = usize::try_from(self.config.sip.max_calls).unwrap_or(usize::MAX);
+        self.b2bua.call_count() >= max
     }
 
     /// Why an out-of-dialog request is one of ours come back, if it is.

@@ -15,6 +15,7 @@
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
 //! - [`trace`]: the SIP trace lines (`log.sip_trace`);
 //! - [`ids`]: tags, branches, Call-IDs;
+//! - [`meters`]: metric handles, registered once;
 //! - [`gate`]: the write-ahead of output behind the store jobs it depends on.
 
 pub mod completion;
@@ -24,6 +25,7 @@ pub mod handle;
 pub mod ids;
 pub mod inbound;
 pub mod monitor;
+pub mod meters;
 pub mod runtime;
 pub mod trace;
 pub mod transactions;
@@ -39,7 +41,6 @@ use callcomp_switch::{
     CallRef, Direction, Event, EventKind, Line, LineErr, Side, Switch, SwitchConfig, Time,
 };
 
-use crate::api::metrics as m;
 use crate::b2bua::{B2bua, Ctx, MakeCallError};
 use crate::config::Config;
 use crate::delivery::Deliveries;
@@ -180,6 +181,7 @@ pub struct Engine {
     cancel_groups: feature_codes::CancelGroups,
     /// How many of the pending events were already looked at for NOTIFYs.
     notified: usize,
+    call_meters: meters::CallMeters,
 }
 
 /// A [`Ctx`] over `$engine`'s fields for `$body`, borrowing them one by one so that a role
@@ -234,6 +236,7 @@ impl Engine {
             waits: HashMap::new(),
             cancel_groups: feature_codes::CancelGroups::new(),
             notified: 0,
+            call_meters: meters::CallMeters::default(),
             config,
         };
         let mut names: Vec<String> = engine.config.users.keys().cloned().collect();
@@ -341,7 +344,7 @@ impl Engine {
     /// Fires every timer due at `now`.
     pub fn on_timer(&mut self, now: Now) {
         let events = self.sip.on_timer(now.instant);
-        self.dispatch(events, None, now);
+        self.dispatch(events, None, None, now);
         self.with_ctx(now, |b2bua, cx| b2bua.on_timer(cx));
         self.subscriptions_on_timer(now);
         let events = lock(&self.switch).on_timer(now.wall);
@@ -480,24 +483,16 @@ impl Engine {
         f(&mut self.b2bua, &mut cx)
     }
 
-    fn record_call_metrics(&self, events: &[Event]) {
-        for e in events {
-            if let EventKind::CallState(c) = &e.kind {
-                ::metrics::counter!(m::CALL_STATE_CHANGES, m::LABEL_STATE => c.state.as_str())
-                    .increment(1);
-            }
-        }
+    /// Counts the call states entered and sets the per-state gauges from the switch's
+    /// counts (no walk over the calls).
+    fn record_call_metrics(&mut self, events: &[Event]) {
+        let entered = events.iter().filter_map(|e| match &e.kind {
+            EventKind::CallState(c) => Some(c.state),
+            _ => None,
+        });
         let switch = lock(&self.switch);
-        let mut counts: HashMap<&'static str, usize> = HashMap::new();
-        for line in switch.lines() {
-            for call in switch.line_calls(&line.name).unwrap_or_default() {
-                *counts.entry(call.state.as_str()).or_default() += 1;
-            }
-        }
-        for state in callcomp_switch::CallState::ALL {
-            let n = counts.get(state.as_str()).copied().unwrap_or(0);
-            ::metrics::gauge!(m::CALLS, m::LABEL_STATE => state.as_str()).set(n as f64);
-        }
+        self.call_meters
+            .record(entered, |state| switch.calls_in_state(state));
     }
 }
 

@@ -1,7 +1,9 @@
 //! The core task: drives the [`Engine`] with tokio. One `select!` over the transport's
 //! inbound channel, the API's commands, the store's completions and one timer (the earliest
-//! of the transaction layer, the B2BUA and the switch); after every step the outbox goes to
-//! the transport, the events to the API's subscribers and the store jobs to the store.
+//! of the transaction layer, the B2BUA and the switch). Each wake-up takes every inbound
+//! message waiting (up to [`BATCH`]); after the batch, once, the outbox goes to the
+//! transport, the events to the API's subscribers and the store jobs to the store, and the
+//! timer is set again.
 //!
 //! Output goes through a [`Gate`]: a step's messages and events wait for the store jobs that
 //! step queued (write-ahead), and everything after them waits behind them.
@@ -35,6 +37,10 @@ pub fn now() -> Now {
     }
 }
 
+/// At most this many inbound messages are handled per wake-up before the output is flushed
+/// and the other inputs (timers, commands, store completions) get their turn.
+pub const BATCH: usize = 256;
+
 /// The channels the core task reads.
 pub struct Inputs {
     /// Messages from the transport.
@@ -63,6 +69,7 @@ pub async fn run(
         events: &events,
         gate: Gate::default(),
     };
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         out.flush(&mut engine, Some(&jobs_tx));
         answer(&mut engine, &mut answers);
@@ -74,10 +81,14 @@ pub async fn run(
             }
         };
         tokio::select! {
-            message = inputs.inbound.recv() => match message {
-                Some(event) => engine.transport_event(event, now()),
-                None => break,
-            },
+            n = inputs.inbound.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                for event in batch.drain(..) {
+                    engine.transport_event(event, now());
+                }
+            }
             Some(command) = inputs.commands.recv() => command_step(&mut engine, command, &mut answers),
             Some((id, result)) = done_rx.recv() => out.store_done(&mut engine, id, result),
             () = sleep => engine.on_timer(now()),

@@ -18,8 +18,8 @@ use callcomp_sip::transaction::{
 use callcomp_sip::uri::Host;
 
 use super::ids;
+use super::meters::{Role, SipMeters, Way};
 use super::trace::{Direction, SipTrace};
-use crate::api::metrics as m;
 use crate::transport::{Outbound, Proto, Target};
 
 /// callcomp's `User-Agent` (requests) and `Server` (responses) value: every request and
@@ -61,6 +61,7 @@ pub struct Transactions {
     outbox: Vec<Outbound>,
     advertise: SocketAddr,
     trace: SipTrace,
+    meters: SipMeters,
 }
 
 impl Transactions {
@@ -72,6 +73,7 @@ impl Transactions {
             outbox: Vec::new(),
             advertise,
             trace: SipTrace::default(),
+            meters: SipMeters::default(),
         }
     }
 
@@ -124,7 +126,7 @@ impl Transactions {
         from: Target,
         now: Instant,
     ) -> Result<Vec<TuEvent>, callcomp_sip::transaction::KeyError> {
-        count(m::SIP_MESSAGES_IN, &message);
+        count(&mut self.meters, Way::In, &message);
         let outputs = self.layer.receive(message, from.proto.is_reliable(), now)?;
         Ok(self.settle(outputs, Some(from)))
     }
@@ -151,7 +153,7 @@ impl Transactions {
             .send_request(request, target.proto.is_reliable(), now)
         {
             Ok((key, outputs)) => {
-                ::metrics::counter!(m::TRANSACTIONS, m::LABEL_ROLE => "client", m::LABEL_METHOD => key.method().to_string()).increment(1);
+                self.meters.transaction(Role::Client, key.method());
                 self.routes.insert(key.clone(), target);
                 // Starting a client transaction only ever sends; nothing goes to the TU yet.
                 let events = self.settle(outputs, None);
@@ -184,7 +186,7 @@ impl Transactions {
     /// Sends a message outside any transaction: an ACK for a 2xx, a retransmitted 2xx, a
     /// stateless response.
     pub fn send(&mut self, message: &Message, target: Target) {
-        count(m::SIP_MESSAGES_OUT, message);
+        count(&mut self.meters, Way::Out, message);
         self.trace
             .message(Direction::Out, message, target.proto, target.remote);
         self.outbox.push(Outbound {
@@ -251,7 +253,7 @@ impl Transactions {
                     if let Some(from) = from {
                         self.routes.insert(key.clone(), from);
                     }
-                    ::metrics::counter!(m::TRANSACTIONS, m::LABEL_ROLE => "server", m::LABEL_METHOD => key.method().to_string()).increment(1);
+                    self.meters.transaction(Role::Server, key.method());
                     events.push(TuEvent::NewRequest {
                         key,
                         request,
@@ -274,19 +276,15 @@ fn host_of(addr: SocketAddr) -> Host {
     }
 }
 
-/// Counts one message under `name`, labelled with its method and status.
-fn count(name: &'static str, message: &Message) {
-    let (method, status) = match (message.method(), message.status()) {
-        (Some(method), _) => (method.to_string(), "request".to_owned()),
+/// Counts one message, labelled with its method (a response's CSeq method) and status.
+fn count(meters: &mut SipMeters, way: Way, message: &Message) {
+    match (message.method(), message.status()) {
+        (Some(method), _) => meters.message(way, method, None),
         (None, Some(code)) => {
-            let method = message
-                .header::<callcomp_sip::headers::cseq::CSeq>()
-                .and_then(Result::ok)
-                .map(|c| c.method.to_string())
-                .unwrap_or_default();
-            (method, code.to_string())
+            if let Some(Ok(cseq)) = message.header::<callcomp_sip::headers::cseq::CSeq>() {
+                meters.message(way, &cseq.method, Some(code));
+            }
         }
-        (None, None) => (String::new(), String::new()),
-    };
-    ::metrics::counter!(name, m::LABEL_METHOD => method, m::LABEL_STATUS => status).increment(1);
+        (None, None) => {}
+    }
 }

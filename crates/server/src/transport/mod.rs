@@ -10,7 +10,8 @@
 //! Interface (shared with the core; the implementation is in the submodules):
 //! - [`start`] binds every configured address and protocol and returns a [`TransportHandle`]
 //!   and the receiving end of the inbound channel;
-//! - [`TransportHandle::send`] queues an outbound message without blocking the caller;
+//! - [`TransportHandle::send`] sends an outbound message without blocking the caller (UDP
+//!   straight from the caller's task, queued only when the socket would block);
 //! - [`Target::reply_to`] is where a response to a request from a peer goes: the same TCP
 //!   connection, or the UDP source address and port (symmetric response routing, which
 //!   is what RFC 3581 `rport` asks for and what phones behind NAT need).
@@ -18,18 +19,21 @@
 //! Layout: `runtime` (binding, the handle, the dispatcher, what UDP and TCP share), `udp`,
 //! `tcp` (framing, keep-alives, connection table and bounds), `stamp` (RFC 3581), `reject`
 //! (stateless answers built from bytes that did not parse), `malformed` (the rate-limited
-//! log of malformed input).
+//! log of malformed input), `overload` (new calls refused with `503` while the core's queue
+//! is behind).
 //!
 //! Counts of messages in and out, parse errors and drops are kept in [`TransportStats`]
 //! and logged through `tracing`; the `metrics` facade is not wired in yet.
 
 mod malformed;
+mod overload;
 mod reject;
 mod runtime;
 mod stamp;
 mod tcp;
 mod udp;
 
+pub use overload::OVERLOAD_RETRY_AFTER_SECS;
 pub use reject::reject;
 pub use runtime::{start, SendError, TransportError, TransportHandle, TransportStats};
 pub use stamp::{stamp_via, StampError};
@@ -149,7 +153,17 @@ pub struct TransportLimits {
     pub malformed_interval: Duration,
     /// Parser limits for every message.
     pub parse: callcomp_sip::parse::Limits,
+    /// At most this many inbound messages wait for the core: beyond it UDP drops and TCP
+    /// stops reading.
+    pub inbound_queue: usize,
+    /// Once this many inbound messages wait for the core, new INVITEs are answered `503`
+    /// with `Retry-After` by the transport (overload; see `overload.rs`).
+    pub shed_at: usize,
 }
+
+/// The default bound of the inbound queue: about a second of messages at 2,500 calls/s
+/// (six messages a call), so that a core held up for a moment (a busy machine) loses nothing.
+pub const INBOUND_QUEUE: usize = 16_384;
 
 impl TransportLimits {
     /// The limits of the `[sip]` and `[log]` configuration.
@@ -162,6 +176,8 @@ impl TransportLimits {
             message_timeout: config.sip.tcp_message_timeout,
             malformed_interval: config.log.malformed_interval,
             parse: callcomp_sip::parse::Limits::default(),
+            inbound_queue: INBOUND_QUEUE,
+            shed_at: INBOUND_QUEUE / 4,
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::malformed::{self, Tally, MALFORMED};
+use super::overload;
 use super::reject::{is_response, reject};
 // The metric names are the API's (it serves /metrics); the transport only counts.
 use super::stamp::stamp_via;
@@ -27,8 +28,6 @@ use super::udp;
 use super::{Inbound, Outbound, Peer, Proto, TransportLimits};
 use crate::api::metrics as m;
 
-/// How many inbound events wait for the core before UDP drops and TCP stops reading.
-const INBOUND_QUEUE: usize = 4096;
 /// How many outbound messages wait for the dispatcher before [`TransportHandle::send`] refuses.
 const OUTBOUND_QUEUE: usize = 4096;
 
@@ -90,6 +89,8 @@ pub struct TransportStats {
     pub outbound_dropped: u64,
     /// TCP connections refused because `max_connections` were open.
     pub connections_refused: u64,
+    /// New INVITEs answered `503` because the core's queue was behind (overload).
+    pub overload_refused: u64,
 }
 
 /// The core's side of the transports: send messages, learn the bound addresses, stop.
@@ -115,7 +116,7 @@ pub async fn start(
     }
     let (udp_sockets, tcp_listeners) = bind_all(listen, protos).await?;
 
-    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let (inbound_tx, inbound_rx) = mpsc::channel(limits.inbound_queue.max(1));
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Ctx {
@@ -138,12 +139,13 @@ pub async fn start(
         local_addrs.push((Proto::Tcp, local));
         tokio::spawn(tcp::accept(listener, local, ctx.clone()));
     }
-    tokio::spawn(dispatch(out_rx, udp_sockets, ctx.clone()));
+    tokio::spawn(dispatch(out_rx, udp_sockets.clone(), ctx.clone()));
     info!(addrs = ?local_addrs, "SIP transports listening");
 
     let handle = TransportHandle {
         inner: Arc::new(HandleInner {
             out: out_tx,
+            udp_sockets,
             local_addrs,
             stop: stop_tx,
             ctx,
@@ -153,12 +155,30 @@ pub async fn start(
 }
 
 impl TransportHandle {
-    /// Queues a message for sending without waiting: over UDP to `target.remote`; over TCP
-    /// on `target.conn` when still open, else on an open connection to `target.remote`,
-    /// else on a new connection. Failures after queuing are logged and counted.
+    /// Sends a message without waiting. Over UDP it goes straight to the socket from the
+    /// caller's task (`try_send_to`) and is queued only when the socket would block, or when
+    /// earlier messages still wait in the queue (so it does not overtake them); over TCP it is
+    /// queued for `target.conn` when still open, else for an open connection to
+    /// `target.remote`, else for a new connection. Failures after queuing are logged and
+    /// counted.
     pub fn send(&self, message: Outbound) -> Result<(), SendError> {
         if *self.inner.stop.borrow() {
             return Err(SendError::Stopped);
+        }
+        let queue_empty = self.inner.out.capacity() == self.inner.out.max_capacity();
+        if message.target.proto == Proto::Udp && queue_empty {
+            let Some(socket) = udp::pick_socket(&self.inner.udp_sockets, message.target.remote)
+            else {
+                bump(&self.inner.ctx.counters.outbound_dropped);
+                warn!(remote = %message.target.remote, "no UDP socket for this address family; message dropped");
+                return Ok(());
+            };
+            match udp::try_send(socket, &message, &self.inner.ctx) {
+                Ok(()) => return Ok(()),
+                // The socket's buffer is full: the dispatcher waits for it.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Ok(()),
+            }
         }
         self.inner.out.try_send(message).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
@@ -227,6 +247,7 @@ pub(crate) struct Counters {
     pub(crate) inbound_dropped: AtomicU64,
     pub(crate) outbound_dropped: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
+    pub(crate) overload_refused: AtomicU64,
 }
 
 impl Counters {
@@ -240,6 +261,7 @@ impl Counters {
             inbound_dropped: get(&self.inbound_dropped),
             outbound_dropped: get(&self.outbound_dropped),
             connections_refused: get(&self.connections_refused),
+            overload_refused: get(&self.overload_refused),
         }
     }
 }
@@ -264,6 +286,13 @@ pub(crate) enum Verdict {
 /// Readies a parsed message for the core: requests get the RFC 3581 stamp, and a request
 /// whose top Via is missing or broken is answered with 400 instead.
 pub(crate) fn admit(mut message: Message, peer: Peer, ctx: &Ctx) -> Verdict {
+    if overload::is_new_call(&message) && overload::shedding(ctx) {
+        bump(&ctx.counters.overload_refused);
+        bump(&ctx.counters.messages_in);
+        count_answer("INVITE", 503);
+        debug!(peer = %peer.remote, "core behind; new call refused with 503");
+        return Verdict::Answer(overload::refusal(&message));
+    }
     if message.is_request() {
         if let Err(e) = stamp_via(&mut message, peer.remote) {
             bump(&ctx.counters.parse_errors);
@@ -325,6 +354,8 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 struct HandleInner {
     out: mpsc::Sender<Outbound>,
+    /// The UDP sockets, for sending straight from the caller's task.
+    udp_sockets: UdpSockets,
     local_addrs: Vec<(Proto, SocketAddr)>,
     stop: watch::Sender<bool>,
     ctx: Arc<Ctx>,

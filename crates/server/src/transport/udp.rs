@@ -93,6 +93,24 @@ pub(crate) async fn send(socket: &UdpSocket, message: &Outbound, ctx: &Ctx) {
     }
 }
 
+/// Sends one message from a UDP socket if it can without waiting; `WouldBlock` when the
+/// socket's buffer is full (nothing is counted then: the caller queues the message). Other
+/// errors are logged and counted as drops.
+pub(crate) fn try_send(socket: &UdpSocket, message: &Outbound, ctx: &Ctx) -> std::io::Result<()> {
+    match socket.try_send_to(&message.bytes, message.target.remote) {
+        Ok(_) => {
+            bump(&ctx.counters.messages_out);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(e),
+        Err(e) => {
+            bump(&ctx.counters.outbound_dropped);
+            warn!(remote = %message.target.remote, error = %e, "UDP send failed");
+            Err(e)
+        }
+    }
+}
+
 /// The socket to send to `remote` from: one of the same address family, preferring one
 /// bound to loopback for a loopback destination and one not bound to loopback otherwise.
 pub(crate) fn pick_socket(
