@@ -286,16 +286,18 @@ impl B2bua {
         caller
             .media
             .play(caller.endpoint.id, vec![Prompt::Tone(ToneKind::Busy)]);
-        let fact = match failure {
-            Failure::Busy => |id| CompletionFact::RecallCalleeBusy { id },
-            _ => |id| CompletionFact::RecallCalleeNoAnswer { id },
-        };
-        self.recall_outcome_from(cx, id, RecallStage::Farewell { caller }, fact, true);
+        // The callee's leg closes first, so the engine does not take the recall's own leg
+        // for a call the callee is in when it puts the request back.
         self.shadow_fact(cx, id, |call| Fact::Failed {
             call,
             cause: failure,
             caller_leg: CallerLeg::Released,
         });
+        let fact = match failure {
+            Failure::Busy => |id| CompletionFact::RecallCalleeBusy { id },
+            _ => |id| CompletionFact::RecallCalleeNoAnswer { id },
+        };
+        self.recall_outcome_from(cx, id, RecallStage::Farewell { caller }, fact, true);
         self.arm(cx.now.instant + FAREWELL, id, Timer::RecallFarewell);
     }
 

@@ -2,8 +2,8 @@
 //!
 //! A request is `completed` only when the callee answers the recall (`RecallConnected`). A
 //! recall the caller does not answer, or that finds the callee busy or not answering, counts as
-//! one failed attempt: the request goes back to its place in the callee's queue (its condition
-//! waits for the callee again, as on acceptance) until `recall_attempts` attempts have failed,
+//! one failed attempt: the request goes back to its place in the callee's queue (after a
+//! callee failure its condition waits for the callee's next activity, as on acceptance) until `recall_attempts` attempts have failed,
 //! when it ends (`recall_unanswered` or `recall_callee_unavailable`, after the last failure). A
 //! caller whose phone answers the recall busy is not counted: the request is suspended and
 //! resumes when the caller is free (its next call through callcomp ends, its next
