@@ -228,6 +228,7 @@ mod tests {
                 events: &mut self.events,
                 registrar: &self.registrar,
                 config: &self.config,
+                media: None,
                 now: self.now,
             }
         }

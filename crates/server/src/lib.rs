@@ -4,6 +4,7 @@
 //! - [`registrar`], [`b2bua`]: the SIP roles; [`core`](mod@core): the task that owns them;
 //! - [`subscription`]: RFC 6665 subscriptions (the RFC 6910 monitor, RFC 4235 watches);
 //!   [`delivery`]: MESSAGE delivery of mode `message`;
+//! - [`media`]: callcomp's own RTP endpoints (tones, announcements, relay, mixing);
 //! - [`identity`]: who a request speaks for (digest, trusted peers, guessing lockout);
 //! - [`api`]: the HTTP/WebSocket API over the core.
 
@@ -13,6 +14,7 @@ pub mod config;
 pub mod core;
 pub mod delivery;
 pub mod identity;
+pub mod media;
 pub mod registrar;
 pub mod store;
 pub mod subscription;

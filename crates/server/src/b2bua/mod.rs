@@ -8,6 +8,8 @@
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
+//! - [`recall`]: the callback recall with progress: callcomp answers the caller with its own
+//!   media (ringback) while the callee rings, then relays the two;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer;
 //! - [`by_call`]: the indexes and timers, each knowing which call owns an entry.
 //!
@@ -23,6 +25,7 @@ pub mod dialog;
 pub mod fork;
 pub mod join;
 pub mod offer;
+pub mod recall;
 pub mod relay;
 pub mod setup;
 
@@ -41,6 +44,7 @@ use self::fork::Destination;
 use crate::config::{Config, LineSettings};
 use crate::core::transactions::Transactions;
 use crate::core::Now;
+use crate::media::MediaHandle;
 use crate::registrar::{nat, Registrar};
 use crate::transport::Target;
 
@@ -63,6 +67,8 @@ pub struct Ctx<'a> {
     pub registrar: &'a Registrar,
     /// The configuration.
     pub config: &'a Config,
+    /// callcomp's media plane, when the core has one.
+    pub media: Option<&'a MediaHandle>,
     /// The time.
     pub now: Now,
 }
@@ -157,6 +163,8 @@ enum Timer {
     BusyHold,
     /// A camped-on caller needs a provisional response to keep its INVITE alive.
     Queued,
+    /// A recall's caller heard the busy tone long enough: BYE.
+    RecallFarewell,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -203,6 +211,7 @@ impl B2bua {
                 Timer::Retransmit => self.retransmit(cx, call),
                 Timer::BusyHold => self.busy_hold_over(cx, call),
                 Timer::Queued => self.queued_keepalive(cx, call),
+                Timer::RecallFarewell => self.recall_farewell_over(cx, call),
             }
         }
     }
@@ -358,6 +367,13 @@ impl B2bua {
         if call.phase == Phase::Ended {
             return true;
         }
+        // A recall still waiting for its outcome: the caller's side gave up on it.
+        self.recall_outcome(cx, id, recall::RecallStage::Settled, |cid| {
+            CompletionFact::RecallUnanswered { id: cid }
+        });
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
         let status = if by == Side::Caller { 487 } else { 603 };
         let mut byes = Vec::new();
         for side in [Side::Caller, Side::Callee] {

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod trace;
 pub mod transactions;
 
+use crate::media::MediaHandle;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -182,6 +183,8 @@ pub struct Engine {
     /// How many of the pending events were already looked at for NOTIFYs.
     notified: usize,
     call_meters: meters::CallMeters,
+    /// callcomp's own RTP endpoints (recall progress, mixing); `None` in cores built without.
+    media: Option<MediaHandle>,
 }
 
 /// A [`Ctx`] over `$engine`'s fields for `$body`, borrowing them one by one so that a role
@@ -196,6 +199,7 @@ macro_rules! with_cx {
             events: &mut $engine.events,
             registrar: &$engine.registrar,
             config: &$engine.config,
+            media: $engine.media.as_ref(),
             now: $now,
         };
         $body
@@ -237,6 +241,7 @@ impl Engine {
             cancel_groups: feature_codes::CancelGroups::new(),
             notified: 0,
             call_meters: meters::CallMeters::default(),
+            media: None,
             config,
         };
         let mut names: Vec<String> = engine.config.users.keys().cloned().collect();
@@ -248,6 +253,12 @@ impl Engine {
         }
         engine.report_registrations(now);
         engine
+    }
+
+    /// The core with the media plane `media` (`crate::media::spawn`).
+    pub fn with_media(mut self, media: MediaHandle) -> Engine {
+        self.media = Some(media);
+        self
     }
 
     /// Loads the completion requests read back from the store (at start, before any input);
@@ -478,6 +489,7 @@ impl Engine {
             events: &mut self.events,
             registrar: &self.registrar,
             config: &self.config,
+            media: self.media.as_ref(),
             now,
         };
         f(&mut self.b2bua, &mut cx)
