@@ -273,7 +273,9 @@ fn answering_the_recall_also_completes_and_terminates() {
     h.recv(DAVE, &reply(&recall, 200, "d1", DAVE, Some(SDP_A)));
     let to_bob = h.one(BOB);
     h.recv(BOB, &reply(&to_bob, 180, "b2", BOB, None));
-    assert!(!outstanding(&h, id));
+    assert!(outstanding(&h, id), "not completed while bob's phone rings");
+    h.recv(BOB, &reply(&to_bob, 200, "b2", BOB, Some(SDP_B)));
+    assert!(!outstanding(&h, id), "completed once bob answers");
     let notify = requests(&mut h, DAVE)
         .into_iter()
         .find(|m| label(m) == "NOTIFY")
