@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::completion::mode::Needs;
 use crate::facts::Failure;
 use crate::tapi::{
     BusyMode, CallReason, CallState, CompletionMode, DisconnectMode, LINECALLFEATURE_COMPLETECALL,
@@ -169,13 +170,16 @@ impl Call {
         if self.direction != Direction::Out {
             return Vec::new();
         }
-        match self.state {
-            CallState::Busy if self.leg_open => CompletionMode::ALL.to_vec(),
-            CallState::Busy | CallState::Ringback => {
-                vec![CompletionMode::Callback, CompletionMode::Message]
-            }
-            _ => Vec::new(),
-        }
+        let held_busy = self.state == CallState::Busy && self.leg_open;
+        let failed = matches!(self.state, CallState::Busy | CallState::Ringback);
+        CompletionMode::ALL
+            .iter()
+            .copied()
+            .filter(|m| match m.needs() {
+                Needs::FailedCall => failed,
+                Needs::HeldBusyLeg => held_busy,
+            })
+            .collect()
     }
 
     /// The call features given the modes the address offers: COMPLETECALL and the COMPL* bits

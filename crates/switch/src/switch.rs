@@ -531,7 +531,7 @@ impl Switch {
         if let Some(s) = self.sessions.remove(&call) {
             if let Some(id) = s.caller {
                 if let Some(line) = self.calls.get(&id).map(|c| c.line.clone()) {
-                    self.completion.campon_released(&line, id, now);
+                    self.completion.held_leg_released(&line, id, now);
                 }
                 self.start_offer_window(id, now, out);
             }

@@ -22,6 +22,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use callcomp_switch::CompletionMode;
 use serde::{Deserialize, Serialize};
 
 pub use cidr::Cidr;
@@ -188,7 +189,7 @@ impl DigestAlgorithm {
 #[serde(default, deny_unknown_fields)]
 pub struct CompletionConfig {
     /// Completion modes offered; a mode left out is never advertised nor accepted.
-    pub modes: Vec<Mode>,
+    pub modes: Vec<CompletionMode>,
     /// Outstanding requests a line may have; 0 makes completion unavailable.
     pub max_call_completions: u32,
     /// Requests that may wait on one callee.
@@ -219,32 +220,6 @@ pub struct CompletionConfig {
     pub ccnl_expiry: Duration,
     /// The predefined texts of mode `message`; a message id is an index into this list.
     pub completion_messages: Vec<String>,
-}
-
-/// A call-completion mode (LINECALLCOMPLMODE_*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// The call is queued and goes through when the callee is free.
-    Campon,
-    /// The caller is rung back when the callee is free.
-    Callback,
-    /// The caller joins the callee's current call.
-    Intrude,
-    /// A predefined message is left for the callee.
-    Message,
-}
-
-impl Mode {
-    /// The mode's name as the file and the API write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Campon => "campon",
-            Mode::Callback => "callback",
-            Mode::Intrude => "intrude",
-            Mode::Message => "message",
-        }
-    }
 }
 
 /// `[api]`: the application API.
@@ -371,11 +346,11 @@ pub enum Policy {
 
 impl Policy {
     /// The completion mode this policy requests, if any.
-    pub fn mode(self) -> Option<Mode> {
+    pub fn mode(self) -> Option<CompletionMode> {
         match self {
             Policy::Offer => None,
-            Policy::Callback => Some(Mode::Callback),
-            Policy::Campon => Some(Mode::Campon),
+            Policy::Callback => Some(CompletionMode::Callback),
+            Policy::Campon => Some(CompletionMode::Campon),
         }
     }
 }
@@ -492,7 +467,7 @@ impl Default for AuthConfig {
 impl Default for CompletionConfig {
     fn default() -> CompletionConfig {
         CompletionConfig {
-            modes: vec![Mode::Campon, Mode::Callback, Mode::Intrude, Mode::Message],
+            modes: CompletionMode::ALL.to_vec(),
             max_call_completions: 5,
             max_queue: 10,
             offer_window: Duration::from_secs(20),

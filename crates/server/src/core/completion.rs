@@ -24,10 +24,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use callcomp_switch::completion::mode::OriginalCall;
 use callcomp_switch::completion::CompletionConfig as EngineConfig;
 use callcomp_switch::{
-    Action, CompletionFact, CompletionId, CompletionMode, CompletionRequest, EventKind, LineErr,
-    Snapshot,
+    Action, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
 };
 
 use super::{lock, Engine, Now, StoreFault, StoreJob};
@@ -38,11 +38,7 @@ use crate::store::StoredCompletion;
 pub fn engine_config(config: &Config) -> EngineConfig {
     let c = &config.completion;
     EngineConfig {
-        modes: c
-            .modes
-            .iter()
-            .filter_map(|m| m.as_str().parse::<CompletionMode>().ok())
-            .collect(),
+        modes: c.modes.clone(),
         max_call_completions: c.max_call_completions,
         max_queue: c.max_queue,
         guard: std::time::Duration::from_millis(c.guard_ms),
@@ -224,12 +220,11 @@ impl Engine {
             let switch = lock(&self.switch);
             let request = switch.completion(id);
             let campon = request
-                .filter(|r| r.mode == CompletionMode::Campon)
+                .filter(|r| r.mode.original_call() == OriginalCall::StaysHeld)
                 .and_then(|r| switch.call_by_number(r.call.get()).ok())
                 .map(|c| c.call_ref);
             let unknown = request.and_then(|r| {
-                (r.availability() == callcomp_switch::Availability::Unknown
-                    && r.mode != CompletionMode::Message)
+                (r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues())
                     .then(|| r.target.clone())
             });
             let moved = request.and_then(stored_row).is_none_or(|now| now != row);
@@ -355,8 +350,7 @@ impl Engine {
             let request = CompletionId::new(id).and_then(|cid| switch.completion(cid));
             // RFC 4235: a callee that said busy with no call known to callcomp is watched.
             if let Some(r) = request.filter(|r| {
-                r.availability() == callcomp_switch::Availability::Unknown
-                    && r.mode != CompletionMode::Message
+                r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues()
             }) {
                 watch.push(r.target.clone());
             }

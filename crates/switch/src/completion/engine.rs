@@ -15,6 +15,7 @@ use crate::call::{CallId, CallRef, IdAllocator};
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits};
 use crate::completion::events::{CompletionEvent, CompletionPhase, LineDevState, Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
+use crate::completion::mode::Fires;
 use crate::completion::queue::CalleeQueue;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
 use crate::completion::validate::{Limits, Valid};
@@ -245,17 +246,15 @@ impl Engine {
         line: &str,
         target: &str,
         call: CallId,
-        campon_call: Option<CallRef>,
+        held_call: Option<CallRef>,
         now: Time,
     ) -> CompletionRequest {
-        let expiry = match valid.mode {
-            CompletionMode::Campon => {
-                now + self
-                    .config
-                    .expiry(valid.condition)
-                    .min(self.config.campon_max)
-            }
-            _ => now + self.config.expiry(valid.condition),
+        let lifetime = self.config.expiry(valid.condition);
+        // A held INVITE waits no longer than `campon_max`.
+        let expiry = if valid.mode.holds_caller_leg() {
+            now + lifetime.min(self.config.campon_max)
+        } else {
+            now + lifetime
         };
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -270,7 +269,7 @@ impl Engine {
             created: now,
             expiry,
             call,
-            campon_call,
+            held_call,
             seq,
             condition_met: self.condition_met(valid.condition, target),
             waiting_since: now,
@@ -298,10 +297,10 @@ impl Engine {
             &line, count,
         )));
         self.phase(id, CompletionPhase::Queued);
-        if mode == CompletionMode::Message {
-            self.deliver(id);
-        } else {
-            self.select(&target, now);
+        match mode.fires() {
+            Fires::Delivery => self.deliver(id),
+            Fires::CalleeFree(_) => self.select(&target, now),
+            Fires::AtOnce => {}
         }
     }
 
@@ -516,10 +515,12 @@ impl Engine {
 
     pub(crate) fn enqueue(&mut self, r: CompletionRequest) {
         let callee = self.callees.entry(r.target.clone()).or_default();
-        if r.mode == CompletionMode::Message {
-            callee.messages.insert(r.id);
-        } else {
-            callee.queue.push(r.seq, r.id);
+        match r.mode.fires() {
+            Fires::CalleeFree(_) => callee.queue.push(r.seq, r.id),
+            Fires::Delivery => {
+                callee.messages.insert(r.id);
+            }
+            Fires::AtOnce => {}
         }
         self.lines
             .entry(r.line.clone())
@@ -572,7 +573,7 @@ impl Engine {
         if r.expiry != at || r.state == RequestState::Recalling {
             return;
         }
-        let cause = if !r.holds_campon_leg() && self.registered(&r.line) == Some(false) {
+        let cause = if r.held_leg().is_none() && self.registered(&r.line) == Some(false) {
             CancelCause::CallerUnregistered
         } else {
             CancelCause::Expired
@@ -586,11 +587,11 @@ impl Engine {
         let Some(r) = self.requests.get(&id) else {
             return;
         };
-        let (state, mode, campon, call_id) = (r.state, r.mode, r.campon_call, r.call);
+        let (state, held, call_id) = (r.state, r.held_leg(), r.call);
         if state == RequestState::Recalling {
             self.action(Action::CancelRecall { id });
         }
-        if let (CompletionMode::Campon, Some(call)) = (mode, campon) {
+        if let Some(call) = held {
             self.action(Action::RejectCampOn { id, call });
             self.out.push(Out::EndCall(call_id));
         }
@@ -689,13 +690,13 @@ impl Limits for Engine {
     }
 
     fn queue_full(&self, target: &str, mode: CompletionMode) -> bool {
-        if mode == CompletionMode::Message {
+        if !mode.queues() {
             return false;
         }
         let pending = self
             .pending
             .values()
-            .filter(|r| r.target == target && r.mode != CompletionMode::Message)
+            .filter(|r| r.target == target && r.mode.queues())
             .count();
         let len = self.callees.get(target).map_or(0, |c| c.queue.len()) + pending;
         u32::try_from(len).map_or(true, |n| n >= self.max_queue(target))

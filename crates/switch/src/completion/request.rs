@@ -139,8 +139,10 @@ pub struct CompletionRequest {
     pub expiry: Time,
     /// The call it was requested on.
     pub call: CallId,
-    /// For `campon`: the B2BUA call whose caller leg is held.
-    pub campon_call: Option<CallRef>,
+    /// For a mode that holds the caller's leg (`campon`, `intrude`): the B2BUA call whose
+    /// caller leg is held.
+    #[serde(alias = "campon_call")]
+    pub held_call: Option<CallRef>,
     /// The place in the callee's FIFO queue: lower is older.
     pub seq: u64,
     /// Whether the condition-specific event has happened (see [`Availability`]).
@@ -166,9 +168,9 @@ impl CompletionRequest {
         }
     }
 
-    /// Whether this is a camp-on holding its caller's INVITE open.
-    pub fn holds_campon_leg(&self) -> bool {
-        self.mode == CompletionMode::Campon && self.campon_call.is_some()
+    /// The held call whose caller's INVITE this request keeps open, if it keeps one.
+    pub fn held_leg(&self) -> Option<CallRef> {
+        self.held_call.filter(|_| self.mode.holds_caller_leg())
     }
 }
 

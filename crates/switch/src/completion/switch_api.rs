@@ -9,6 +9,7 @@ use crate::call::{Call, CallFeatures, CallId};
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits, LineStatus};
 use crate::completion::events::{Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
+use crate::completion::mode::OriginalCall;
 use crate::completion::request::{CompletionId, CompletionRequest};
 use crate::completion::snapshot::{ImportError, Snapshot};
 use crate::completion::validate::{condition_of, validate, Ask, Limits};
@@ -155,10 +156,10 @@ impl Switch {
             return Err(LineErr::OperationFailed);
         };
         let id = self.completion.allocate()?;
-        let campon_call = (valid.mode == CompletionMode::Campon).then_some(call.call_ref);
-        let request =
-            self.completion
-                .build(id, valid, &call.line, &target, call.id, campon_call, now);
+        let held_call = valid.mode.holds_caller_leg().then_some(call.call_ref);
+        let request = self
+            .completion
+            .build(id, valid, &call.line, &target, call.id, held_call, now);
         self.completion.pending.insert(id, request.clone());
         Ok(request)
     }
@@ -180,12 +181,15 @@ impl Switch {
             .filter(|c| condition_of(c).is_some())
             .cloned();
         let mut out = Vec::new();
-        match (request.mode, call) {
-            (CompletionMode::Campon, Some(call))
-                if call.completable_modes().contains(&CompletionMode::Campon) => {}
-            (CompletionMode::Campon, _) => return Err(LineErr::InvalCallState),
-            (_, Some(call)) => self.end_original(&call, now, &mut out),
-            (_, None) => {}
+        match (request.mode.original_call(), call) {
+            (OriginalCall::Ends, Some(call)) => self.end_original(&call, now, &mut out),
+            (OriginalCall::Ends, None) => {}
+            // The held leg must still be there.
+            (OriginalCall::StaysHeld | OriginalCall::Joins, Some(call))
+                if call.completable_modes().contains(&request.mode) => {}
+            (OriginalCall::StaysHeld | OriginalCall::Joins, _) => {
+                return Err(LineErr::InvalCallState)
+            }
         }
         self.completion.insert(request, now);
         self.drain_engine(now, &mut out);
