@@ -168,8 +168,7 @@ impl B2bua {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
                 };
-                if matches!(response.status(), Some(180 | 183)) && !call.rang {
-                    call.rang = true;
+                if matches!(response.status(), Some(180 | 183)) && call.attempt.ring() {
                     if call.recall.is_some() {
                         self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected {
                             id: cid,
@@ -309,7 +308,7 @@ impl B2bua {
         }
         call.phase = Phase::Ended;
         let phone_answered = matches!(call.third_party, Some(ThirdParty::CallingDestination));
-        let rang = call.rang;
+        let rang = call.attempt.rang();
         if let Some(Leg::Out(callee)) = &mut call.callee {
             callee.abandon(cx.sip, cx.now);
         }

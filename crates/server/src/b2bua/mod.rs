@@ -7,6 +7,7 @@
 //! - [`setup`]: an ordinary call from the caller's INVITE to the answer or the failure;
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
+//! - [`held`]: a caller's INVITE held open after a busy, kept by camp-on, put through;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer.
 //!
@@ -19,6 +20,7 @@ pub mod classify;
 pub mod completion;
 pub mod dialog;
 pub mod fork;
+pub mod held;
 pub mod join;
 pub mod offer;
 pub mod relay;
@@ -178,6 +180,8 @@ pub struct B2bua {
     messages: HashMap<CompletionId, usize>,
     /// RFC 4235 dialog watches: subscription Call-ID → the callee watched.
     watches: HashMap<String, String>,
+    /// Completions the per-user policy asked for, for the core to run.
+    asks: Vec<held::PolicyAsk>,
 }
 
 impl B2bua {

@@ -21,7 +21,7 @@ use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
 
-use super::call::{Call, Incoming, Leg, PendingAck, Phase};
+use super::call::{Attempt, Call, Incoming, Leg, PendingAck, Phase};
 use super::classify::{classify, Outcome};
 use super::dialog::{copy_end_to_end, relay_response, Dialog};
 use super::fork::{ForkEvent, Outgoing};
@@ -145,7 +145,7 @@ impl B2bua {
             return;
         }
         if let Some(call) = self.calls.get_mut(&id) {
-            call.rang = false;
+            call.attempt = Attempt::Calling;
         }
         cx.fact(Fact::Offered {
             call: id,
@@ -277,8 +277,7 @@ impl B2bua {
             return;
         }
         let ringing = matches!(response.status(), Some(180 | 183));
-        let first_ring = ringing && !call.rang;
-        call.rang |= ringing;
+        let first_ring = ringing && call.attempt.ring();
         let Leg::In(incoming) = &mut call.caller else {
             return;
         };
@@ -355,7 +354,7 @@ impl B2bua {
             },
             (None, _) => Outcome::TimedOut,
         };
-        let rang = call.rang;
+        let rang = call.attempt.rang();
         self.fail(cx, id, Some(rang), outcome);
     }
 
@@ -374,7 +373,7 @@ impl B2bua {
         if call.phase != Phase::Setup {
             return;
         }
-        let classified = classify(&outcome, rang.unwrap_or(call.rang));
+        let classified = classify(&outcome, rang.unwrap_or(call.attempt.rang()));
         let hold = classified.failure == callcomp_switch::Failure::Busy
             && call.caller_line.as_deref().is_some_and(|line| {
                 let s = cx.line_settings(line);

@@ -27,7 +27,7 @@ use std::collections::{BTreeSet, HashMap};
 use callcomp_switch::completion::mode::OriginalCall;
 use callcomp_switch::completion::CompletionConfig as EngineConfig;
 use callcomp_switch::{
-    Action, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
+    Action, CallRef, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
 };
 
 use super::{lock, Engine, Now, StoreFault, StoreJob};
@@ -88,6 +88,17 @@ pub fn snapshot_of(rows: Vec<StoredCompletion>, next_id: u32) -> Snapshot {
     }
 }
 
+/// A lineCompleteCall waiting for its store write.
+#[derive(Debug, Clone)]
+pub(crate) struct Accepting {
+    /// The request.
+    id: CompletionId,
+    /// The row written.
+    row: StoredCompletion,
+    /// The held call whose caller's INVITE the request keeps open meanwhile.
+    kept: Option<CallRef>,
+}
+
 /// The bookkeeping of completion in the core.
 #[derive(Debug, Default)]
 pub(crate) struct CompletionState {
@@ -95,8 +106,8 @@ pub(crate) struct CompletionState {
     pub(crate) synced: usize,
     /// Requests to re-write or delete at the end of the current input.
     pub(crate) dirty: BTreeSet<u32>,
-    /// Acceptances waiting for their store write: job id → the request and the row written.
-    pub(crate) accepts: HashMap<u64, (CompletionId, StoredCompletion)>,
+    /// Acceptances waiting for their store write: job id → what was asked.
+    pub(crate) accepts: HashMap<u64, Accepting>,
     /// Cancels waiting for their store delete: job id → (line, completion id).
     pub(crate) cancels: HashMap<u64, (String, u32)>,
     /// Answers for the API: ticket → completion id or error.
@@ -110,9 +121,7 @@ impl CompletionState {
 }
 
 impl Engine {
-    /// `lineCompleteCall` for the API (which owns every call): checks and builds the request,
-    /// then queues its store write; nothing else happens yet. The answer comes through
-    /// [`Engine::drain_replies`] under the returned ticket once the write committed.
+    /// `lineCompleteCall` for the API (which owns every call): see [`Engine::request_completion`].
     pub fn complete_call(
         &mut self,
         call: u32,
@@ -120,14 +129,38 @@ impl Engine {
         message_id: u32,
         now: Now,
     ) -> Result<u64, LineErr> {
+        self.request_completion(None, call, mode, message_id, now)
+    }
+
+    /// The one path of every lineCompleteCall, the application's and the per-user policy's
+    /// (`requester` is the line acting, `None` for the API): checks and builds the request,
+    /// keeps a held caller leg open if the mode needs it, then queues the store write; nothing
+    /// else happens yet. The answer comes through [`Engine::drain_replies`] under the
+    /// returned ticket once the write committed, and the mode's follow-up runs then.
+    pub(crate) fn request_completion(
+        &mut self,
+        requester: Option<&str>,
+        call: u32,
+        mode: u32,
+        message_id: u32,
+        now: Now,
+    ) -> Result<u64, LineErr> {
         let request =
-            lock(&self.switch).prepare_completion(None, call, mode, message_id, now.wall)?;
+            lock(&self.switch).prepare_completion(requester, call, mode, message_id, now.wall)?;
         let id = request.id;
         self.next_job += 1;
         let job = self.next_job;
+        let kept = request
+            .held_leg()
+            .filter(|call| self.b2bua.keep_held(*call));
         match stored_row(&request) {
             Some(row) => {
-                self.completion.accepts.insert(job, (id, row.clone()));
+                let accepting = Accepting {
+                    id,
+                    row: row.clone(),
+                    kept,
+                };
+                self.completion.accepts.insert(job, accepting);
                 self.jobs.push(StoreJob::SaveCompletion { id: job, row });
             }
             // The engine's own types always encode; if one did not, nothing can be kept.
@@ -138,9 +171,36 @@ impl Engine {
                 self.completion
                     .replies
                     .push((job, Err(LineErr::OperationFailed)));
+                self.release_kept(kept, now);
             }
         }
         Ok(job)
+    }
+
+    /// The completions the per-user policy asked for during the last input, run through
+    /// [`Engine::request_completion`]; a refused one only logs (a kept leg gets its 486).
+    fn run_policy_asks(&mut self, now: Now) {
+        for ask in self.b2bua.take_asks() {
+            let asked =
+                self.request_completion(Some(&ask.line), ask.call, ask.mode.value(), 0, now);
+            match asked {
+                Ok(_) => tracing::info!(
+                    line = ask.line,
+                    mode = ask.mode.as_str(),
+                    "completion requested by policy"
+                ),
+                Err(e) => {
+                    tracing::info!(line = ask.line, error = %e, "policy could not request completion");
+                }
+            }
+        }
+    }
+
+    /// A request that kept a held leg was refused: the caller gets its 486.
+    fn release_kept(&mut self, kept: Option<CallRef>, now: Now) {
+        if let Some(call) = kept {
+            self.with_ctx(now, |b2bua, cx| b2bua.release_kept(cx, call));
+        }
     }
 
     /// `lineUncompleteCall`: checks that request `id` of `line` is outstanding, then queues
@@ -171,8 +231,8 @@ impl Engine {
     /// A completion store job finished: apply the acceptance or the cancel it carried, or
     /// refuse it.
     pub(super) fn completion_stored(&mut self, job: u64, result: Result<(), StoreFault>, now: Now) {
-        if let Some((id, row)) = self.completion.accepts.remove(&job) {
-            self.accept_stored(job, id, row, result, now);
+        if let Some(accepting) = self.completion.accepts.remove(&job) {
+            self.accept_stored(job, accepting, result, now);
         } else if let Some((line, id)) = self.completion.cancels.remove(&job) {
             self.cancel_stored(job, &line, id, result, now);
         }
@@ -181,11 +241,11 @@ impl Engine {
     fn accept_stored(
         &mut self,
         job: u64,
-        id: CompletionId,
-        row: StoredCompletion,
+        accepting: Accepting,
         result: Result<(), StoreFault>,
         now: Now,
     ) {
+        let Accepting { id, row, kept } = accepting;
         if let Err(fault) = result {
             tracing::error!(
                 completion = id.get(),
@@ -194,6 +254,8 @@ impl Engine {
             let events = lock(&self.switch).abandon_completion(id, fault.line_err(), now.wall);
             self.events.extend(events);
             self.completion.replies.push((job, Err(fault.line_err())));
+            self.release_kept(kept, now);
+            self.pump(now);
             return;
         }
         let committed = lock(&self.switch).commit_completion(id, now.wall);
@@ -209,6 +271,8 @@ impl Engine {
                     completion_id: id.get(),
                 });
                 self.completion.replies.push((job, Err(e)));
+                self.release_kept(kept, now);
+                self.pump(now);
                 return;
             }
         };
@@ -221,8 +285,7 @@ impl Engine {
             let request = switch.completion(id);
             let campon = request
                 .filter(|r| r.mode.original_call() == OriginalCall::StaysHeld)
-                .and_then(|r| switch.call_by_number(r.call.get()).ok())
-                .map(|c| c.call_ref);
+                .and(kept);
             let unknown = request.and_then(|r| {
                 (r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues())
                     .then(|| r.target.clone())
@@ -303,6 +366,7 @@ impl Engine {
     /// After every input: carries out the engine's actions until it has none, then queues
     /// the store writes for the requests whose state changed.
     pub(super) fn pump(&mut self, now: Now) {
+        self.run_policy_asks(now);
         for _ in 0..64 {
             let actions = lock(&self.switch).poll_actions();
             if actions.is_empty() {

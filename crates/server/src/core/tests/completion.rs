@@ -821,6 +821,62 @@ fn policies_request_completion_on_the_callers_behalf() {
     assert_eq!(stored(&h).len(), 2, "both are stored");
 }
 
+/// One path for the policy and the API: carol's policy camp-on keeps her held INVITE while its
+/// store write is pending (past `busy_hold`, which is 0 for her), hears `182 Queued` only once
+/// it is stored, and a failed write ends her INVITE with 486 and leaves no request.
+#[test]
+fn policy_campon_waits_for_its_store_write_and_a_failed_write_releases_the_caller() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    for (user, at) in [("bob", BOB), ("carol", CAROL), ("dave", DAVE)] {
+        h.register(user, at);
+    }
+    invite_from(&mut h, "dave", DAVE, "bob", "call-1");
+    let to_bob = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob, 200, "b1", BOB, Some(SDP_B)));
+    h.take(DAVE);
+
+    h.hold_store = true;
+    let carol_gets = |h: &mut Harness, call_id: &str| -> Vec<u16> {
+        h.take(CAROL)
+            .iter()
+            .filter(|m| header(m, HeaderName::CallId) == call_id)
+            .filter_map(Message::status)
+            .collect()
+    };
+    invite_from(&mut h, "carol", CAROL, "bob", "call-2");
+    let to_bob2 = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob2, 486, "b2", BOB, None));
+    h.take(BOB);
+    assert_eq!(
+        carol_gets(&mut h, "call-2"),
+        [183],
+        "no 182 before the write"
+    );
+    h.advance(Duration::from_secs(5));
+    assert!(
+        carol_gets(&mut h, "call-2").is_empty(),
+        "kept past busy_hold"
+    );
+    let job = h.held.pop().unwrap();
+    h.engine.store_done(job, Err(StoreFault::Failed), h.now);
+    h.collect();
+    assert_eq!(carol_gets(&mut h, "call-2"), [486]);
+    let switch = h.engine.switch();
+    assert!(lock(&switch).completions_of("carol").unwrap().is_empty());
+
+    // The same ask with a working store: queued once stored.
+    invite_from(&mut h, "carol", CAROL, "bob", "call-3");
+    let to_bob3 = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob3, 486, "b3", BOB, None));
+    h.take(BOB);
+    assert_eq!(carol_gets(&mut h, "call-3"), [183]);
+    let job = h.held.pop().unwrap();
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+    assert_eq!(carol_gets(&mut h, "call-3"), [182]);
+    assert_eq!(lock(&switch).completions_of("carol").unwrap().len(), 1);
+}
+
 /// alice calls bob, whose phone answers 486 although callcomp knows no call of his.
 fn bob_busy_elsewhere(h: &mut Harness) -> u32 {
     h.register("alice", ALICE);
