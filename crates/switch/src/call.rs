@@ -10,7 +10,6 @@ use std::num::NonZeroU32;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::completion::mode::Needs;
 use crate::facts::Failure;
 use crate::tapi::{
     BusyMode, CallReason, CallState, CompletionMode, DisconnectMode, LINECALLFEATURE_COMPLETECALL,
@@ -175,10 +174,7 @@ impl Call {
         CompletionMode::ALL
             .iter()
             .copied()
-            .filter(|m| match m.needs() {
-                Needs::FailedCall => failed,
-                Needs::HeldBusyLeg => held_busy,
-            })
+            .filter(|m| m.needs().met_by_call(failed, held_busy))
             .collect()
     }
 

@@ -680,6 +680,7 @@ impl Switch {
                         self.enter(id, CallState::Idle, None, now, out);
                     }
                     Out::FireCampOn { call, id } => self.fire_campon(call, id, now, out),
+                    Out::Joined { call, id, into } => self.joined(call, id, into, now, out),
                 }
             }
         }
@@ -710,6 +711,40 @@ impl Switch {
             s.callee = None;
         }
         self.enter(id, CallState::Proceeding, None, now, out);
+    }
+
+    /// An intrusion happened (digest §9.22, §9.25): the intruder's call takes reason
+    /// `callcompletion` with the id (`callinfo`) and goes `connected`; each appearance of the
+    /// joined call takes reason `intrude` (`callinfo`).
+    fn joined(
+        &mut self,
+        id: CallId,
+        completion: crate::completion::CompletionId,
+        into: CallRef,
+        now: Time,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        c.failure = None;
+        let call_ref = c.call_ref;
+        if let Ok(events) =
+            self.set_reason(id, CallReason::Callcompletion, Some(completion.get()), now)
+        {
+            out.extend(events);
+        }
+        if let Some(s) = self.sessions.get_mut(&call_ref) {
+            s.phase = Phase::Connected;
+            s.callee = None;
+        }
+        self.enter(id, CallState::Connected, None, now, out);
+        let joined: Vec<CallId> = self.calls_of(into).iter().map(|c| c.id).collect();
+        for appearance in joined {
+            if let Ok(events) = self.set_reason(appearance, CallReason::Intrude, None, now) {
+                out.extend(events);
+            }
+        }
     }
 
     pub(crate) fn push(&mut self, kind: EventKind, now: Time, out: &mut Vec<Event>) {

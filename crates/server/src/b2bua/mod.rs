@@ -8,6 +8,7 @@
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
 //! - [`held`]: a caller's INVITE held open after a busy, kept by camp-on, put through;
+//! - [`intrude`]: an intruder joined into the callee's call;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer.
 //!
@@ -21,6 +22,7 @@ pub mod completion;
 pub mod dialog;
 pub mod fork;
 pub mod held;
+pub mod intrude;
 pub mod join;
 pub mod offer;
 pub mod relay;

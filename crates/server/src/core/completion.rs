@@ -27,18 +27,25 @@ use std::collections::{BTreeSet, HashMap};
 use callcomp_switch::completion::mode::OriginalCall;
 use callcomp_switch::completion::CompletionConfig as EngineConfig;
 use callcomp_switch::{
-    Action, CallRef, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
+    Action, CallRef, CompletionFact, CompletionId, CompletionMode, CompletionRequest, EventKind,
+    LineErr, Snapshot,
 };
 
 use super::{lock, Engine, Now, StoreFault, StoreJob};
 use crate::config::Config;
 use crate::store::StoredCompletion;
 
-/// The engine's settings from `[completion]`.
+/// The engine's settings from `[completion]`. Modes the server cannot deliver are not offered
+/// (DESIGN §2): `intrude` needs a media plane ([`crate::b2bua::intrude`]).
 pub fn engine_config(config: &Config) -> EngineConfig {
     let c = &config.completion;
     EngineConfig {
-        modes: c.modes.clone(),
+        modes: c
+            .modes
+            .iter()
+            .copied()
+            .filter(|m| *m != CompletionMode::Intrude)
+            .collect(),
         max_call_completions: c.max_call_completions,
         max_queue: c.max_queue,
         guard: std::time::Duration::from_millis(c.guard_ms),
@@ -392,6 +399,7 @@ impl Engine {
             }
             Action::CancelRinging { call } => b2bua.release_caller(cx, call, 480),
             Action::ConnectCampOn { call, id, .. } => b2bua.connect_campon(cx, call, id),
+            Action::Intrude { id, call, into } => b2bua.intrude(cx, id, call, into),
         });
     }
 

@@ -43,6 +43,16 @@ pub(crate) enum Out {
         /// The request.
         id: CompletionId,
     },
+    /// An intrusion happened: the intruder's call gets reason `callcompletion` with the id
+    /// and goes `connected`; the joined call's appearances get reason `intrude`.
+    Joined {
+        /// The intruder's call.
+        call: CallId,
+        /// The request.
+        id: CompletionId,
+        /// The callee's call it joined.
+        into: CallRef,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -270,6 +280,7 @@ impl Engine {
             expiry,
             call,
             held_call,
+            joins: valid.joins,
             seq,
             condition_met: self.condition_met(valid.condition, target),
             waiting_since: now,
@@ -300,8 +311,36 @@ impl Engine {
         match mode.fires() {
             Fires::Delivery => self.deliver(id),
             Fires::CalleeFree(_) => self.select(&target, now),
-            Fires::AtOnce => {}
+            Fires::AtOnce => self.intrude(id),
         }
+    }
+
+    /// An intrusion was accepted: the server joins it now.
+    fn intrude(&mut self, id: CompletionId) {
+        let Some(r) = self.requests.get(&id) else {
+            return;
+        };
+        let (Some(call), Some(into)) = (r.held_leg(), r.joins) else {
+            return;
+        };
+        self.set_state(id, RequestState::Ready);
+        self.action(Action::Intrude { id, call, into });
+    }
+
+    /// Whether an outstanding or pending request joins (or is about to join) call `into`.
+    pub(crate) fn joining(&self, into: CallRef) -> bool {
+        self.requests
+            .values()
+            .chain(self.pending.values())
+            .any(|r| r.joins == Some(into))
+    }
+
+    /// Whether `line` may be intruded on (`intrudable`, true unless configured otherwise).
+    pub fn intrudable(&self, line: &str) -> bool {
+        self.limits
+            .get(line)
+            .and_then(|l| l.intrudable)
+            .unwrap_or(true)
     }
 
     /// Whether `condition` is already met for `target` (the callee's call in progress, a
@@ -420,6 +459,20 @@ impl Engine {
             CompletionFact::MessageFailed { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Message))?;
                 self.set_state(id, RequestState::Queued);
+            }
+            CompletionFact::IntrusionJoined { id } => {
+                self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
+                if let Some(r) = self.requests.get(&id) {
+                    if let Some(into) = r.joins {
+                        let call = r.call;
+                        self.out.push(Out::Joined { call, id, into });
+                    }
+                }
+                self.end(id, End::Completed, now);
+            }
+            CompletionFact::IntrusionFailed { id } => {
+                self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
+                self.abort(id, CancelCause::IntrusionFailed, now);
             }
         }
         Ok(())

@@ -11,6 +11,21 @@ pub enum Needs {
     FailedCall,
     /// A `busy` call whose caller's INVITE is still held open (`busy_hold`, DESIGN §2.5).
     HeldBusyLeg,
+    /// A held busy leg as for [`Needs::HeldBusyLeg`], and a callee in a connected call through
+    /// callcomp that may be joined: the callee is `intrudable` and nobody joined it already.
+    JoinableCall,
+}
+
+impl Needs {
+    /// Whether the original call itself passes: `failed` says it is `busy` or `ringback`,
+    /// `held_busy` that it is `busy` with its caller's leg open. The callee's side of
+    /// [`Needs::JoinableCall`] is the switch's to check.
+    pub const fn met_by_call(self, failed: bool, held_busy: bool) -> bool {
+        match self {
+            Needs::FailedCall => failed,
+            Needs::HeldBusyLeg | Needs::JoinableCall => held_busy,
+        }
+    }
 }
 
 /// What makes a request of a mode fire.
@@ -50,7 +65,8 @@ impl CompletionMode {
     /// What the mode needs of the original call.
     pub const fn needs(self) -> Needs {
         match self {
-            CompletionMode::Campon | CompletionMode::Intrude => Needs::HeldBusyLeg,
+            CompletionMode::Campon => Needs::HeldBusyLeg,
+            CompletionMode::Intrude => Needs::JoinableCall,
             CompletionMode::Callback | CompletionMode::Message => Needs::FailedCall,
         }
     }
@@ -114,7 +130,7 @@ mod tests {
             ),
             (
                 Intrude,
-                Needs::HeldBusyLeg,
+                Needs::JoinableCall,
                 Fires::AtOnce,
                 OriginalCall::Joins,
                 false,
