@@ -12,6 +12,8 @@
 
 use callcomp_switch::{CallRef, CompletionFact, CompletionId};
 
+use callcomp_switch::Side;
+
 use super::{B2bua, Ctx};
 
 impl B2bua {
@@ -24,5 +26,12 @@ impl B2bua {
             "intrusion needs the media plane, which this server does not run"
         );
         cx.completion_fact(CompletionFact::IntrusionFailed { id });
+    }
+
+    /// A re-INVITE of ours on `side` of call `id` has its final outcome
+    /// ([`B2bua::reinvite_outcome`]). Only an intrusion sends them, and none runs yet, so
+    /// there is nobody to tell: the outcome is dropped.
+    pub(super) fn reinvite_settled(&mut self, _cx: &mut Ctx<'_>, id: CallRef, side: Side) {
+        tracing::debug!(call = id.0, ?side, outcome = ?self.reinvite_outcome(id, side), "re-INVITE settled");
     }
 }

@@ -5,6 +5,7 @@
 //! - [`dialog`]: a dialog on either side, and building the messages in it;
 //! - [`fork`]: the outgoing side, forking to every contact of the callee;
 //! - [`setup`]: an ordinary call from the caller's INVITE to the answer or the failure;
+//! - [`reinvite`]: re-INVITEs of callcomp's own in an established dialog (glare, ACK);
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
 //! - [`held`]: a caller's INVITE held open after a busy, kept by camp-on, put through;
@@ -25,6 +26,7 @@ pub mod held;
 pub mod intrude;
 pub mod join;
 pub mod offer;
+pub mod reinvite;
 pub mod relay;
 pub mod setup;
 pub mod watch;
@@ -150,6 +152,8 @@ enum Client {
     Message(CompletionId),
     /// An RFC 4235 SUBSCRIBE of a dialog watch, by its Call-ID.
     Watch(String),
+    /// A re-INVITE of our own in the dialog on this side.
+    Reinvite(Side),
 }
 
 /// Timers of the B2BUA.
@@ -163,6 +167,8 @@ enum Timer {
     BusyHold,
     /// A camped-on caller needs a provisional response to keep its INVITE alive.
     Queued,
+    /// A re-INVITE of ours on this side met glare (491) and is sent again.
+    ReinviteRetry(Side),
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -184,6 +190,8 @@ pub struct B2bua {
     watches: HashMap<String, String>,
     /// Completions the per-user policy asked for, for the core to run.
     asks: Vec<held::PolicyAsk>,
+    /// Re-INVITEs of our own, by call and side.
+    reinvites: HashMap<(CallRef, Side), reinvite::OwnReinvite>,
 }
 
 impl B2bua {
@@ -219,6 +227,7 @@ impl B2bua {
                 Timer::Retransmit => self.retransmit(cx, call),
                 Timer::BusyHold => self.busy_hold_over(cx, call),
                 Timer::Queued => self.queued_keepalive(cx, call),
+                Timer::ReinviteRetry(side) => self.reinvite_retry(cx, call, side),
             }
         }
     }
@@ -228,7 +237,9 @@ impl B2bua {
         let Some((call, client)) = self.clients.get(key).cloned() else {
             return;
         };
-        if response.status().is_some_and(|s| s >= 200) && !matches!(client, Client::Fork(_)) {
+        // A 2xx to an INVITE of ours may come again: the fork or re-INVITE answers it again.
+        let keep = matches!(client, Client::Fork(_) | Client::Reinvite(_));
+        if response.status().is_some_and(|s| s >= 200) && !keep {
             self.clients.remove(key);
         }
         match client {
@@ -236,6 +247,7 @@ impl B2bua {
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
             Client::Message(cid) => self.message_response(cx, cid, &response),
             Client::Watch(call_id) => self.watch_response(&call_id, &response),
+            Client::Reinvite(side) => self.reinvite_response(cx, call, side, &response),
             Client::Fire => {}
         }
     }
@@ -254,6 +266,7 @@ impl B2bua {
             }
             Client::Message(cid) => self.message_failed(cx, cid),
             Client::Watch(call_id) => self.watch_timed_out(&call_id),
+            Client::Reinvite(side) => self.reinvite_timed_out(cx, call, side),
             Client::Fire => {}
         }
     }
@@ -359,6 +372,7 @@ impl B2bua {
         self.clients
             .retain(|_, (c, client)| *c != id || matches!(client, Client::Relay(_)));
         self.timers.retain(|&(_, c, _)| c != id);
+        self.reinvites.retain(|&(c, _), _| c != id);
     }
 
     /// Ends a call in any phase from callcomp's side (lineDrop, shutdown): CANCEL or

@@ -60,6 +60,7 @@ impl B2bua {
         };
         let method = ess.cseq.method.clone();
         let from_tag = ess.from.tag().unwrap_or_default().to_owned();
+        let glare = method == Method::Invite && self.reinvite_pending(id, side);
         let Some(call) = self.calls.get_mut(&id) else {
             return respond(cx, 481, None);
         };
@@ -77,6 +78,10 @@ impl B2bua {
         }
         if !dialog.accept_remote_seq(ess.cseq.seq) {
             return respond(cx, 500, Some("CSeq out of order"));
+        }
+        if glare {
+            // RFC 3261 §14.2: our own re-INVITE is pending in this dialog.
+            return respond(cx, 491, None);
         }
         if matches!(method, Method::Invite | Method::Update) {
             dialog.refresh_target(&request);

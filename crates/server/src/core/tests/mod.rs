@@ -22,6 +22,7 @@ use crate::transport::{Inbound, Peer, Proto};
 mod completion;
 mod identity;
 mod operator;
+mod reinvite;
 mod third_party;
 
 const SERVER: &str = "192.0.2.100:5060";
