@@ -2,7 +2,7 @@
 //!
 //! Everything a server needs to terminate, generate and mix telephone audio, without sockets or
 //! clocks: the server owns the UDP sockets and the 20 ms tick and feeds this crate bytes, frames
-//! and the current time. Nothing here is wired into `crates/server` yet (see `docs/media.md`).
+//! and the current time (`crates/server/src/media`, see `docs/media.md`).
 //!
 //! Layout, one concern per module:
 //! - [`rtp`]: RTP packets (RFC 3550 §5.1) and wrap-aware sequence and timestamp arithmetic.
@@ -14,6 +14,7 @@
 //! - [`tone`]: call-progress tones (ringback, busy, confirmation, warning) with per-country cadences.
 //! - [`mixer`]: an N-party conference mix where each party hears the sum of the others.
 //! - [`goertzel`]: single-frequency power detection, to check what a party hears.
+//! - [`wav`]: 8 kHz mono WAV files (announcements) read into and written from linear PCM.
 //!
 //! Audio inside the crate is 8 kHz mono 16-bit linear PCM in frames of [`FRAME_SAMPLES`] samples
 //! (20 ms, the default `ptime` of RFC 3551 §4.5 for G.711).
@@ -63,6 +64,7 @@ pub mod rtp;
 pub mod sdp;
 pub mod telephone_event;
 pub mod tone;
+pub mod wav;
 
 /// The sampling rate of G.711 and of every frame in this crate (RFC 3551 §4.5.14).
 pub const SAMPLE_RATE: u32 = 8000;

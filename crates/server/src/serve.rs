@@ -16,6 +16,7 @@ use callcomp::config::{Config, LogFormat, LogLevel, Transport};
 use callcomp::core::handle::CoreHandle;
 use callcomp::core::runtime::{self, Inputs};
 use callcomp::core::{new_switch, Engine};
+use callcomp::media;
 use callcomp::registrar::Binding;
 use callcomp::store::Store;
 use callcomp::transport::{self, Proto, TransportLimits};
@@ -121,6 +122,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .or_else(|| config.sip.listen.first().copied())
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
 
+    let sounds = media::Sounds::load(&config.media)?;
+    let (media_handle, media_thread) =
+        media::spawn(&config.media, sounds, None).context("starting the media thread")?;
+    tracing::info!(address = %config.media.address, ports = %config.media.rtp_ports, "media ready");
+
     let switch = Arc::new(Mutex::new(new_switch(&config)));
     let nonce_key: [u8; 32] = rand::rng().random();
     let now = runtime::now();
@@ -131,7 +137,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         nonce_key,
         bindings,
         now,
-    );
+    )
+    .with_media(media_handle);
     let stored = store
         .all_completions()
         .await
@@ -223,6 +230,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Let the last SIP messages leave before the sockets close.
     tokio::time::sleep(Duration::from_millis(50)).await;
     wire.shutdown();
+    media_thread.stop();
     store.close().await.context("closing the store")?;
     tracing::info!("stopped");
     Ok(())

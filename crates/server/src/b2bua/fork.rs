@@ -54,6 +54,9 @@ pub struct Fork {
     pub state: ForkState,
     /// A CANCEL is owed as soon as a provisional response arrives.
     pub cancel_wanted: bool,
+    /// Its CANCEL went out: a second abandon sends no second CANCEL (the transaction layer
+    /// refuses a duplicate: "CANCEL already exists").
+    pub cancel_sent: bool,
     /// The early dialog of its last provisional response with a To tag.
     pub early: Option<Dialog>,
     /// The ACK sent for an unwanted 2xx, resent if the 2xx is retransmitted.
@@ -145,6 +148,7 @@ impl Outgoing {
                 target: d.target,
                 state,
                 cancel_wanted: false,
+                cancel_sent: false,
                 early: None,
                 late_ack: None,
             });
@@ -310,7 +314,7 @@ impl Outgoing {
                 continue;
             }
             match fork.state {
-                ForkState::Calling => fork.cancel_wanted = true,
+                ForkState::Calling => fork.cancel_wanted = !fork.cancel_sent,
                 ForkState::Proceeding => send_cancel(fork, sip, now),
                 ForkState::Answered | ForkState::Done => {}
             }
@@ -318,8 +322,12 @@ impl Outgoing {
     }
 }
 
-/// Sends the CANCEL for a fork's INVITE (§9.1); its response needs no handling.
-fn send_cancel(fork: &Fork, sip: &mut Transactions, now: Now) {
+/// Sends the CANCEL for a fork's INVITE (§9.1), once; its response needs no handling.
+fn send_cancel(fork: &mut Fork, sip: &mut Transactions, now: Now) {
+    if fork.cancel_sent {
+        return;
+    }
+    fork.cancel_sent = true;
     if let Some(cancel) = builder::cancel(&fork.invite) {
         sip.request(cancel, fork.target, now.instant);
     }

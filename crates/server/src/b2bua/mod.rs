@@ -45,6 +45,7 @@ use self::fork::Destination;
 use crate::config::{Config, LineSettings};
 use crate::core::transactions::Transactions;
 use crate::core::Now;
+use crate::media::MediaHandle;
 use crate::registrar::{nat, Registrar};
 use crate::transport::Target;
 
@@ -67,6 +68,8 @@ pub struct Ctx<'a> {
     pub registrar: &'a Registrar,
     /// The configuration.
     pub config: &'a Config,
+    /// callcomp's media plane, when the core has one.
+    pub media: Option<&'a MediaHandle>,
     /// The time.
     pub now: Now,
 }

@@ -16,8 +16,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::{
-    ApiConfig, AuthConfig, CompletionConfig, Config, LogConfig, RegistrarConfig, SipConfig,
-    StoreConfig, UserConfig,
+    ApiConfig, AuthConfig, CompletionConfig, Config, LogConfig, MediaConfig, RegistrarConfig,
+    SipConfig, StoreConfig, UserConfig,
 };
 
 /// One problem in a configuration file, with where it is.
@@ -96,6 +96,15 @@ pub enum ConfigErrorKind {
         /// The key holding the maximum.
         max_key: &'static str,
     },
+    /// An address that cannot be sent in SDP: unspecified (`0.0.0.0`, `::`) or multicast.
+    NotUnicastAddress,
+    /// A tone that cannot be played.
+    InvalidTone(callcomp_media::tone::ToneError),
+    /// An announcement name that is neither configured nor built in.
+    UnknownAnnouncement {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl fmt::Display for ConfigErrorKind {
@@ -137,6 +146,14 @@ impl fmt::Display for ConfigErrorKind {
             ConfigErrorKind::MinAboveMax { max_key } => {
                 write!(f, "greater than `{max_key}`")
             }
+            ConfigErrorKind::NotUnicastAddress => f.write_str(
+                "must be one unicast address of this host (not 0.0.0.0, :: or multicast): it is sent in SDP",
+            ),
+            ConfigErrorKind::InvalidTone(e) => write!(f, "invalid tone: {e}"),
+            ConfigErrorKind::UnknownAnnouncement { name } => write!(
+                f,
+                "no announcement `{name}`: name one of [media.announcements] or the built-in `chime`"
+            ),
         }
     }
 }
@@ -243,6 +260,13 @@ impl Config {
                 "api" => {
                     read_section::<ApiConfig>(value, name, &locate, &mut errors, &mut config.api)
                 }
+                "media" => read_section::<MediaConfig>(
+                    value,
+                    name,
+                    &locate,
+                    &mut errors,
+                    &mut config.media,
+                ),
                 "store" => read_section::<StoreConfig>(
                     value,
                     name,
@@ -299,6 +323,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "`auth`",
     "`completion`",
     "`api`",
+    "`media`",
     "`store`",
     "`log`",
     "`users`",

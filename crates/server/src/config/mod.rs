@@ -14,6 +14,7 @@
 pub mod cidr;
 pub mod duration;
 mod load;
+pub mod media;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cidr::Cidr;
 pub use load::{ConfigError, ConfigErrorKind, ConfigErrors};
+pub use media::MediaConfig;
 pub use validate::Warning;
 
 /// The whole configuration. Every field has a default, so an empty file is a valid one.
@@ -45,6 +47,8 @@ pub struct Config {
     pub completion: CompletionConfig,
     /// The HTTP/WebSocket application API.
     pub api: ApiConfig,
+    /// callcomp's own RTP endpoints: ports, tones, announcements.
+    pub media: MediaConfig,
     /// The SQLite store.
     pub store: StoreConfig,
     /// Logging.
@@ -206,6 +210,12 @@ pub struct CompletionConfig {
     /// How long a callback recall rings the caller.
     #[serde(with = "duration::serde_text")]
     pub recall_ring: Duration,
+    /// How long a recall rings the callee once the caller answered (hearing ringback).
+    #[serde(with = "duration::serde_text")]
+    pub recall_callee_ring: Duration,
+    /// Failed recalls of one request (caller or callee not answering, callee busy) before
+    /// the request ends; each failure puts it back in its queue.
+    pub recall_attempts: u32,
     /// How long a camped-on caller waits before getting 486.
     #[serde(with = "duration::serde_text")]
     pub campon_max: Duration,
@@ -414,6 +424,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             completion: CompletionConfig::default(),
             api: ApiConfig::default(),
+            media: MediaConfig::default(),
             store: StoreConfig::default(),
             log: LogConfig::default(),
             users: BTreeMap::new(),
@@ -474,6 +485,8 @@ impl Default for CompletionConfig {
             busy_hold: Duration::ZERO,
             guard_ms: 1500,
             recall_ring: Duration::from_secs(20),
+            recall_callee_ring: Duration::from_secs(30),
+            recall_attempts: 3,
             campon_max: Duration::from_secs(300),
             ccbs_expiry: Duration::from_secs(3600),
             ccnr_expiry: Duration::from_secs(7200),

@@ -124,8 +124,11 @@ fn key_line(line: &str) -> Option<(&str, bool)> {
     };
     let (key, _) = body.split_once('=')?;
     let key = key.trim();
-    (!key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        .then_some((key, active))
+    (!key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+    .then_some((key, active))
 }
 
 /// Every key of the tree, as `section.key` with users as `users.<name>.key`.
@@ -146,6 +149,16 @@ fn schema_keys() -> BTreeSet<String> {
             ..UserConfig::default()
         },
     );
+    full.media.tones.busy = Some(crate::config::media::ToneConfig {
+        frequencies: vec![425],
+        cadence_ms: vec![500, 500],
+        level_dbm0: -13,
+        repeat: true,
+    });
+    full.media
+        .announcements
+        .insert("a".into(), std::path::PathBuf::from("a.wav"));
+    full.media.recall_announcement = Some("a".into());
     let table = toml::Table::try_from(&full).unwrap();
     let mut keys = BTreeSet::new();
     collect(&table, "", &mut keys);
@@ -154,7 +167,13 @@ fn schema_keys() -> BTreeSet<String> {
 
 fn collect(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
     for (key, value) in table {
-        let key = if prefix == "users" { "<name>" } else { key };
+        // Tables of named entries: users, tones, announcements.
+        let named = ["users", "media.tones", "media.announcements"];
+        let key = if named.contains(&prefix) {
+            "<name>"
+        } else {
+            key
+        };
         let path = if prefix.is_empty() {
             key.to_owned()
         } else {
@@ -177,13 +196,23 @@ fn example_and_docs_cover_every_key() {
     let mut table = String::new();
     for line in EXAMPLE.lines() {
         let line = line.trim();
-        if let Some(header) = line.strip_prefix('[') {
+        // Optional tables are shown commented out: `# [media.tones.busy]`.
+        let header = line.strip_prefix('[').or_else(|| line.strip_prefix("# ["));
+        if let Some(header) = header {
             let header = header.trim_end_matches(']');
-            table = match header.strip_prefix("users.") {
-                Some(_) => "users.<name>".to_owned(),
-                None => header.to_owned(),
+            table = if header.starts_with("users.") {
+                "users.<name>".to_owned()
+            } else if header.starts_with("media.tones.") {
+                "media.tones.<name>".to_owned()
+            } else {
+                header.to_owned()
             };
         } else if let Some((key, _)) = key_line(line) {
+            let key = if table == "media.announcements" {
+                "<name>"
+            } else {
+                key
+            };
             documented.insert(if table.is_empty() {
                 key.to_owned()
             } else {

@@ -223,6 +223,7 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
     }
 
     check_auth(&mut f, config);
+    check_media(&mut f, &config.media);
 
     let c = &config.completion;
     f.duplicates("completion.modes", &c.modes);
@@ -261,6 +262,20 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         false,
         10 * MINUTE,
         "1s to 10m",
+    );
+    f.duration(
+        "completion.recall_callee_ring",
+        c.recall_callee_ring,
+        false,
+        10 * MINUTE,
+        "1s to 10m",
+    );
+    f.range(
+        "completion.recall_attempts",
+        c.recall_attempts.into(),
+        1,
+        100,
+        "1 to 100",
     );
     f.duration(
         "completion.campon_max",
@@ -488,6 +503,53 @@ fn check_auth(f: &mut Findings, config: &Config) {
         "1s to 1d",
     );
     f.duration("auth.lockout", auth.lockout, false, DAY, "1s to 1d");
+}
+
+fn check_media(f: &mut Findings, media: &super::MediaConfig) {
+    if media.address.is_unspecified() || media.address.is_multicast() {
+        f.push("media.address", ConfigErrorKind::NotUnicastAddress);
+    }
+    let ports = media.rtp_ports;
+    if ports.first < 1024 || ports.first > ports.last || ports.endpoints() == 0 {
+        f.push(
+            "media.rtp_ports",
+            ConfigErrorKind::OutOfRange {
+                range: "FIRST-LAST within 1024-65535, FIRST below LAST, at least one even port with its odd neighbour",
+            },
+        );
+    }
+    for (name, tone) in media.tones.given() {
+        let at = format!("media.tones.{name}");
+        if tone.frequencies.is_empty() {
+            f.push(&format!("{at}.frequencies"), ConfigErrorKind::Empty);
+        } else if tone.cadence_ms.is_empty() {
+            f.push(&format!("{at}.cadence_ms"), ConfigErrorKind::Empty);
+        } else if let Err(e) = tone.tone().validate() {
+            f.push(&at, ConfigErrorKind::InvalidTone(e));
+        }
+    }
+    for (name, path) in &media.announcements {
+        let at = format!("media.announcements.{}", quote_key(name));
+        if !is_user_name(name) {
+            f.push(
+                &at,
+                ConfigErrorKind::Schema {
+                    message: "invalid announcement name: use 1 to 64 of a-z A-Z 0-9 . _ - + ~"
+                        .to_owned(),
+                },
+            );
+        } else if path.as_os_str().is_empty() {
+            f.push(&at, ConfigErrorKind::Empty);
+        }
+    }
+    if let Some(name) = &media.recall_announcement {
+        if !media.announcements.contains_key(name) && name != crate::media::BUILTIN_CHIME {
+            f.push(
+                "media.recall_announcement",
+                ConfigErrorKind::UnknownAnnouncement { name: name.clone() },
+            );
+        }
+    }
 }
 
 struct Findings(Vec<Finding>);

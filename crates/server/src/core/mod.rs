@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod trace;
 pub mod transactions;
 
+use crate::media::MediaHandle;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -162,6 +163,8 @@ pub struct Engine {
     waiting: HashMap<u64, PendingRegister>,
     next_purge: Option<Instant>,
     completion: completion::CompletionState,
+    /// callcomp's own RTP endpoints (recall progress, mixing); `None` in cores built without.
+    media: Option<MediaHandle>,
 }
 
 impl Engine {
@@ -192,6 +195,7 @@ impl Engine {
             waiting: HashMap::new(),
             next_purge: Some(now.instant + PURGE_INTERVAL),
             completion: completion::CompletionState::default(),
+            media: None,
             config,
         };
         let mut names: Vec<String> = engine.config.users.keys().cloned().collect();
@@ -203,6 +207,12 @@ impl Engine {
         }
         engine.report_registrations(now);
         engine
+    }
+
+    /// The core with the media plane `media` (`crate::media::spawn`).
+    pub fn with_media(mut self, media: MediaHandle) -> Engine {
+        self.media = Some(media);
+        self
     }
 
     /// Loads the completion requests read back from the store (at start, before any input);
@@ -424,6 +434,7 @@ impl Engine {
             events: &mut self.events,
             registrar: &self.registrar,
             config: &self.config,
+            media: self.media.as_ref(),
             now,
         };
         f(&mut self.b2bua, &mut cx)

@@ -68,6 +68,8 @@ struct Harness {
     /// Completion writes and other jobs that need no answer, in order.
     other_jobs: Vec<StoreJob>,
     branch: u32,
+    /// The media plane the recalls answer with (real sockets on loopback).
+    _media: crate::media::MediaThread,
 }
 
 impl Harness {
@@ -83,7 +85,10 @@ impl Harness {
             instant: Instant::now(),
             wall: Time::from_millis(1_800_000_000_000),
         };
-        let engine = Engine::new(config, switch, addr(SERVER), [9; 32], Vec::new(), now);
+        let sounds = crate::media::Sounds::builtin(config.media.tone_set());
+        let (media, media_thread) = crate::media::spawn(&config.media, sounds, None).unwrap();
+        let engine =
+            Engine::new(config, switch, addr(SERVER), [9; 32], Vec::new(), now).with_media(media);
         Harness {
             engine,
             now,
@@ -93,6 +98,7 @@ impl Harness {
             held: Vec::new(),
             other_jobs: Vec::new(),
             branch: 0,
+            _media: media_thread,
         }
     }
 
