@@ -191,6 +191,9 @@ pub struct Call {
     pub shadow: Option<CallRef>,
     /// The caller's line, when the caller is one of ours.
     pub caller_line: Option<String>,
+    /// The last SDP each side was sent (the caller's, then the callee's), so that an
+    /// intrusion can put the two back to each other as they were.
+    pub last_sdp: [Option<Vec<u8>>; 2],
 }
 
 impl Call {
@@ -212,6 +215,7 @@ impl Call {
             recall_settled: false,
             shadow: None,
             caller_line: None,
+            last_sdp: [None, None],
         }
     }
 
@@ -223,6 +227,21 @@ impl Call {
         }
     }
 
+    /// Notes the SDP body of `message`, which is on its way to `to`.
+    pub fn note_sdp(&mut self, to: Side, message: &Message) {
+        let sdp = message
+            .get_str(&callcomp_sip::header_name::HeaderName::ContentType)
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
+        if sdp && !message.body().is_empty() {
+            self.last_sdp[side_index(to)] = Some(message.body().to_vec());
+        }
+    }
+
+    /// The last SDP `side` was sent.
+    pub fn sdp_sent_to(&self, side: Side) -> Option<&[u8]> {
+        self.last_sdp[side_index(side)].as_deref()
+    }
+
     /// Whether nothing is left to wait for: the call is over and every fork settled.
     pub fn finished(&self) -> bool {
         let settled = |leg: &Leg| match leg {
@@ -232,6 +251,13 @@ impl Call {
         self.phase == Phase::Ended
             && settled(&self.caller)
             && self.callee.as_ref().is_none_or(settled)
+    }
+}
+
+const fn side_index(side: Side) -> usize {
+    match side {
+        Side::Caller => 0,
+        Side::Callee => 1,
     }
 }
 

@@ -195,6 +195,10 @@ pub struct B2bua {
     asks: Vec<held::PolicyAsk>,
     /// Re-INVITEs of our own, by call and side.
     reinvites: HashMap<(CallRef, Side), reinvite::OwnReinvite>,
+    /// Intrusions, by the call joined.
+    intrusions: HashMap<CallRef, intrude::Intrusion>,
+    /// Intruders' calls → the call each joins.
+    intruders: HashMap<CallRef, CallRef>,
 }
 
 impl B2bua {

@@ -175,6 +175,9 @@ impl B2bua {
         };
         let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(callee));
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.note_sdp(Side::Callee, &invite);
+        }
         self.attach_callee(id, out);
         let at = cx.now.instant + settings.no_answer_timeout;
         if let Some(call) = self.calls.get_mut(&id) {
@@ -334,6 +337,7 @@ impl B2bua {
             from_seq: caller_seq,
             to_seq: callee_seq,
         });
+        call.note_sdp(Side::Caller, &relayed);
         cx.sip.respond(&key, relayed.clone(), cx.now.instant);
         self.track_2xx(cx, id, Side::Caller, caller_seq, relayed, target);
         cx.fact(Fact::Answered { call: id });

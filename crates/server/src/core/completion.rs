@@ -27,25 +27,18 @@ use std::collections::{BTreeSet, HashMap};
 use callcomp_switch::completion::mode::OriginalCall;
 use callcomp_switch::completion::CompletionConfig as EngineConfig;
 use callcomp_switch::{
-    Action, CallRef, CompletionFact, CompletionId, CompletionMode, CompletionRequest, EventKind,
-    LineErr, Snapshot,
+    Action, CallRef, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
 };
 
 use super::{lock, Engine, Now, StoreFault, StoreJob};
 use crate::config::Config;
 use crate::store::StoredCompletion;
 
-/// The engine's settings from `[completion]`. Modes the server cannot deliver are not offered
-/// (DESIGN §2): `intrude` needs a media plane ([`crate::b2bua::intrude`]).
+/// The engine's settings from `[completion]`.
 pub fn engine_config(config: &Config) -> EngineConfig {
     let c = &config.completion;
     EngineConfig {
-        modes: c
-            .modes
-            .iter()
-            .copied()
-            .filter(|m| *m != CompletionMode::Intrude)
-            .collect(),
+        modes: c.modes.clone(),
         max_call_completions: c.max_call_completions,
         max_queue: c.max_queue,
         guard: std::time::Duration::from_millis(c.guard_ms),

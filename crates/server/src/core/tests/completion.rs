@@ -14,7 +14,7 @@ const MESSAGE: u32 = 0x8;
 const CAMPON: u32 = 0x1;
 
 /// `user`'s INVITE from its phone at `at` to `to`, with SDP_A.
-fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
+pub(super) fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
     let branch = h.next_branch();
     let text = format!(
         "INVITE sip:{to}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
@@ -27,12 +27,12 @@ fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
 }
 
 /// The requests sent to `at` since the last look (retransmitted responses left out).
-fn requests(h: &mut Harness, at: &str) -> Vec<Message> {
+pub(super) fn requests(h: &mut Harness, at: &str) -> Vec<Message> {
     h.take(at).into_iter().filter(Message::is_request).collect()
 }
 
 /// The one request sent to `at`.
-fn one_request(h: &mut Harness, at: &str) -> Message {
+pub(super) fn one_request(h: &mut Harness, at: &str) -> Message {
     let got = requests(h, at);
     assert_eq!(
         got.len(),
@@ -53,7 +53,7 @@ fn hang_up_alice(h: &mut Harness, to_bob: &Message) {
 }
 
 /// The id of `line`'s call in state `state`.
-fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
+pub(super) fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
     let switch = h.engine.switch();
     let switch = lock(&switch);
     let calls = switch.line_calls(line).unwrap();
@@ -66,7 +66,12 @@ fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
 }
 
 /// lineCompleteCall through the core, the store committing at once; the completion id.
-fn complete(h: &mut Harness, call: u32, mode: u32, message_id: u32) -> Result<u32, LineErr> {
+pub(super) fn complete(
+    h: &mut Harness,
+    call: u32,
+    mode: u32,
+    message_id: u32,
+) -> Result<u32, LineErr> {
     let ticket = h.engine.complete_call(call, mode, message_id, h.now)?;
     h.collect();
     let replies = h.engine.drain_replies();
@@ -446,8 +451,8 @@ fn refusals_and_limits() {
     );
     assert_eq!(
         h.engine.complete_call(call, 0x4, 0, h.now),
-        Err(LineErr::InvalCallComplMode),
-        "intrude is not offered"
+        Err(LineErr::InvalCallState),
+        "intrude needs the caller's INVITE held"
     );
     assert_eq!(
         h.engine.complete_call(call, CAMPON, 0, h.now),
@@ -676,7 +681,7 @@ fn restart_reloads_and_still_recalls() {
 
 /// A configuration where dave's busy calls are held 10 s and camp-ons wait at most 60 s;
 /// carol camps on and alice asks for callbacks by policy.
-const HOLD_CONFIG: &str = r#"
+pub(super) const HOLD_CONFIG: &str = r#"
 domain = "example.com"
 [sip]
 no_answer_timeout = "30s"
@@ -693,7 +698,7 @@ on_busy = "campon"
 "#;
 
 /// dave calls bob (busy in a call with alice): dave's INVITE is held with 183 + offer.
-fn dave_held(h: &mut Harness) -> (Message, u32) {
+pub(super) fn dave_held(h: &mut Harness) -> (Message, u32) {
     let (to_bob, _ok) = connected(h);
     h.register("dave", DAVE);
     invite_from(h, "dave", DAVE, "bob", "call-2");

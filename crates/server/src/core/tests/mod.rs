@@ -21,6 +21,7 @@ use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
 mod identity;
+mod intrude;
 mod operator;
 mod reinvite;
 mod third_party;
