@@ -15,13 +15,25 @@ const CAMPON: u32 = 0x1;
 
 /// `user`'s INVITE from its phone at `at` to `to`, with SDP_A.
 pub(super) fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
+    invite_with(h, user, at, to, call_id, SDP_A);
+}
+
+/// `user`'s INVITE from its phone at `at` to `to`, offering `sdp`.
+pub(super) fn invite_with(
+    h: &mut Harness,
+    user: &str,
+    at: &str,
+    to: &str,
+    call_id: &str,
+    sdp: &str,
+) {
     let branch = h.next_branch();
     let text = format!(
         "INVITE sip:{to}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
          To: <sip:{to}@example.com>\r\nFrom: <sip:{user}@example.com>;tag={user}1\r\nCall-ID: {call_id}\r\n\
          CSeq: 1 INVITE\r\nContact: <sip:{user}@{at}>\r\nContent-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{SDP_A}",
-        SDP_A.len()
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
     );
     h.recv(at, &text);
 }
