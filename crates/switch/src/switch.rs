@@ -695,6 +695,20 @@ impl Switch {
         now: Time,
         out: &mut Vec<Event>,
     ) {
+        let to = (Phase::Setup, CallState::Proceeding);
+        self.fire_on_held_call(id, completion, to, now, out);
+    }
+
+    /// A request fired on its held call `id`: the call takes reason `callcompletion` with the
+    /// id (`callinfo`), its session goes to phase `to.0` with no callee, the call to state `to.1`.
+    fn fire_on_held_call(
+        &mut self,
+        id: CallId,
+        completion: crate::completion::CompletionId,
+        to: (Phase, CallState),
+        now: Time,
+        out: &mut Vec<Event>,
+    ) {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -707,10 +721,10 @@ impl Switch {
             out.extend(events);
         }
         if let Some(s) = self.sessions.get_mut(&call_ref) {
-            s.phase = Phase::Setup;
+            s.phase = to.0;
             s.callee = None;
         }
-        self.enter(id, CallState::Proceeding, None, now, out);
+        self.enter(id, to.1, None, now, out);
     }
 
     /// An intrusion happened (digest §9.22, §9.25): the intruder's call takes reason
@@ -724,21 +738,8 @@ impl Switch {
         now: Time,
         out: &mut Vec<Event>,
     ) {
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
-        };
-        c.failure = None;
-        let call_ref = c.call_ref;
-        if let Ok(events) =
-            self.set_reason(id, CallReason::Callcompletion, Some(completion.get()), now)
-        {
-            out.extend(events);
-        }
-        if let Some(s) = self.sessions.get_mut(&call_ref) {
-            s.phase = Phase::Connected;
-            s.callee = None;
-        }
-        self.enter(id, CallState::Connected, None, now, out);
+        let to = (Phase::Connected, CallState::Connected);
+        self.fire_on_held_call(id, completion, to, now, out);
         let joined: Vec<CallId> = self.calls_of(into).iter().map(|c| c.id).collect();
         for appearance in joined {
             if let Ok(events) = self.set_reason(appearance, CallReason::Intrude, None, now) {

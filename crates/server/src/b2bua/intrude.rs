@@ -234,6 +234,7 @@ impl B2bua {
             return Err("an INVITE is in progress in the callee's call");
         }
         let mut parties = Vec::new();
+        let mut stage = Stage::Moving;
         for side in sides {
             let opened = media.offer();
             let Ok((endpoint, offer)) = opened else {
@@ -257,20 +258,8 @@ impl B2bua {
                     media.close(p.endpoint.id);
                     p.state = PartyState::Home;
                 }
-                let stage = Stage::Restoring;
-                self.intrusions.insert(
-                    into,
-                    Intrusion {
-                        id,
-                        intruder,
-                        mix: media.new_mix(),
-                        intruder_endpoint: None,
-                        parties,
-                        stage,
-                    },
-                );
-                self.finish_if_done(into);
-                return Err("the callee's call cannot be re-INVITEd");
+                stage = Stage::Restoring;
+                break;
             }
         }
         self.intrusions.insert(
@@ -281,9 +270,13 @@ impl B2bua {
                 mix: media.new_mix(),
                 intruder_endpoint: None,
                 parties,
-                stage: Stage::Moving,
+                stage,
             },
         );
+        if stage == Stage::Restoring {
+            self.finish_if_done(into);
+            return Err("the callee's call cannot be re-INVITEd");
+        }
         self.intruders.insert(intruder, into);
         Ok(())
     }

@@ -38,6 +38,17 @@ pub(super) fn invite_with(
     h.recv(at, &text);
 }
 
+/// The causes of the `completion` events with one, in order.
+pub(super) fn cancel_causes(h: &Harness) -> Vec<String> {
+    h.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Completion(c) => c.cause.map(|c| c.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The requests sent to `at` since the last look (retransmitted responses left out).
 pub(super) fn requests(h: &mut Harness, at: &str) -> Vec<Message> {
     h.take(at).into_iter().filter(Message::is_request).collect()
@@ -400,14 +411,7 @@ fn unanswered_recall_is_cancelled_and_uncomplete_stops_a_recall() {
     h.recv(DAVE, &reply(&recall, 487, "d1", DAVE, None));
     h.take(DAVE);
     assert!(!outstanding(&h, id));
-    let causes: Vec<String> = h
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Completion(c) => c.cause.map(|c| c.as_str().to_owned()),
-            _ => None,
-        })
-        .collect();
+    let causes = cancel_causes(&h);
     assert_eq!(causes, ["recall_unanswered"]);
 
     // Again, and this time the application cancels during the recall.

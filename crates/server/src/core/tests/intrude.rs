@@ -5,7 +5,9 @@
 use callcomp_sip::method::Method;
 use callcomp_switch::{CallReason, CallState};
 
-use super::completion::{call_in, complete, dave_held, invite_with, one_request, HOLD_CONFIG};
+use super::completion::{
+    call_in, cancel_causes, complete, dave_held, invite_with, one_request, HOLD_CONFIG,
+};
 use super::*;
 
 const INTRUDE: u32 = 0x4;
@@ -148,14 +150,7 @@ fn a_refused_move_fails_the_intrusion_and_puts_the_other_back() {
     assert_eq!(back.body(), SDP_B.as_bytes());
     let dave: Vec<u16> = h.take(DAVE).iter().filter_map(Message::status).collect();
     assert_eq!(dave, [486]);
-    let causes: Vec<String> = h
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Completion(c) => c.cause.map(|c| c.as_str().to_owned()),
-            _ => None,
-        })
-        .collect();
+    let causes = cancel_causes(&h);
     assert_eq!(causes, ["intrusion_failed"]);
 }
 
