@@ -4,8 +4,10 @@
 //! The callback flow: alice calls bob, who is not registered (480 with the offer `m=NL`); the
 //! application asks for a callback on alice's busy call; bob's phone registers; after the guard
 //! callcomp rings alice's phone showing `"Callback: bob"` with the RFC 6910 Call-Info and no
-//! SDP (`uas_recall.xml` checks all three); alice answers with her offer; bob's phone is called
-//! with that offer untouched (`uas_answer.xml` checks it) and answers; alice hangs up.
+//! SDP (`uas_recall.xml` checks all three); alice answers with her offer and is acknowledged at
+//! once with callcomp's own answer (she hears ringback from callcomp's media); bob's phone is
+//! called with callcomp's offer (`uas_answer_recall.xml` checks it), answers, and hangs up;
+//! callcomp relays his BYE to alice.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -79,14 +81,14 @@ fn alice_calls_absent_bob(sip: SocketAddr) {
         .assert_success();
 }
 
-/// bob's phone: registers, then takes the call and expects alice's offer.
+/// bob's phone: registers, then takes the recall's call (callcomp's offer) and hangs up.
 fn bob_phone(sip: SocketAddr) -> Phone {
     Phone::start(
         Sipp::new("phone.xml")
             .user("bob")
             .remote(sip)
             .auth("bob", &common::password_of("bob"))
-            .ooc("uas_answer.xml"),
+            .ooc("uas_answer_recall.xml"),
     )
 }
 

@@ -212,7 +212,7 @@ fn ccnr_callback_fires_after_the_callees_own_call() {
     assert_eq!(listed[0]["state"], "queued", "{listed:?}");
 
     // bob's phone is back for the recall's second leg; then bob calls carol and hangs up.
-    let bob = phone_on(&server, "bob", "uas_answer.xml", bob_port, 0);
+    let bob = phone_on(&server, "bob", "uas_answer_recall.xml", bob_port, 0);
     let carol = phone_on(&server, "carol", "uas_answer.xml", free_port(), 0);
     common::call(
         carol,
@@ -395,14 +395,14 @@ fn two_callers_are_served_in_the_order_they_asked() {
 
     carol.wait().assert_success();
     bob_first.wait().assert_success();
-    let bob = phone_on(&server, "bob", "uas_answer.xml", bob_port, 0);
+    let bob = phone_on(&server, "bob", "uas_answer_recall.xml", bob_port, 0);
     let alice = alice.wait();
     alice.assert_success();
     assert!(alice.logged("recall taken"), "{}", alice.report);
     // dave cannot have been recalled yet: bob was talking with alice until now.
     assert!(dave.running(), "dave was recalled before alice");
     bob.wait().assert_success();
-    let bob = phone_on(&server, "bob", "uas_answer.xml", bob_port, 0);
+    let bob = phone_on(&server, "bob", "uas_answer_recall.xml", bob_port, 0);
     dave.wait_for_log("recall taken", STEP).unwrap();
     let dave = dave.wait();
     dave.assert_success();
@@ -436,7 +436,7 @@ fn a_third_party_gets_486_while_the_callee_is_reserved() {
     events.wait_until(STEP, |seen| !completion_lines(seen, "ready").is_empty());
     // The guard runs: bob is free but reserved for alice.
     busy_486(&server, "dave");
-    let bob = phone_on(&server, "bob", "uas_answer.xml", bob_port, 0);
+    let bob = phone_on(&server, "bob", "uas_answer_recall.xml", bob_port, 0);
     alice.wait().assert_success();
     bob.wait().assert_success();
     // dave's call came (and was refused) before alice's recall started, i.e. in the guard.
@@ -482,7 +482,7 @@ fn cancel_stops_the_recall() {
 
     carol.wait().assert_success();
     bob_first.wait().assert_success();
-    let bob = phone_on(&server, "bob", "uas_answer.xml", bob_port, 0);
+    let bob = phone_on(&server, "bob", "uas_answer_recall.xml", bob_port, 0);
     let dave = dave.wait();
     dave.assert_success();
     assert!(dave.logged("recall taken"), "{}", dave.report);

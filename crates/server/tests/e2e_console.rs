@@ -154,7 +154,7 @@ fn console_requests_a_callback_and_shows_the_recall_live_with_a_token() {
         "busy-call" => caller_to_absent(&server.borrow(), "alice", "bob"),
         // Same ports, same store: the request and alice's binding come back from disk.
         "restart" => server.borrow_mut().restart(),
-        "callee-registers" => bob = Some(server.borrow().phone("bob", "uas_answer.xml")),
+        "callee-registers" => bob = Some(server.borrow().phone("bob", "uas_answer_recall.xml")),
         other => panic!("unknown step {other}"),
     });
     let alice = alice.wait();

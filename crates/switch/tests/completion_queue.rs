@@ -215,9 +215,14 @@ fn guard_zero_fires_at_once() {
     );
 }
 
+/// With one attempt allowed, an unanswered recall ends the request (retention with more
+/// attempts: `completion_recall_outcome.rs`).
 #[test]
 fn recall_unanswered_ends_and_the_next_waiter_goes() {
-    let mut rig = Rig::new();
+    let mut rig = Rig::with(CompletionConfig {
+        recall_attempts: 1,
+        ..config()
+    });
     let talk = rig.connect("bob", "dave", 0);
     let a = rig.busy("alice", "bob", 1);
     let (first, _) = rig.complete(a, CompletionMode::Callback, 2);

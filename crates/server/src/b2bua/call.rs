@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, CompletionId, Side};
+use callcomp_switch::{CallRef, Side};
 
 use super::dialog::Dialog;
 use super::fork::Outgoing;
+use super::recall::Recall;
 use crate::transport::Target;
 
 /// The caller's side of an ordinary call: callcomp answers the caller's INVITE as UAS.
@@ -157,7 +158,7 @@ pub struct Unacked {
 }
 
 /// One call through the B2BUA.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Call {
     /// The call's handle, shared with the switch.
     pub id: CallRef,
@@ -181,11 +182,8 @@ pub struct Call {
     pub unacked: Vec<Unacked>,
     /// Whether the no-answer timer is armed.
     pub ringing_timer: Option<Instant>,
-    /// For a callback recall, its completion request.
-    pub recall: Option<CompletionId>,
-    /// Whether the recall's outcome (connected, or how it failed) was told to the engine, or
-    /// the engine cancelled the recall itself: nothing more is reported.
-    pub recall_settled: bool,
+    /// For a callback recall, its request and stage (`super::recall`).
+    pub recall: Option<Recall>,
     /// For a recall, the switch's handle of the callee's side: the recall's own handle shows
     /// the caller's line an offered call, this one shows the callee's line its call.
     pub shadow: Option<CallRef>,
@@ -212,7 +210,6 @@ impl Call {
             unacked: Vec::new(),
             ringing_timer: None,
             recall: None,
-            recall_settled: false,
             shadow: None,
             caller_line: None,
             last_sdp: [None, None],

@@ -3,8 +3,8 @@
 //!
 //! - a callback recall is a third-party call ([`super::join`]) that rings the caller's phone
 //!   showing the callee (`"Callback: Bob Jones" <sip:bob@…>` with the callee's
-//!   `display_name`, else its line name; RFC 6910 `Call-Info`), then calls the callee with the
-//!   caller's offer;
+//!   `display_name`, else its line name; RFC 6910 `Call-Info`), then ([`super::recall`])
+//!   answers her with callcomp's ringback and calls the callee;
 //! - a message is a SIP MESSAGE (text/plain) to every registered contact of the callee, from
 //!   the caller's display name;
 //!   the first 2xx delivers it;
@@ -17,12 +17,13 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 
-use callcomp_switch::{CallRef, CompletionFact, CompletionId, Fact, Side};
+use callcomp_switch::{CallRef, CompletionFact, CompletionId};
 
 use super::call::{Attempt, Leg, Phase};
 use super::dialog::name_addr;
 use super::join::{JoinRequest, MakeCallError};
 use super::offer::add_offer;
+use super::recall::RecallStage;
 use super::{B2bua, Client, Ctx, Timer};
 use crate::core::ids;
 
@@ -51,46 +52,10 @@ impl B2bua {
         let Some(call) = self.recalls.remove(&id) else {
             return;
         };
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.recall_settled = true;
+        if let Some(recall) = self.calls.get_mut(&call).and_then(|c| c.recall.as_mut()) {
+            recall.stage = RecallStage::Settled;
         }
         self.drop_call(cx, call, callcomp_switch::Side::Caller);
-    }
-
-    /// Tells the engine how recall call `call` went, once: `fact` builds the fact from the
-    /// request id. Nothing happens for a call that is not a recall or already settled.
-    pub(super) fn recall_outcome(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        call: CallRef,
-        fact: impl FnOnce(CompletionId) -> CompletionFact,
-    ) {
-        let Some(c) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let Some(id) = c.recall.filter(|_| !c.recall_settled) else {
-            return;
-        };
-        c.recall_settled = true;
-        self.recalls.remove(&id);
-        cx.completion_fact(fact(id));
-    }
-
-    /// A recall whose caller side never connected: the engine learns whether the phone
-    /// simply did not answer (`unanswered`: the request ends with `recall_unanswered`) or the
-    /// recall failed otherwise, and the recall call ends on the caller's side.
-    pub(super) fn recall_not_taken(&mut self, cx: &mut Ctx<'_>, call: CallRef, unanswered: bool) {
-        self.recall_outcome(cx, call, |id| {
-            if unanswered {
-                CompletionFact::RecallUnanswered { id }
-            } else {
-                CompletionFact::RecallFailed { id }
-            }
-        });
-        cx.fact(Fact::Hangup {
-            call,
-            by: Side::Caller,
-        });
     }
 
     /// Action `SendMessage`: a MESSAGE with `text` from `from` to every contact of `to`.

@@ -3,10 +3,11 @@
 //! the destination; the destination's 2xx carries the answer, which goes in the ACK to the
 //! phone (and the destination gets its ACK). From then on the call is an ordinary B2BUA call.
 //!
-//! `lineMakeCall` (`POST /v1/lines/{line}/calls`) uses it, and so will the callback recall
-//! of call completion (the phone rings showing the callee, then the callee is called). A
-//! failure on either side tears both down: the phone's 2xx is acknowledged and ended with a
-//! BYE, the destination's INVITE is cancelled.
+//! `lineMakeCall` (`POST /v1/lines/{line}/calls`) uses it as is. The callback recall of call
+//! completion starts the same way (the phone rings showing the callee) but answers the
+//! phone's offer with callcomp's own media ([`super::recall`]). A failure on either side of a
+//! `lineMakeCall` tears both down: the phone's 2xx is acknowledged and ended with a BYE, the
+//! destination's INVITE is cancelled.
 
 use callcomp_sip::header_name::HeaderName;
 use callcomp_sip::headers::cseq::CSeq;
@@ -15,13 +16,14 @@ use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{
-    CallReason, CallRef, CallerLeg, CompletionFact, CompletionId, Fact, Failure, Party, Side,
+    CallReason, CallRef, CallerLeg, CompletionFact, CompletionId, Fact, Party, Side,
 };
 
 use super::call::{Call, Leg, Phase, ThirdParty};
 use super::classify::{classify, Outcome};
 use super::dialog::{copy_end_to_end, name_addr};
 use super::fork::{ForkEvent, Outgoing};
+use super::recall::{Recall, RecallStage};
 use super::{B2bua, Client, Ctx, Timer};
 use crate::core::ids;
 use crate::registrar::aor_user;
@@ -130,7 +132,10 @@ impl B2bua {
         let mut call = Call::new(id, Leg::Out(out));
         call.third_party = Some(ThirdParty::RingingPhone);
         call.callee_line = Some(req.to.clone());
-        call.recall = req.recall;
+        call.recall = req.recall.map(|id| Recall {
+            id,
+            stage: RecallStage::RingingCaller,
+        });
         self.calls.insert(id, call);
         if let Some(cid) = req.recall {
             self.recalls.insert(cid, id);
@@ -158,11 +163,7 @@ impl B2bua {
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.phase = Phase::Ended;
                 }
-                let answered_no = matches!(
-                    self.calls.get(&id).map(|c| &c.caller),
-                    Some(Leg::Out(Outgoing { best: Some(_), .. }))
-                );
-                self.recall_not_taken(cx, id, answered_no);
+                self.recall_not_taken(cx, id);
             }
             (Side::Callee, ForkEvent::Provisional(response)) => {
                 let Some(call) = self.calls.get_mut(&id) else {
@@ -170,9 +171,6 @@ impl B2bua {
                 };
                 if matches!(response.status(), Some(180 | 183)) && call.attempt.ring() {
                     if call.recall.is_some() {
-                        self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected {
-                            id: cid,
-                        });
                         self.shadow_fact(cx, id, |call| Fact::Ringing { call });
                     } else {
                         cx.fact(Fact::Ringing { call: id });
@@ -180,19 +178,16 @@ impl B2bua {
                 }
             }
             (Side::Callee, ForkEvent::Answered(answer)) => {
+                if self.calls.get(&id).is_some_and(|c| c.recall.is_some()) {
+                    return self.recall_callee_answered(cx, id, &answer);
+                }
                 self.disarm(id, Timer::NoAnswer);
                 self.ack_out(cx, id, Side::Callee, None);
                 self.ack_out(cx, id, Side::Caller, Some(&answer));
-                let recall = self.calls.get_mut(&id).and_then(|call| {
+                if let Some(call) = self.calls.get_mut(&id) {
                     call.phase = Phase::Connected;
-                    call.recall
-                });
-                if recall.is_some() {
-                    self.recall_outcome(cx, id, |cid| CompletionFact::RecallConnected { id: cid });
-                    self.shadow_fact(cx, id, |call| Fact::Answered { call });
-                } else {
-                    cx.fact(Fact::Answered { call: id });
                 }
+                cx.fact(Fact::Answered { call: id });
             }
             (Side::Callee, ForkEvent::Failed) => {
                 let outcome = match self.calls.get(&id).and_then(|c| c.callee.as_ref()) {
@@ -220,12 +215,15 @@ impl B2bua {
             return;
         }
         call.third_party = Some(ThirdParty::CallingDestination);
-        let recall = call.recall;
+        let recall = call.recall.as_ref().map(|r| r.id);
         let Some(dest) = call.callee_line.clone() else {
             return;
         };
+        if recall.is_some() && !self.recall_caller_answered(cx, id, &answer) {
+            return;
+        }
         if let Some(cid) = recall {
-            // The caller took the recall: its line's call is connected (to callcomp, for now).
+            // The caller took the recall: its line's call is connected (to callcomp's ringback).
             cx.completion_fact(CompletionFact::RecallAnswered { id: cid });
             cx.fact(Fact::Answered { call: id });
         } else {
@@ -287,13 +285,16 @@ impl B2bua {
         let dest_aor = cx.aor(&dest);
         let mut invite = new_invite(cx, &dest_aor, &from, &dest_aor);
         copy_end_to_end(&answer, &mut invite);
+        let ring = match recall {
+            Some(_) if !self.recall_offer(cx, id, &mut invite) => {
+                return self.join_failed(cx, id, Outcome::NotRegistered);
+            }
+            Some(_) => cx.config.completion.recall_callee_ring,
+            None => settings.no_answer_timeout,
+        };
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
         self.attach_callee(id, out);
-        self.arm(
-            cx.now.instant + settings.no_answer_timeout,
-            id,
-            Timer::NoAnswer,
-        );
+        self.arm(cx.now.instant + ring, id, Timer::NoAnswer);
     }
 
     /// The third-party call failed on the destination's side (or the phone did not answer
@@ -317,35 +318,17 @@ impl B2bua {
             if let Leg::Out(phone) = &mut call.caller {
                 phone.abandon(cx.sip, cx.now);
             }
-            let timed_out = matches!(outcome, Outcome::NoAnswerTimer);
-            self.recall_not_taken(cx, id, timed_out);
+            self.recall_not_taken(cx, id);
             self.reap(id);
             return;
+        }
+        if recall {
+            // The caller hears callcomp's media: a busy tone, then the BYE.
+            return self.recall_callee_outcome(cx, id, &outcome);
         }
         self.ack_out(cx, id, Side::Caller, None);
         self.send_bye(cx, id, Side::Caller);
         let classified = classify(&outcome, rang);
-        if recall {
-            let busy = classified.failure == Failure::Busy;
-            self.recall_outcome(cx, id, |cid| {
-                if busy {
-                    CompletionFact::RecallCalleeBusy { id: cid }
-                } else {
-                    CompletionFact::RecallFailed { id: cid }
-                }
-            });
-            cx.fact(Fact::Hangup {
-                call: id,
-                by: Side::Caller,
-            });
-            self.shadow_fact(cx, id, |call| Fact::Failed {
-                call,
-                cause: classified.failure,
-                caller_leg: CallerLeg::Released,
-            });
-            self.reap(id);
-            return;
-        }
         cx.fact(Fact::Failed {
             call: id,
             cause: classified.failure,

@@ -11,6 +11,8 @@
 //! - [`held`]: a caller's INVITE held open after a busy, kept by camp-on, put through;
 //! - [`intrude`]: an intruder joined into the callee's call;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
+//! - [`recall`]: the callback recall with progress: callcomp answers the caller with its own
+//!   media (ringback) while the callee rings, then relays the two;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer.
 //!
 //! The B2BUA is sans-IO like the layers under it: every entry point takes a [`Ctx`] with the
@@ -26,6 +28,7 @@ pub mod held;
 pub mod intrude;
 pub mod join;
 pub mod offer;
+pub mod recall;
 pub mod reinvite;
 pub mod relay;
 pub mod setup;
@@ -172,6 +175,8 @@ enum Timer {
     Queued,
     /// A re-INVITE of ours on this side met glare (491) and is sent again.
     ReinviteRetry(Side),
+    /// A recall's caller heard the busy tone long enough: BYE.
+    RecallFarewell,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -235,6 +240,7 @@ impl B2bua {
                 Timer::BusyHold => self.busy_hold_over(cx, call),
                 Timer::Queued => self.queued_keepalive(cx, call),
                 Timer::ReinviteRetry(side) => self.reinvite_retry(cx, call, side),
+                Timer::RecallFarewell => self.recall_farewell_over(cx, call),
             }
         }
     }
@@ -392,6 +398,13 @@ impl B2bua {
         if call.phase == Phase::Ended {
             return true;
         }
+        // A recall still waiting for its outcome: the caller's side gave up on it.
+        self.recall_outcome(cx, id, recall::RecallStage::Settled, |cid| {
+            CompletionFact::RecallUnanswered { id: cid }
+        });
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
         let status = if by == Side::Caller { 487 } else { 603 };
         let mut byes = Vec::new();
         for side in [Side::Caller, Side::Callee] {

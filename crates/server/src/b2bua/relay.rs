@@ -114,6 +114,12 @@ impl B2bua {
         if method == Method::Bye && ended {
             return respond(cx, 200, None);
         }
+        if method == Method::Bye && side == Side::Caller && self.recall_caller_bye(cx, id) {
+            return respond(cx, 200, None);
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return respond(cx, 481, None);
+        };
         let Some(peer) = call.leg_mut(other(side)).and_then(Leg::dialog_mut) else {
             if method == Method::Bye {
                 // The other side has no dialog yet: the BYE ends the call attempt.
@@ -298,6 +304,22 @@ impl B2bua {
         side: Side,
         body: Option<&Message>,
     ) {
+        self.ack_out_with(cx, id, side, |ack| {
+            if let Some(from) = body {
+                copy_end_to_end(from, ack);
+            }
+        });
+    }
+
+    /// Sends the ACK for the INVITE 2xx of `side` ourselves, `fill` adding its body, unless
+    /// one was sent already.
+    pub(super) fn ack_out_with(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: CallRef,
+        side: Side,
+        fill: impl FnOnce(&mut Message),
+    ) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -315,9 +337,7 @@ impl B2bua {
             return;
         };
         let mut ack = dialog.ack(seq, cx.sip);
-        if let Some(from) = body {
-            copy_end_to_end(from, &mut ack);
-        }
+        fill(&mut ack);
         let target = dialog.target;
         cx.sip.send(&ack, target);
         call.pending_acks

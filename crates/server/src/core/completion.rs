@@ -43,6 +43,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         max_queue: c.max_queue,
         guard: std::time::Duration::from_millis(c.guard_ms),
         recall_ring: c.recall_ring,
+        recall_attempts: c.recall_attempts,
         campon_max: c.campon_max,
         ccbs_expiry: c.ccbs_expiry,
         ccnr_expiry: c.ccnr_expiry,

@@ -116,7 +116,7 @@ impl Engine {
         let holds_leg = r.held_leg().is_some();
         let legs = self.lines.get(&r.line).map_or(0, |l| l.open_legs);
         let reachable = holds_leg || self.registered(&r.line) != Some(false);
-        legs <= u32::from(holds_leg) && reachable && !r.suspended_by_caller
+        legs <= u32::from(holds_leg) && reachable && !r.suspended_by_caller && !r.caller_found_busy
     }
 
     /// Marks the condition met for the not-yet-met queued requests on `callee` that `hit` picks.
@@ -187,6 +187,9 @@ impl Engine {
             .unwrap_or_default();
         let mut targets = Vec::new();
         for id in ids {
+            if let Some(r) = self.requests.get_mut(&id) {
+                r.caller_found_busy = false;
+            }
             if self.resume_one(id) {
                 if let Some(r) = self.requests.get(&id) {
                     targets.push(r.target.clone());

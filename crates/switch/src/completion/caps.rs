@@ -30,6 +30,9 @@ pub struct CompletionConfig {
     pub guard: Duration,
     /// How long a recall rings the caller.
     pub recall_ring: Duration,
+    /// Recalls of one request that may fail (caller or callee not answering, callee busy)
+    /// before the request ends; each failure puts it back in its queue (RFC 6910 §7.4).
+    pub recall_attempts: u32,
     /// The longest a camp-on waits.
     pub campon_max: Duration,
     /// Lifetime of a request made on busy.
@@ -52,6 +55,7 @@ impl Default for CompletionConfig {
             max_queue: 10,
             guard: Duration::from_millis(1_500),
             recall_ring: Duration::from_secs(20),
+            recall_attempts: 3,
             campon_max: Duration::from_secs(300),
             ccbs_expiry: Duration::from_secs(3_600),
             ccnr_expiry: Duration::from_secs(7_200),

@@ -286,6 +286,8 @@ impl Engine {
             waiting_since: now,
             suspended_by_caller: false,
             recall_until: None,
+            recall_failures: 0,
+            caller_found_busy: false,
         }
     }
 
@@ -425,7 +427,7 @@ impl Engine {
             }
             CompletionFact::RecallUnanswered { id } => {
                 self.expect(id, kind, RequestState::Recalling, None)?;
-                self.end(id, End::Cancelled(CancelCause::RecallUnanswered), now);
+                self.recall_attempt_failed(id, CancelCause::RecallUnanswered, now);
             }
             CompletionFact::RecallFailed { id } => {
                 self.expect(id, kind, RequestState::Recalling, None)?;
@@ -448,9 +450,14 @@ impl Engine {
                 }
                 self.end(id, End::Completed, now);
             }
-            CompletionFact::RecallCalleeBusy { id } => {
+            CompletionFact::RecallCalleeBusy { id }
+            | CompletionFact::RecallCalleeNoAnswer { id } => {
                 self.expect(id, kind, RequestState::Recalling, None)?;
-                self.retain(id, now);
+                self.recall_attempt_failed(id, CancelCause::RecallCalleeUnavailable, now);
+            }
+            CompletionFact::RecallCallerBusy { id } => {
+                self.expect(id, kind, RequestState::Recalling, None)?;
+                self.recall_caller_busy(id, now);
             }
             CompletionFact::MessageDelivered { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Message))?;
@@ -504,7 +511,7 @@ impl Engine {
                     });
                     if due {
                         self.action(Action::CancelRecall { id });
-                        self.end(id, End::Cancelled(CancelCause::RecallUnanswered), now);
+                        self.recall_attempt_failed(id, CancelCause::RecallUnanswered, now);
                     }
                 }
                 Timer::Hold(callee) => {

@@ -47,7 +47,8 @@ pub enum CompletionFact {
         /// The request.
         id: CompletionId,
     },
-    /// The caller rejected the recall or let it ring out.
+    /// The caller rejected the recall or let it ring out: the request goes back to its queue
+    /// until `recall_attempts` recalls failed, then ends `recall_unanswered`.
     RecallUnanswered {
         /// The request.
         id: CompletionId,
@@ -57,13 +58,26 @@ pub enum CompletionFact {
         /// The request.
         id: CompletionId,
     },
-    /// The recall's callee leg is set up (alerting or answered): the request has fired.
+    /// The callee answered the recall: the request has fired (completed).
     RecallConnected {
         /// The request.
         id: CompletionId,
     },
-    /// The recall found the callee busy again: the request keeps its place (retention).
+    /// The recall found the callee busy again: the request keeps its place (RFC 6910 §7.4
+    /// retention) until `recall_attempts` recalls failed.
     RecallCalleeBusy {
+        /// The request.
+        id: CompletionId,
+    },
+    /// The callee's phone rang for the recall and was not answered (`recall_callee_ring`, or
+    /// it refused): as [`Self::RecallCalleeBusy`].
+    RecallCalleeNoAnswer {
+        /// The request.
+        id: CompletionId,
+    },
+    /// The caller's phone answered the recall busy: the request is suspended (not counted as
+    /// an attempt) and resumes when the caller is free.
+    RecallCallerBusy {
         /// The request.
         id: CompletionId,
     },
@@ -111,6 +125,8 @@ impl CompletionFact {
             CompletionFact::RecallFailed { .. } => "recall_failed",
             CompletionFact::RecallConnected { .. } => "recall_connected",
             CompletionFact::RecallCalleeBusy { .. } => "recall_callee_busy",
+            CompletionFact::RecallCalleeNoAnswer { .. } => "recall_callee_no_answer",
+            CompletionFact::RecallCallerBusy { .. } => "recall_caller_busy",
             CompletionFact::MessageDelivered { .. } => "message_delivered",
             CompletionFact::MessageFailed { .. } => "message_failed",
             CompletionFact::IntrusionJoined { .. } => "intrusion_joined",

@@ -13,7 +13,8 @@
 //! - [`validate`]: DESIGN §2.1's checks, in order.
 //! - [`queue`]: one callee's FIFO queue.
 //! - [`engine`]: the engine's tables, acceptance, facts, timers, ends; with `availability`
-//!   (who is free, met conditions) and `selection` (queue walk, guard, firing, retention).
+//!   (who is free, met conditions), `selection` (queue walk, guard, firing, retention) and
+//!   `recall_outcome` (a recall's failures: back in the queue, suspended, or the end).
 //! - [`io`]: the facts the server reports and the actions it must take.
 //! - [`events`]: `reply`, `linedevstate`, `completion`.
 //! - [`snapshot`]: export and import across a restart.
@@ -26,6 +27,7 @@ pub mod events;
 pub mod io;
 pub mod mode;
 pub mod queue;
+mod recall_outcome;
 pub mod request;
 mod selection;
 pub mod snapshot;

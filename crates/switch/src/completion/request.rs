@@ -77,6 +77,8 @@ pub enum CancelCause {
     RecallUnanswered,
     /// The recall could not reach the caller's phone at all.
     RecallFailed,
+    /// The callee was busy or did not answer on each of `recall_attempts` recalls.
+    RecallCalleeUnavailable,
     /// The callee's line was removed from the configuration.
     CalleeDeleted,
     /// The caller's line was removed from the configuration.
@@ -99,6 +101,7 @@ impl CancelCause {
             CancelCause::Expired => "expired",
             CancelCause::RecallUnanswered => "recall_unanswered",
             CancelCause::RecallFailed => "recall_failed",
+            CancelCause::RecallCalleeUnavailable => "recall_callee_unavailable",
             CancelCause::CalleeDeleted => "callee_deleted",
             CancelCause::CallerDeleted => "caller_deleted",
             CancelCause::CallerUnregistered => "caller_unregistered",
@@ -165,6 +168,14 @@ pub struct CompletionRequest {
     /// While recalling: when the recall counts as unanswered. Not exported.
     #[serde(skip)]
     pub recall_until: Option<Time>,
+    /// Recalls of this request that failed so far (caller or callee did not answer, callee
+    /// busy); at `recall_attempts` the request ends. Stored with the request.
+    #[serde(default)]
+    pub recall_failures: u32,
+    /// The caller's phone answered a recall busy: the caller counts as not free until a sign
+    /// that it is (see `recall_outcome`). Not exported.
+    #[serde(skip)]
+    pub caller_found_busy: bool,
 }
 
 impl CompletionRequest {
@@ -201,6 +212,7 @@ mod tests {
             CancelCause::Expired,
             CancelCause::RecallUnanswered,
             CancelCause::RecallFailed,
+            CancelCause::RecallCalleeUnavailable,
             CancelCause::CalleeDeleted,
             CancelCause::CallerDeleted,
             CancelCause::CallerUnregistered,

@@ -165,7 +165,10 @@ impl Engine {
         }
     }
 
-    /// Retention: the recall found the callee busy; the request waits again in its place.
+    /// Retention: a recall failed; the request waits again in its place. Its condition is
+    /// met at once if the callee is in a call (it fires when that call ends), else it waits
+    /// for the callee's next activity, as on acceptance. The server closes the recall's own
+    /// leg to the callee before it reports the failure, so that leg does not count.
     pub(crate) fn retain(&mut self, id: CompletionId, now: Time) {
         let Some(r) = self.requests.get(&id) else {
             return;

@@ -156,9 +156,11 @@ fn assert_recall(m: &Message) {
 }
 
 /// CCBS: bob busy in a call with alice; dave asks for a callback; bob hangs up; after the
-/// guard dave's phone rings showing bob; dave answers; bob is called with dave's offer.
+/// guard dave's phone rings showing bob; dave answers and is answered at once by callcomp's
+/// media (ringback); bob is called with callcomp's offer; the request completes when bob
+/// answers.
 #[test]
-fn callback_on_busy_recalls_the_caller_then_calls_the_callee_with_its_offer() {
+fn callback_on_busy_recalls_the_caller_answers_her_then_calls_the_callee() {
     let mut h = Harness::new();
     let (to_bob, _ok) = connected(&mut h);
     h.register("dave", DAVE);
@@ -200,23 +202,34 @@ fn callback_on_busy_recalls_the_caller_then_calls_the_callee_with_its_offer() {
     assert_eq!(stored(&h)[0].state, "recalling");
 
     h.recv(DAVE, &reply(&recall, 200, "d1", DAVE, Some(SDP_A)));
-    let to_bob = h.one(BOB);
-    assert_eq!(label(&to_bob), "INVITE");
-    assert_eq!(to_bob.body(), SDP_A.as_bytes(), "bob gets dave's offer");
-    assert!(header(&to_bob, HeaderName::From).contains("sip:dave@example.com"));
-    assert!(
-        outstanding(&h, id),
-        "not completed before the callee leg is set up"
-    );
-
-    h.recv(BOB, &reply(&to_bob, 180, "b2", BOB, None));
-    assert!(!outstanding(&h, id), "completed once bob's phone alerts");
-    assert!(stored(&h).is_empty(), "the row is deleted");
-    h.recv(BOB, &reply(&to_bob, 200, "b2", BOB, Some(SDP_B)));
-    assert_eq!(label(&h.one(BOB)), "ACK");
+    // dave is acknowledged at once, with callcomp's answer to his offer (RFC 3264).
     let ack = h.one(DAVE);
     assert_eq!(label(&ack), "ACK");
-    assert_eq!(ack.body(), SDP_B.as_bytes());
+    let answer = String::from_utf8(ack.body().to_vec()).unwrap();
+    assert!(answer.contains("c=IN IP4 127.0.0.1\r\n"), "{answer}");
+    assert!(
+        answer.contains(" RTP/AVP 0\r\n"),
+        "PCMU as offered: {answer}"
+    );
+    assert_eq!(header(&ack, HeaderName::ContentType), "application/sdp");
+    let to_bob = h.one(BOB);
+    assert_eq!(label(&to_bob), "INVITE");
+    let offer = String::from_utf8(to_bob.body().to_vec()).unwrap();
+    assert!(
+        offer.contains("c=IN IP4 127.0.0.1\r\n") && offer.contains("RTP/AVP 0 8 101"),
+        "bob gets callcomp's offer: {offer}"
+    );
+    assert!(header(&to_bob, HeaderName::From).contains("sip:dave@example.com"));
+    assert!(outstanding(&h, id), "not completed before bob answers");
+
+    h.recv(BOB, &reply(&to_bob, 180, "b2", BOB, None));
+    assert!(outstanding(&h, id), "not completed while bob's phone rings");
+    assert_eq!(stored(&h)[0].state, "recalling");
+    h.recv(BOB, &reply(&to_bob, 200, "b2", BOB, Some(SDP_B)));
+    assert_eq!(label(&h.one(BOB)), "ACK");
+    assert!(h.take(DAVE).is_empty(), "dave was acknowledged already");
+    assert!(!outstanding(&h, id), "completed once bob answers");
+    assert!(stored(&h).is_empty(), "the row is deleted");
     let switch = h.engine.switch();
     let switch = lock(&switch);
     assert_eq!(
@@ -335,6 +348,31 @@ fn message_for_an_unregistered_callee_waits_for_its_registration() {
     assert!(!outstanding(&h, id));
 }
 
+/// With attempts left, a recall the caller does not answer puts the request back in the
+/// queue (RFC 6910 §7.4 retention) instead of ending it.
+#[test]
+fn an_unanswered_recall_with_attempts_left_goes_back_to_the_queue() {
+    let mut h = Harness::new();
+    let (to_bob, _ok) = connected(&mut h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(&mut h, "call-2");
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_millis(1_500));
+    let recall = one_request(&mut h, DAVE);
+    h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
+    h.events.clear();
+    h.advance(Duration::from_secs(20));
+    assert_eq!(label(&one_request(&mut h, DAVE)), "CANCEL");
+    assert!(outstanding(&h, id), "retained, not cancelled");
+    assert_eq!(stored(&h)[0].state, "queued");
+    let ended = h
+        .events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Completion(c) if c.cause.is_some()));
+    assert!(!ended, "no cancel event");
+}
+
 /// Two callers waiting on bob are served in the order they asked.
 #[test]
 fn two_callers_are_recalled_in_order() {
@@ -390,11 +428,13 @@ fn two_callers_are_recalled_in_order() {
     assert_recall(&one_request(&mut h, CAROL));
 }
 
-/// A recall nobody answers stops after `recall_ring` and the request is cancelled; a
-/// cancelled request stops its recall at once.
+/// A recall nobody answers stops after `recall_ring`, and with `recall_attempts = 1` the
+/// request is cancelled; a cancelled request stops its recall at once.
 #[test]
 fn unanswered_recall_is_cancelled_and_uncomplete_stops_a_recall() {
-    let mut h = Harness::new();
+    let mut h = Harness::with_config(
+        &CONFIG.replace("[completion]\n", "[completion]\nrecall_attempts = 1\n"),
+    );
     let (to_bob, _ok) = connected(&mut h);
     h.register("dave", DAVE);
     let call = dave_gets_busy(&mut h, "call-2");
