@@ -15,34 +15,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use callcomp_media::goertzel;
 use common::http::{get_json, poll, request};
 use common::{free_port, Server, ServerConfig, TestDir, LOCALHOST, REGISTER_TIMEOUT};
-
-const MODULE_DIRS: &[&str] = &[
-    "/usr/lib/baresip/modules",
-    "/usr/local/lib/baresip/modules",
-    "/usr/lib/x86_64-linux-gnu/baresip/modules",
-    "/usr/lib/aarch64-linux-gnu/baresip/modules",
-];
-
-fn module_dir() -> PathBuf {
-    MODULE_DIRS
-        .iter()
-        .map(Path::new)
-        .find(|dir| dir.join("sndfile.so").is_file())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| {
-            panic!(
-                "baresip (with its sndfile module) is required for this test; install it with \
-                 `apt-get install -y baresip-core`, or run scripts/test as root"
-            )
-        })
-}
 
 /// A headless baresip sending a sine of `hz` and recording what it hears.
 struct Phone {
@@ -52,7 +31,7 @@ struct Phone {
 
 impl Phone {
     fn start(server: &Server, user: &str, hz: u16, seconds: u64, dial: Option<&str>) -> Phone {
-        let modules = module_dir();
+        let modules = common::baresip_module_dir("sndfile.so");
         let dir = TestDir::new(&format!("intrude-{user}"));
         let port = free_port();
         let record = dir.path().join("rec");
