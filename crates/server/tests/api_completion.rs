@@ -239,11 +239,11 @@ async fn complete_and_uncomplete_through_the_api() {
         rig.register(user).await;
     }
 
-    // Capabilities: the modes callcomp delivers, never intrude.
+    // Capabilities: the four modes (intrude joins through the media plane).
     let (_, line) = rig.get("/v1/lines/alice").await;
     assert_eq!(
         line["caps"]["call_completion_modes"],
-        serde_json::json!(["campon", "callback", "message"])
+        serde_json::json!(["campon", "callback", "intrude", "message"])
     );
     assert_eq!(line["caps"]["max_call_completions"], 1);
     let (_, carol) = rig.get("/v1/lines/carol").await;
@@ -279,8 +279,8 @@ async fn complete_and_uncomplete_through_the_api() {
         (
             call,
             r#"{"mode":"intrude"}"#,
-            StatusCode::BAD_REQUEST,
-            "LINEERR_INVALCALLCOMPLMODE",
+            StatusCode::CONFLICT,
+            "LINEERR_INVALCALLSTATE",
         ),
         (
             call,

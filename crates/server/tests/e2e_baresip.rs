@@ -14,39 +14,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http::{get_json, poll};
 use common::{free_port, Server, ServerConfig, TestDir, LOCALHOST, REGISTER_TIMEOUT};
 
-/// Where Debian installs baresip's modules (the path has no architecture in it there; the
-/// others are for builds from source).
-const MODULE_DIRS: &[&str] = &[
-    "/usr/lib/baresip/modules",
-    "/usr/local/lib/baresip/modules",
-    "/usr/lib/x86_64-linux-gnu/baresip/modules",
-    "/usr/lib/aarch64-linux-gnu/baresip/modules",
-];
-
 /// How long baresip runs before it quits and hangs up (`-t`).
 const BARESIP_SECONDS: u64 = 6;
-
-fn module_dir() -> PathBuf {
-    MODULE_DIRS
-        .iter()
-        .map(Path::new)
-        .find(|dir| dir.join("g711.so").is_file())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| {
-            panic!(
-                "baresip is required for this test but its modules (g711.so) are in none of \
-                 {MODULE_DIRS:?}.\nInstall it with `apt-get install -y baresip-core` \
-                 (Debian/Ubuntu), or run scripts/test as root, which installs it."
-            )
-        })
-}
 
 /// A running baresip, killed on drop; its output goes to a file shown on failure.
 struct Baresip {
@@ -58,7 +34,7 @@ struct Baresip {
 impl Baresip {
     /// baresip as `user` with `password`, registering at `server` and dialling `dial`.
     fn start(server: &Server, user: &str, password: &str, dial: &str) -> Baresip {
-        let modules = module_dir();
+        let modules = common::baresip_module_dir("g711.so");
         let dir = TestDir::new(&format!("baresip-{user}"));
         let port = free_port();
         let config = format!(

@@ -169,13 +169,13 @@ impl Call {
         if self.direction != Direction::Out {
             return Vec::new();
         }
-        match self.state {
-            CallState::Busy if self.leg_open => CompletionMode::ALL.to_vec(),
-            CallState::Busy | CallState::Ringback => {
-                vec![CompletionMode::Callback, CompletionMode::Message]
-            }
-            _ => Vec::new(),
-        }
+        let held_busy = self.state == CallState::Busy && self.leg_open;
+        let failed = matches!(self.state, CallState::Busy | CallState::Ringback);
+        CompletionMode::ALL
+            .iter()
+            .copied()
+            .filter(|m| m.needs().met_by_call(failed, held_busy))
+            .collect()
     }
 
     /// The call features given the modes the address offers: COMPLETECALL and the COMPL* bits

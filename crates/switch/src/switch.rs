@@ -551,7 +551,7 @@ impl Switch {
         if let Some(s) = self.sessions.remove(&call) {
             if let Some(id) = s.caller {
                 if let Some(line) = self.calls.get(&id).map(|c| c.line.clone()) {
-                    self.completion.campon_released(&line, id, now);
+                    self.completion.held_leg_released(&line, id, now);
                 }
                 self.start_offer_window(id, now, out);
             }
@@ -704,6 +704,7 @@ impl Switch {
                         self.enter(id, CallState::Idle, None, now, out);
                     }
                     Out::FireCampOn { call, id } => self.fire_campon(call, id, now, out),
+                    Out::Joined { call, id, into } => self.joined(call, id, into, now, out),
                 }
             }
         }
@@ -715,6 +716,20 @@ impl Switch {
         &mut self,
         id: CallId,
         completion: crate::completion::CompletionId,
+        now: Time,
+        out: &mut Vec<Event>,
+    ) {
+        let to = (Phase::Setup, CallState::Proceeding);
+        self.fire_on_held_call(id, completion, to, now, out);
+    }
+
+    /// A request fired on its held call `id`: the call takes reason `callcompletion` with the
+    /// id (`callinfo`), its session goes to phase `to.0` with no callee, the call to state `to.1`.
+    fn fire_on_held_call(
+        &mut self,
+        id: CallId,
+        completion: crate::completion::CompletionId,
+        to: (Phase, CallState),
         now: Time,
         out: &mut Vec<Event>,
     ) {
@@ -730,10 +745,31 @@ impl Switch {
             out.extend(events);
         }
         if let Some(s) = self.sessions.get_mut(&call_ref) {
-            s.phase = Phase::Setup;
+            s.phase = to.0;
             s.callee = None;
         }
-        self.enter(id, CallState::Proceeding, None, now, out);
+        self.enter(id, to.1, None, now, out);
+    }
+
+    /// An intrusion happened (digest §9.22, §9.25): the intruder's call takes reason
+    /// `callcompletion` with the id (`callinfo`) and goes `connected`; each appearance of the
+    /// joined call takes reason `intrude` (`callinfo`).
+    fn joined(
+        &mut self,
+        id: CallId,
+        completion: crate::completion::CompletionId,
+        into: CallRef,
+        now: Time,
+        out: &mut Vec<Event>,
+    ) {
+        let to = (Phase::Connected, CallState::Connected);
+        self.fire_on_held_call(id, completion, to, now, out);
+        let joined: Vec<CallId> = self.calls_of(into).iter().map(|c| c.id).collect();
+        for appearance in joined {
+            if let Ok(events) = self.set_reason(appearance, CallReason::Intrude, None, now) {
+                out.extend(events);
+            }
+        }
     }
 
     pub(crate) fn push(&mut self, kind: EventKind, now: Time, out: &mut Vec<Event>) {

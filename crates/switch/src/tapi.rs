@@ -88,9 +88,23 @@ macro_rules! tapi_enum {
         }
 
         impl<'de> Deserialize<'de> for $name {
+            /// Reads the API name; an unknown name is an error raised while reading the value
+            /// itself, so a deserializer that tracks positions (toml) places it there.
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(deserializer)?;
-                s.parse().map_err(serde::de::Error::custom)
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "a {} name", $kind)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
+                        s.parse().map_err(|e: UnknownName| {
+                            let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                            E::custom(format!("{e}; expected one of {}", names.join(", ")))
+                        })
+                    }
+                }
+                deserializer.deserialize_str(Name)
             }
         }
     };

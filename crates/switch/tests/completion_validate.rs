@@ -2,7 +2,7 @@
 //!
 //! Coverage of the numbered behaviours of `reference/tapi-call-completion.md` §9 by the
 //! `completion_*` test files (v = this file, m = completion_modes.rs, q = completion_queue.rs,
-//! u = completion_uncomplete.rs, r = completion_restart.rs):
+//! u = completion_uncomplete.rs, r = completion_restart.rs, i = completion_intrude.rs):
 //!
 //! | § 9 | covered by |
 //! |---|---|
@@ -12,7 +12,7 @@
 //! | 4 NOTOWNER | v `validation_order` rows 4-5 |
 //! | 5 INVALPOINTER | does not apply: the id is a return value, there is no pointer to check |
 //! | 6 mode 0 / several bits / unknown bit | v `validation_order` rows "mode 0", "two modes", "unknown bit" |
-//! | 7 mode not offered | v rows "intrude", "mode not configured" |
+//! | 7 mode not offered | v rows "intrude not configured", "mode not configured" |
 //! | 8 max 0 → OPERATIONUNAVAIL | v rows "completion unavailable"; a call without COMPLETECALL gives INVALCALLSTATE (DESIGN §2.1 step 4 decides) |
 //! | 9 state not busy/ringback | v rows "connected", "proceeding" (DESIGN: PROCEEDING is refused), "incoming" |
 //! | 10 condition not offered | v row "busy not in conds" |
@@ -27,10 +27,10 @@
 //! | 19 count and NUMCOMPLETIONS | v `acceptance_events`, u `uncomplete_*`, q expiry tests |
 //! | 20 camp-on stays busy | m `campon_*` |
 //! | 21 callback/message go idle | m `callback_*`, `message_*` |
-//! | 22 INTRUDE connected | does not apply: `intrude` is not offered in this issue (v row "intrude") |
+//! | 22 INTRUDE connected | i `intrusion_connects_the_intruder_and_marks_the_joined_call`; v rows "intrude …" for the refusals |
 //! | 23 idle is final | v row "idle call" (an idle call is unknown); m: no callinfo after idle |
 //! | 24 callback fires as a new offered call with reason and id | q `busy_known_fires_after_guard_and_recall_is_offered` |
-//! | 25 camp-on fire updates reason and id (callinfo 0x600) | m `campon_fires_on_the_same_call` |
+//! | 25 camp-on/intrude fire updates reason and id (callinfo 0x600) | m `campon_fires_on_the_same_call`, i `intrusion_connects_the_intruder_and_marks_the_joined_call` |
 //! | 26 fired id is invalid for uncomplete | u `uncomplete_errors` |
 //! | 27 completion id only with reason callcompletion | flows.rs `set_reason_emits_callinfo_with_what_changed` |
 //! | 28-32 lineUncompleteCall | u `uncomplete_errors`, `uncomplete_success_*` |
@@ -74,6 +74,22 @@ fn ask(call: u32, mode: u32) -> Ask {
 }
 
 type Prep = fn(&mut Rig) -> Ask;
+
+/// carol talks to bob through callcomp; alice calls bob, gets busy and is held: her call.
+fn intruder_held(r: &mut Rig) -> callcomp_switch::CallId {
+    r.connect("carol", "bob", 0);
+    r.failed("alice", "bob", Failure::Busy, CallerLeg::Held, 0)
+        .1
+}
+
+/// `line` may not be intruded on.
+fn not_intrudable(r: &mut Rig, line: &str) {
+    let limits = LineLimits {
+        intrudable: Some(false),
+        ..LineLimits::default()
+    };
+    r.sw.set_line_limits(line, limits).unwrap();
+}
 
 /// A row: name, configuration (default if `None`), preparation, expected result.
 type Row = (
@@ -162,6 +178,7 @@ fn validation_order() {
                     LineLimits {
                         max_call_completions: Some(0),
                         max_queue: None,
+                        intrudable: None,
                     },
                 )
                 .unwrap();
@@ -223,11 +240,23 @@ fn validation_order() {
             Err(LineErr::InvalCallComplMode),
         ),
         (
-            "intrude is not offered in this issue",
-            None,
+            "intrude not configured",
+            Some(CompletionConfig {
+                modes: vec![CompletionMode::Callback, CompletionMode::Campon],
+                ..config()
+            }),
+            |r| ask(intruder_held(r).get(), INTRUDE),
+            Err(LineErr::InvalCallComplMode),
+        ),
+        (
+            "intrude not configured beats a callee that is not intrudable",
+            Some(CompletionConfig {
+                modes: vec![CompletionMode::Callback],
+                ..config()
+            }),
             |r| {
-                let (_, id) = r.failed("alice", "bob", Failure::Busy, CallerLeg::Held, 0);
-                ask(id.get(), INTRUDE)
+                not_intrudable(r, "bob");
+                ask(intruder_held(r).get(), INTRUDE)
             },
             Err(LineErr::InvalCallComplMode),
         ),
@@ -250,6 +279,100 @@ fn validation_order() {
             Err(LineErr::InvalCallComplMode),
         ),
         // 4. state.
+        (
+            "intrude into the callee's connected call",
+            None,
+            |r| ask(intruder_held(r).get(), INTRUDE),
+            Ok(()),
+        ),
+        (
+            "intrude with the caller's leg released",
+            None,
+            |r| {
+                r.connect("carol", "bob", 0);
+                ask(r.busy("alice", "bob", 0).get(), INTRUDE)
+            },
+            Err(LineErr::InvalCallState),
+        ),
+        (
+            "intrude on a callee that is not intrudable",
+            None,
+            |r| {
+                not_intrudable(r, "bob");
+                ask(intruder_held(r).get(), INTRUDE)
+            },
+            Err(LineErr::InvalCallState),
+        ),
+        (
+            "intrude on a callee busy with no call through callcomp",
+            None,
+            |r| {
+                let (_, id) = r.failed("alice", "bob", Failure::Busy, CallerLeg::Held, 0);
+                ask(id.get(), INTRUDE)
+            },
+            Err(LineErr::InvalCallState),
+        ),
+        (
+            "intrude on a callee whose call still rings",
+            None,
+            |r| {
+                r.dial("carol", "bob", true, 0);
+                let (_, id) = r.failed("alice", "bob", Failure::Busy, CallerLeg::Held, 0);
+                ask(id.get(), INTRUDE)
+            },
+            Err(LineErr::InvalCallState),
+        ),
+        (
+            "intrude into a call someone is joining already",
+            None,
+            |r| {
+                let first = intruder_held(r);
+                r.complete(first, CompletionMode::Intrude, 0);
+                let (_, id) = r.failed("dave", "bob", Failure::Busy, CallerLeg::Held, 0);
+                ask(id.get(), INTRUDE)
+            },
+            Err(LineErr::InvalCallState),
+        ),
+        (
+            "not intrudable beats a full line",
+            Some(CompletionConfig {
+                max_call_completions: 1,
+                ..config()
+            }),
+            |r| {
+                let other = r.busy("alice", "dave", 0);
+                r.complete(other, CompletionMode::Callback, 0);
+                not_intrudable(r, "bob");
+                ask(intruder_held(r).get(), INTRUDE)
+            },
+            Err(LineErr::InvalCallState),
+        ),
+        (
+            "intrude on a full line",
+            Some(CompletionConfig {
+                max_call_completions: 1,
+                ..config()
+            }),
+            |r| {
+                let other = r.busy("alice", "dave", 0);
+                r.complete(other, CompletionMode::Callback, 0);
+                ask(intruder_held(r).get(), INTRUDE)
+            },
+            Err(LineErr::CompletionOverrun),
+        ),
+        (
+            "intrude does not wait in a full queue",
+            Some(CompletionConfig {
+                max_queue: 1,
+                ..config()
+            }),
+            |r| {
+                let other = r.busy("dave", "bob", 0);
+                r.complete(other, CompletionMode::Callback, 0);
+                ask(intruder_held(r).get(), INTRUDE)
+            },
+            Ok(()),
+        ),
         (
             "connected",
             None,
@@ -407,6 +530,7 @@ fn validation_order() {
                     LineLimits {
                         max_call_completions: None,
                         max_queue: Some(1),
+                        intrudable: None,
                     },
                 )
                 .unwrap();
@@ -556,28 +680,22 @@ fn condition_per_failure() {
 fn caps_follow_config() {
     let mut rig = Rig::new();
     let caps = rig.sw.address_caps("alice").unwrap();
-    assert_eq!(
-        caps.call_completion_modes,
-        [
-            CompletionMode::Campon,
-            CompletionMode::Callback,
-            CompletionMode::Message
-        ]
-    );
-    assert_eq!(caps.call_completion_modes_value, 0xB);
+    assert_eq!(caps.call_completion_modes, CompletionMode::ALL);
+    assert_eq!(caps.call_completion_modes_value, 0xF);
     assert_eq!(caps.call_completion_conds_value, 0x8000_0003);
     assert_eq!(caps.max_call_completions, 5);
     assert_eq!(caps.completion_messages.len(), 3);
     assert_eq!(caps.addr_cap_flags, 0x800);
     assert_eq!(caps.call_features, 0x10);
     assert_eq!(caps.address_features, 0x40);
-    assert_eq!(caps.call_features2, 0x4 | 0x8 | 0x20);
+    assert_eq!(caps.call_features2, 0x4 | 0x8 | 0x10 | 0x20);
     rig.sw
         .set_line_limits(
             "bob",
             LineLimits {
                 max_call_completions: Some(0),
                 max_queue: None,
+                intrudable: None,
             },
         )
         .unwrap();
@@ -617,6 +735,18 @@ fn call_features_match_validation() {
     rig.connect("dave", "bob", 1);
     let connected = rig.sw.line_calls("dave").unwrap()[0].id;
     assert_eq!(rig.sw.call_features(connected).features, 0);
+
+    // COMPLINTRUDE shows exactly while the callee has a call to join and is intrudable.
+    let mut rig = Rig::new();
+    let held = intruder_held(&mut rig);
+    let f = rig.sw.call_features(held);
+    assert_eq!((f.features, f.features2), (0x10, 0x4 | 0x8 | 0x10 | 0x20));
+    not_intrudable(&mut rig, "bob");
+    assert_eq!(rig.sw.call_features(held).features2, 0x4 | 0x8 | 0x20);
+    assert_eq!(
+        rig.try_complete(None, held.get(), INTRUDE, 0, 1),
+        Err(LineErr::InvalCallState)
+    );
 }
 
 /// The two phases a server with a store uses: a prepared request shows nothing (no event, not

@@ -99,6 +99,15 @@ impl<K: Hash + Eq + Clone, V: OwnedBy> ByCall<K, V> {
         }
     }
 
+    /// The entries of `call`.
+    pub fn of_call(&self, call: CallRef) -> impl Iterator<Item = &V> {
+        self.keys
+            .get(&call)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.map.get(key))
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.map.len()

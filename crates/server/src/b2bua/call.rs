@@ -80,6 +80,44 @@ pub enum Phase {
     Ended,
 }
 
+/// How far the attempt to reach the callee went, and what became of the caller's INVITE after
+/// a busy (DESIGN §2.5). One value, so a call cannot be camped on without being held, nor
+/// ring while held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The callee's phones are being called; none rang yet.
+    Calling,
+    /// A phone of the callee rang (180/183): a failure now counts as no answer.
+    Rang,
+    /// The callee was busy and the caller's INVITE is held open (183) for `busy_hold`,
+    /// waiting for a decision.
+    Held,
+    /// A completion request keeps the held INVITE open: a camp-on waiting for the callee
+    /// (`182 Queued`), or an intrusion being set up.
+    Kept,
+}
+
+impl Attempt {
+    /// Whether a phone of the callee rang.
+    pub const fn rang(self) -> bool {
+        matches!(self, Attempt::Rang)
+    }
+
+    /// Whether the caller's INVITE is held open after a busy.
+    pub const fn held(self) -> bool {
+        matches!(self, Attempt::Held | Attempt::Kept)
+    }
+
+    /// A phone rang: `true` the first time (the switch hears of it once).
+    pub fn ring(&mut self) -> bool {
+        let first = *self == Attempt::Calling;
+        if first {
+            *self = Attempt::Rang;
+        }
+        first
+    }
+}
+
 /// The stage of a third-party call (RFC 3725 flow I).
 #[derive(Debug, Clone)]
 pub enum ThirdParty {
@@ -132,8 +170,8 @@ pub struct Call {
     pub phase: Phase,
     /// The callee's line, once known.
     pub callee_line: Option<String>,
-    /// Whether the callee's phone rang (180/183).
-    pub rang: bool,
+    /// How far the callee's side went, and what became of a caller held after a busy.
+    pub attempt: Attempt,
     /// For a third-party call, its stage; `None` for an ordinary call.
     pub third_party: Option<ThirdParty>,
     /// ACKs to relay, by the side they come from.
@@ -151,11 +189,9 @@ pub struct Call {
     pub shadow: Option<CallRef>,
     /// The caller's line, when the caller is one of ours.
     pub caller_line: Option<String>,
-    /// The caller's INVITE is held open after a busy (183), waiting for a camp-on decision
-    /// (DESIGN §2.5), or camped on (182 Queued).
-    pub held: bool,
-    /// The held caller is camped on (a `campon` request waits for the callee).
-    pub camped: bool,
+    /// The last SDP each side was sent (the caller's, then the callee's), so that an
+    /// intrusion can put the two back to each other as they were.
+    pub last_sdp: [Option<Vec<u8>>; 2],
 }
 
 impl Call {
@@ -167,7 +203,7 @@ impl Call {
             callee: None,
             phase: Phase::Setup,
             callee_line: None,
-            rang: false,
+            attempt: Attempt::Calling,
             third_party: None,
             pending_acks: Vec::new(),
             sent_acks: HashMap::new(),
@@ -176,8 +212,7 @@ impl Call {
             recall: None,
             shadow: None,
             caller_line: None,
-            held: false,
-            camped: false,
+            last_sdp: [None, None],
         }
     }
 
@@ -189,6 +224,21 @@ impl Call {
         }
     }
 
+    /// Notes the SDP body of `message`, which is on its way to `to`.
+    pub fn note_sdp(&mut self, to: Side, message: &Message) {
+        let sdp = message
+            .get_str(&callcomp_sip::header_name::HeaderName::ContentType)
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"));
+        if sdp && !message.body().is_empty() {
+            self.last_sdp[side_index(to)] = Some(message.body().to_vec());
+        }
+    }
+
+    /// The last SDP `side` was sent.
+    pub fn sdp_sent_to(&self, side: Side) -> Option<&[u8]> {
+        self.last_sdp[side_index(side)].as_deref()
+    }
+
     /// Whether nothing is left to wait for: the call is over and every fork settled.
     pub fn finished(&self) -> bool {
         let settled = |leg: &Leg| match leg {
@@ -198,6 +248,13 @@ impl Call {
         self.phase == Phase::Ended
             && settled(&self.caller)
             && self.callee.as_ref().is_none_or(settled)
+    }
+}
+
+const fn side_index(side: Side) -> usize {
+    match side {
+        Side::Caller => 0,
+        Side::Callee => 1,
     }
 }
 

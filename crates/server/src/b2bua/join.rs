@@ -174,8 +174,7 @@ impl B2bua {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
                 };
-                if matches!(response.status(), Some(180 | 183)) && !call.rang {
-                    call.rang = true;
+                if matches!(response.status(), Some(180 | 183)) && call.attempt.ring() {
                     if call.recall.is_some() {
                         self.shadow_fact(cx, id, |call| Fact::Ringing { call });
                     } else {
@@ -315,7 +314,7 @@ impl B2bua {
         }
         call.phase = Phase::Ended;
         let phone_answered = matches!(call.third_party, Some(ThirdParty::CallingDestination));
-        let rang = call.rang;
+        let rang = call.attempt.rang();
         if let Some(Leg::Out(callee)) = &mut call.callee {
             callee.abandon(cx.sip, cx.now);
         }

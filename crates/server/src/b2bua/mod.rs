@@ -5,8 +5,11 @@
 //! - [`dialog`]: a dialog on either side, and building the messages in it;
 //! - [`fork`]: the outgoing side, forking to every contact of the callee;
 //! - [`setup`]: an ordinary call from the caller's INVITE to the answer or the failure;
+//! - [`reinvite`]: re-INVITEs of callcomp's own in an established dialog (glare, ACK);
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
+//! - [`held`]: a caller's INVITE held open after a busy, kept by camp-on, put through;
+//! - [`intrude`]: an intruder joined into the callee's call;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
 //! - [`recall`]: the callback recall with progress: callcomp answers the caller with its own
 //!   media (ringback) while the callee rings, then relays the two;
@@ -23,9 +26,12 @@ pub mod classify;
 pub mod completion;
 pub mod dialog;
 pub mod fork;
+pub mod held;
+pub mod intrude;
 pub mod join;
 pub mod offer;
 pub mod recall;
+pub mod reinvite;
 pub mod relay;
 pub mod setup;
 
@@ -150,6 +156,8 @@ enum Client {
     Relay(Box<relay::Relayed>),
     /// A request whose response needs nothing (CANCEL, our own BYE).
     Fire,
+    /// A re-INVITE of our own in the dialog on this side.
+    Reinvite(Side),
 }
 
 /// Timers of the B2BUA.
@@ -163,6 +171,8 @@ enum Timer {
     BusyHold,
     /// A camped-on caller needs a provisional response to keep its INVITE alive.
     Queued,
+    /// A re-INVITE of ours on this side met glare (491) and is sent again.
+    ReinviteRetry(Side),
     /// A recall's caller heard the busy tone long enough: BYE.
     RecallFarewell,
 }
@@ -180,6 +190,14 @@ pub struct B2bua {
     timers: Timers<Timer>,
     /// Recalls in progress: completion request → its call.
     recalls: HashMap<CompletionId, CallRef>,
+    /// Completions the per-user policy asked for, for the core to run.
+    asks: Vec<held::PolicyAsk>,
+    /// Re-INVITEs of our own, by call and side.
+    reinvites: HashMap<(CallRef, Side), reinvite::OwnReinvite>,
+    /// Intrusions, by the call joined.
+    intrusions: HashMap<CallRef, intrude::Intrusion>,
+    /// Intruders' calls → the call each joins.
+    intruders: HashMap<CallRef, CallRef>,
 }
 
 impl B2bua {
@@ -211,6 +229,7 @@ impl B2bua {
                 Timer::Retransmit => self.retransmit(cx, call),
                 Timer::BusyHold => self.busy_hold_over(cx, call),
                 Timer::Queued => self.queued_keepalive(cx, call),
+                Timer::ReinviteRetry(side) => self.reinvite_retry(cx, call, side),
                 Timer::RecallFarewell => self.recall_farewell_over(cx, call),
             }
         }
@@ -219,11 +238,12 @@ impl B2bua {
     /// A response to one of our client transactions.
     pub fn response(&mut self, cx: &mut Ctx<'_>, key: &TransactionKey, response: Message) {
         let is_final = response.status().is_some_and(|s| s >= 200);
-        // A final response ends the client's entry (a fork's stays for the fork set): it is
-        // taken, not cloned (a relayed request's copy is a whole message).
+        // A final response ends the client's entry, taken, not cloned (a relayed request's
+        // copy is a whole message). A fork's stays for the fork set, and a 2xx to an INVITE
+        // of ours may come again: the fork or the re-INVITE answers it again.
         let entry = match self.clients.get(key) {
             None => return,
-            Some((_, Client::Fork(_))) => self.clients.get(key).cloned(),
+            Some((_, Client::Fork(_) | Client::Reinvite(_))) => self.clients.get(key).cloned(),
             Some(_) if is_final => self.clients.remove(key),
             Some(_) => self.clients.get(key).cloned(),
         };
@@ -233,6 +253,7 @@ impl B2bua {
         match client {
             Client::Fork(side) => self.fork_response(cx, call, side, key, response),
             Client::Relay(relayed) => self.relayed_response(cx, call, relayed, response),
+            Client::Reinvite(side) => self.reinvite_response(cx, call, side, &response),
             Client::Fire => {}
         }
     }
@@ -249,6 +270,7 @@ impl B2bua {
                 cx.sip.respond(&relayed.server, response, cx.now.instant);
                 self.after_relay(cx, call, &relayed);
             }
+            Client::Reinvite(side) => self.reinvite_timed_out(cx, call, side),
             Client::Fire => {}
         }
     }
@@ -355,6 +377,8 @@ impl B2bua {
         self.clients
             .remove_call(id, |(_, client)| matches!(client, Client::Relay(_)));
         self.timers.remove_call(id);
+        self.reinvites.remove(&(id, Side::Caller));
+        self.reinvites.remove(&(id, Side::Callee));
     }
 
     /// Ends a call in any phase from callcomp's side (lineDrop, shutdown): CANCEL or

@@ -383,7 +383,7 @@ impl B2bua {
         id: CallRef,
         outcome: &Outcome,
     ) {
-        let rang = self.calls.get(&id).is_some_and(|c| c.rang);
+        let rang = self.calls.get(&id).is_some_and(|c| c.attempt.rang());
         let failure = classify(outcome, rang).failure;
         self.recall_callee_failed(cx, id, failure);
     }

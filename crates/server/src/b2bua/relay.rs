@@ -60,6 +60,9 @@ impl B2bua {
         };
         let method = ess.cseq.method.clone();
         let from_tag = ess.from.tag().unwrap_or_default().to_owned();
+        let glare = method == Method::Invite && self.reinvite_pending(id, side);
+        let intrusion = self.is_intruder(id) || self.is_intruded(id);
+        let takes_bye = self.takes_bye(id);
         let Some(call) = self.calls.get_mut(&id) else {
             return respond(cx, 481, None);
         };
@@ -77,6 +80,21 @@ impl B2bua {
         }
         if !dialog.accept_remote_seq(ess.cseq.seq) {
             return respond(cx, 500, Some("CSeq out of order"));
+        }
+        if glare {
+            // RFC 3261 §14.2: our own re-INVITE is pending in this dialog.
+            return respond(cx, 491, None);
+        }
+        if takes_bye && method == Method::Bye {
+            respond(cx, 200, None);
+            self.intrusion_bye(cx, id, side);
+            return;
+        }
+
+        if intrusion && matches!(method, Method::Invite | Method::Update) {
+            // The party talks to callcomp's mixer: a new offer would be passed to someone
+            // no longer at the other end.
+            return respond(cx, 488, Some("Call is being intruded on"));
         }
         if matches!(method, Method::Invite | Method::Update) {
             dialog.refresh_target(&request);
@@ -123,6 +141,7 @@ impl B2bua {
                 relayed.set_raw(HeaderName::RAck, value);
             }
         }
+        call.note_sdp(other(side), &relayed);
         let Some(client) = cx.sip.request(relayed, target, cx.now.instant) else {
             return respond(cx, 500, None);
         };
@@ -141,6 +160,10 @@ impl B2bua {
             self.disarm(id, Timer::NoAnswer);
             cx.fact(Fact::Hangup { call: id, by: side });
             self.shadow_fact(cx, id, |call| Fact::Hangup { call, by: side });
+            if intrusion {
+                // The call ends while it is being joined or put back: the intrusion is over.
+                self.abandon_intrusion(cx, id);
+            }
         }
     }
 
@@ -169,6 +192,9 @@ impl B2bua {
             });
         let contact_value = contact.map(|(_, _, proto)| cx.sip.contact(proto));
         let out = relay_response(&relayed.request, &response, "", contact_value.as_deref());
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.note_sdp(relayed.from, &out);
+        }
         if is_invite && (200..300).contains(&status) {
             if let Some(call) = self.calls.get_mut(&id) {
                 if let Some(dialog) = call.leg_mut(other(relayed.from)).and_then(Leg::dialog_mut) {
@@ -248,6 +274,7 @@ impl B2bua {
         let target = peer.target;
         copy_end_to_end(ack, &mut relayed);
         cx.sip.send(&relayed, target);
+        call.note_sdp(other(side), &relayed);
         call.sent_acks
             .insert((other(side), pending.to_seq), (relayed, target));
     }

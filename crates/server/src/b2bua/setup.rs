@@ -21,7 +21,7 @@ use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
 
-use super::call::{Call, Incoming, Leg, PendingAck, Phase};
+use super::call::{Attempt, Call, Incoming, Leg, PendingAck, Phase};
 use super::classify::{classify, Outcome};
 use super::dialog::{copy_end_to_end, relay_response, Dialog};
 use super::fork::{ForkEvent, Outgoing};
@@ -145,7 +145,7 @@ impl B2bua {
             return;
         }
         if let Some(call) = self.calls.get_mut(&id) {
-            call.rang = false;
+            call.attempt = Attempt::Calling;
         }
         cx.fact(Fact::Offered {
             call: id,
@@ -175,6 +175,9 @@ impl B2bua {
         };
         let invite = callee_invite(cx, &incoming.invite, ess, &cx.aor(callee));
         let out = Outgoing::start(&invite, &destinations, cx.sip, cx.now);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.note_sdp(Side::Callee, &invite);
+        }
         self.attach_callee(id, out);
         let at = cx.now.instant + settings.no_answer_timeout;
         if let Some(call) = self.calls.get_mut(&id) {
@@ -277,8 +280,7 @@ impl B2bua {
             return;
         }
         let ringing = matches!(response.status(), Some(180 | 183));
-        let first_ring = ringing && !call.rang;
-        call.rang |= ringing;
+        let first_ring = ringing && call.attempt.ring();
         let Leg::In(incoming) = &mut call.caller else {
             return;
         };
@@ -335,6 +337,7 @@ impl B2bua {
             from_seq: caller_seq,
             to_seq: callee_seq,
         });
+        call.note_sdp(Side::Caller, &relayed);
         cx.sip.respond(&key, relayed.clone(), cx.now.instant);
         self.track_2xx(cx, id, Side::Caller, caller_seq, relayed, target);
         cx.fact(Fact::Answered { call: id });
@@ -355,7 +358,7 @@ impl B2bua {
             },
             (None, _) => Outcome::TimedOut,
         };
-        let rang = call.rang;
+        let rang = call.attempt.rang();
         self.fail(cx, id, Some(rang), outcome);
     }
 
@@ -374,7 +377,7 @@ impl B2bua {
         if call.phase != Phase::Setup {
             return;
         }
-        let classified = classify(&outcome, rang.unwrap_or(call.rang));
+        let classified = classify(&outcome, rang.unwrap_or(call.attempt.rang()));
         let hold = classified.failure == callcomp_switch::Failure::Busy
             && call.caller_line.as_deref().is_some_and(|line| {
                 let s = cx.line_settings(line);

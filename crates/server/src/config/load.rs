@@ -10,12 +10,13 @@
 use std::fmt;
 use std::ops::Range;
 
+use callcomp_switch::CompletionMode;
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::{
-    ApiConfig, AuthConfig, CompletionConfig, Config, LogConfig, MediaConfig, Mode, RegistrarConfig,
+    ApiConfig, AuthConfig, CompletionConfig, Config, LogConfig, MediaConfig, RegistrarConfig,
     SipConfig, StoreConfig, UserConfig,
 };
 
@@ -86,7 +87,7 @@ pub enum ConfigErrorKind {
     /// A policy asks for a mode that `completion.modes` does not offer.
     ModeNotOffered {
         /// The mode asked for.
-        mode: Mode,
+        mode: CompletionMode,
     },
     /// Registration is closed and no user is configured, so nobody could register.
     NobodyCanRegister,
@@ -95,7 +96,7 @@ pub enum ConfigErrorKind {
     /// A feature code for a mode that `completion.modes` does not offer.
     FeatureCodeModeNotOffered {
         /// The mode.
-        mode: Mode,
+        mode: CompletionMode,
     },
     /// A feature code that is also a user's name (that user could not be called).
     FeatureCodeIsUser,

@@ -23,6 +23,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use callcomp_switch::CompletionMode;
 use serde::{Deserialize, Serialize};
 
 pub use cidr::Cidr;
@@ -194,7 +195,7 @@ impl DigestAlgorithm {
 #[serde(default, deny_unknown_fields)]
 pub struct CompletionConfig {
     /// Completion modes offered; a mode left out is never advertised nor accepted.
-    pub modes: Vec<Mode>,
+    pub modes: Vec<CompletionMode>,
     /// Outstanding requests a line may have; 0 makes completion unavailable.
     pub max_call_completions: u32,
     /// Requests that may wait on one callee.
@@ -267,32 +268,6 @@ impl Default for FeatureCodes {
             callback: "*37".to_owned(),
             message: String::new(),
             cancel: "#37".to_owned(),
-        }
-    }
-}
-
-/// A call-completion mode (LINECALLCOMPLMODE_*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// The call is queued and goes through when the callee is free.
-    Campon,
-    /// The caller is rung back when the callee is free.
-    Callback,
-    /// The caller joins the callee's current call.
-    Intrude,
-    /// A predefined message is left for the callee.
-    Message,
-}
-
-impl Mode {
-    /// The mode's name as the file and the API write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Campon => "campon",
-            Mode::Callback => "callback",
-            Mode::Intrude => "intrude",
-            Mode::Message => "message",
         }
     }
 }
@@ -421,11 +396,11 @@ pub enum Policy {
 
 impl Policy {
     /// The completion mode this policy requests, if any.
-    pub fn mode(self) -> Option<Mode> {
+    pub fn mode(self) -> Option<CompletionMode> {
         match self {
             Policy::Offer => None,
-            Policy::Callback => Some(Mode::Callback),
-            Policy::Campon => Some(Mode::Campon),
+            Policy::Callback => Some(CompletionMode::Callback),
+            Policy::Campon => Some(CompletionMode::Campon),
         }
     }
 }
@@ -544,7 +519,7 @@ impl Default for AuthConfig {
 impl Default for CompletionConfig {
     fn default() -> CompletionConfig {
         CompletionConfig {
-            modes: vec![Mode::Campon, Mode::Callback, Mode::Intrude, Mode::Message],
+            modes: CompletionMode::ALL.to_vec(),
             max_call_completions: 5,
             max_queue: 10,
             offer_window: Duration::from_secs(20),

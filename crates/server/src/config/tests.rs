@@ -376,7 +376,7 @@ const BAD: &[Bad] = &[
         key: "completion.modes[1]",
         line: 2,
         column: 22,
-        says: "unknown variant `bogus`",
+        says: "unknown completion mode name `bogus`; expected one of campon, callback, intrude, message",
     },
     Bad {
         text: "[completion]\nmax_queue = -1\n",

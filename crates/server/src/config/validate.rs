@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::load::quote_key;
-use super::{Config, ConfigErrorKind, Mode};
+use callcomp_switch::CompletionMode;
+
+use super::{Config, ConfigErrorKind};
 
 /// A problem found by [`check`], at a dotted key path.
 pub(super) struct Finding {
@@ -99,7 +101,7 @@ impl Config {
                 });
             }
         }
-        if self.completion.modes.contains(&Mode::Message)
+        if self.completion.modes.contains(&CompletionMode::Message)
             && self.completion.completion_messages.is_empty()
         {
             out.push(Warning::MessageModeWithoutMessages);
@@ -534,8 +536,8 @@ fn check_feature_codes(f: &mut Findings, config: &Config) {
             );
         }
         let mode = match *name {
-            "callback" => Some(Mode::Callback),
-            "message" => Some(Mode::Message),
+            "callback" => Some(CompletionMode::Callback),
+            "message" => Some(CompletionMode::Message),
             _ => None,
         };
         if let Some(mode) = mode.filter(|m| !config.completion.modes.contains(m)) {

@@ -24,10 +24,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use callcomp_switch::completion::mode::OriginalCall;
 use callcomp_switch::completion::CompletionConfig as EngineConfig;
 use callcomp_switch::{
-    Action, CompletionFact, CompletionId, CompletionMode, CompletionRequest, EventKind, LineErr,
-    Snapshot,
+    Action, CallRef, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
 };
 
 use super::{lock, with_cx, Engine, Now, StoreFault, StoreJob};
@@ -38,11 +38,7 @@ use crate::store::StoredCompletion;
 pub fn engine_config(config: &Config) -> EngineConfig {
     let c = &config.completion;
     EngineConfig {
-        modes: c
-            .modes
-            .iter()
-            .filter_map(|m| m.as_str().parse::<CompletionMode>().ok())
-            .collect(),
+        modes: c.modes.clone(),
         max_call_completions: c.max_call_completions,
         max_queue: c.max_queue,
         guard: std::time::Duration::from_millis(c.guard_ms),
@@ -93,6 +89,17 @@ pub fn snapshot_of(rows: Vec<StoredCompletion>, next_id: u32) -> Snapshot {
     }
 }
 
+/// A lineCompleteCall waiting for its store write.
+#[derive(Debug, Clone)]
+pub(crate) struct Accepting {
+    /// The request.
+    id: CompletionId,
+    /// The row written.
+    row: StoredCompletion,
+    /// The held call whose caller's INVITE the request keeps open meanwhile.
+    kept: Option<CallRef>,
+}
+
 /// The bookkeeping of completion in the core.
 #[derive(Debug, Default)]
 pub(crate) struct CompletionState {
@@ -100,8 +107,8 @@ pub(crate) struct CompletionState {
     pub(crate) synced: usize,
     /// Requests to re-write or delete at the end of the current input.
     pub(crate) dirty: BTreeSet<u32>,
-    /// Acceptances waiting for their store write: job id → the request and the row written.
-    pub(crate) accepts: HashMap<u64, (CompletionId, StoredCompletion)>,
+    /// Acceptances waiting for their store write: job id → what was asked.
+    pub(crate) accepts: HashMap<u64, Accepting>,
     /// Cancels waiting for their store delete: job id → (line, completion id).
     pub(crate) cancels: HashMap<u64, (String, u32)>,
     /// Answers for the API: ticket → completion id or error.
@@ -115,9 +122,7 @@ impl CompletionState {
 }
 
 impl Engine {
-    /// `lineCompleteCall` for the API (which owns every call): checks and builds the request,
-    /// then queues its store write; nothing else happens yet. The answer comes through
-    /// [`Engine::drain_replies`] under the returned ticket once the write committed.
+    /// `lineCompleteCall` for the API (which owns every call): see [`Engine::request_completion`].
     pub fn complete_call(
         &mut self,
         call: u32,
@@ -125,13 +130,15 @@ impl Engine {
         message_id: u32,
         now: Now,
     ) -> Result<u64, LineErr> {
-        self.complete_call_as(None, call, mode, message_id, now)
+        self.request_completion(None, call, mode, message_id, now)
     }
 
-    /// [`Engine::complete_call`] for `requester`, a line acting for itself (an RFC 6910
-    /// SUBSCRIBE, a feature code: `LINEERR_NOTOWNER` on another line's call), or `None` for
-    /// the API.
-    pub(crate) fn complete_call_as(
+    /// The one path of every lineCompleteCall, the application's and the per-user policy's
+    /// (`requester` is the line acting, `None` for the API): checks and builds the request,
+    /// keeps a held caller leg open if the mode needs it, then queues the store write; nothing
+    /// else happens yet. The answer comes through [`Engine::drain_replies`] under the
+    /// returned ticket once the write committed, and the mode's follow-up runs then.
+    pub(crate) fn request_completion(
         &mut self,
         requester: Option<&str>,
         call: u32,
@@ -144,9 +151,17 @@ impl Engine {
         let id = request.id;
         self.next_job += 1;
         let job = self.next_job;
+        let kept = request
+            .held_leg()
+            .filter(|call| self.b2bua.keep_held(*call));
         match stored_row(&request) {
             Some(row) => {
-                self.completion.accepts.insert(job, (id, row.clone()));
+                let accepting = Accepting {
+                    id,
+                    row: row.clone(),
+                    kept,
+                };
+                self.completion.accepts.insert(job, accepting);
                 self.jobs.push(StoreJob::SaveCompletion { id: job, row });
             }
             // The engine's own types always encode; if one did not, nothing can be kept.
@@ -157,9 +172,36 @@ impl Engine {
                 self.completion
                     .replies
                     .push((job, Err(LineErr::OperationFailed)));
+                self.release_kept(kept, now);
             }
         }
         Ok(job)
+    }
+
+    /// The completions the per-user policy asked for during the last input, run through
+    /// [`Engine::request_completion`]; a refused one only logs (a kept leg gets its 486).
+    fn run_policy_asks(&mut self, now: Now) {
+        for ask in self.b2bua.take_asks() {
+            let asked =
+                self.request_completion(Some(&ask.line), ask.call, ask.mode.value(), 0, now);
+            match asked {
+                Ok(_) => tracing::info!(
+                    line = ask.line,
+                    mode = ask.mode.as_str(),
+                    "completion requested by policy"
+                ),
+                Err(e) => {
+                    tracing::info!(line = ask.line, error = %e, "policy could not request completion");
+                }
+            }
+        }
+    }
+
+    /// A request that kept a held leg was refused: the caller gets its 486.
+    fn release_kept(&mut self, kept: Option<CallRef>, now: Now) {
+        if let Some(call) = kept {
+            self.with_ctx(now, |b2bua, cx| b2bua.release_kept(cx, call));
+        }
     }
 
     /// `lineUncompleteCall`: checks that request `id` of `line` is outstanding, then queues
@@ -190,8 +232,8 @@ impl Engine {
     /// A completion store job finished: apply the acceptance or the cancel it carried, or
     /// refuse it.
     pub(super) fn completion_stored(&mut self, job: u64, result: Result<(), StoreFault>, now: Now) {
-        if let Some((id, row)) = self.completion.accepts.remove(&job) {
-            self.accept_stored(job, id, row, result, now);
+        if let Some(accepting) = self.completion.accepts.remove(&job) {
+            self.accept_stored(job, accepting, result, now);
         } else if let Some((line, id)) = self.completion.cancels.remove(&job) {
             self.cancel_stored(job, &line, id, result, now);
         }
@@ -200,11 +242,11 @@ impl Engine {
     fn accept_stored(
         &mut self,
         job: u64,
-        id: CompletionId,
-        row: StoredCompletion,
+        accepting: Accepting,
         result: Result<(), StoreFault>,
         now: Now,
     ) {
+        let Accepting { id, row, kept } = accepting;
         if let Err(fault) = result {
             tracing::error!(
                 completion = id.get(),
@@ -213,6 +255,8 @@ impl Engine {
             let events = lock(&self.switch).abandon_completion(id, fault.line_err(), now.wall);
             self.events.extend(events);
             self.completion.replies.push((job, Err(fault.line_err())));
+            self.release_kept(kept, now);
+            self.pump(now);
             return;
         }
         let committed = lock(&self.switch).commit_completion(id, now.wall);
@@ -228,6 +272,8 @@ impl Engine {
                     completion_id: id.get(),
                 });
                 self.completion.replies.push((job, Err(e)));
+                self.release_kept(kept, now);
+                self.pump(now);
                 return;
             }
         };
@@ -239,12 +285,10 @@ impl Engine {
             let switch = lock(&self.switch);
             let request = switch.completion(id);
             let campon = request
-                .filter(|r| r.mode == CompletionMode::Campon)
-                .and_then(|r| switch.call_by_number(r.call.get()).ok())
-                .map(|c| c.call_ref);
+                .filter(|r| r.mode.original_call() == OriginalCall::StaysHeld)
+                .and(kept);
             let unknown = request.and_then(|r| {
-                (r.availability() == callcomp_switch::Availability::Unknown
-                    && r.mode != CompletionMode::Message)
+                (r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues())
                     .then(|| r.target.clone())
             });
             let moved = request.and_then(stored_row).is_none_or(|now| now != row);
@@ -326,6 +370,7 @@ impl Engine {
     /// After every input: carries out the engine's actions until it has none, then queues
     /// the store writes for the requests whose state changed.
     pub(super) fn pump(&mut self, now: Now) {
+        self.run_policy_asks(now);
         for _ in 0..64 {
             let actions = lock(&self.switch).poll_actions();
             if actions.is_empty() {
@@ -356,6 +401,7 @@ impl Engine {
             }
             Action::CancelRinging { call } => b2bua.release_caller(cx, call, 480),
             Action::ConnectCampOn { call, id, .. } => b2bua.connect_campon(cx, call, id),
+            Action::Intrude { id, call, into } => b2bua.intrude(cx, id, call, into),
         });
     }
 
@@ -378,8 +424,7 @@ impl Engine {
             let request = CompletionId::new(id).and_then(|cid| switch.completion(cid));
             // RFC 4235: a callee that said busy with no call known to callcomp is watched.
             if let Some(r) = request.filter(|r| {
-                r.availability() == callcomp_switch::Availability::Unknown
-                    && r.mode != CompletionMode::Message
+                r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues()
             }) {
                 watch.push(r.target.clone());
             }

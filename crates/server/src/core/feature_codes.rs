@@ -102,7 +102,7 @@ impl Engine {
                     self.reply(&key, &request, 404, Some("No Failed Call To Complete"), now);
                     return;
                 };
-                match self.complete_call_as(Some(&line), call.get(), mode.value(), 0, now) {
+                match self.request_completion(Some(&line), call.get(), mode.value(), 0, now) {
                     Ok(job) => {
                         let waiting = Waiting {
                             key,

@@ -472,6 +472,7 @@ impl Engine {
                 let limits = callcomp_switch::LineLimits {
                     max_call_completions: user.max_call_completions,
                     max_queue: user.max_queue,
+                    intrudable: Some(user.intrudable),
                 };
                 if let Err(e) = switch.set_line_limits(name, limits) {
                     tracing::warn!(error = %e, line = name, "cannot set completion limits");

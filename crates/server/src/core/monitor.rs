@@ -176,7 +176,7 @@ impl Engine {
             self.reply(&key, &request, 403, Some("No Failed Call To Complete"), now);
             return;
         };
-        match self.complete_call_as(
+        match self.request_completion(
             Some(&line),
             call.get(),
             CompletionMode::Callback.value(),

@@ -329,6 +329,32 @@ impl ServerConfig {
     }
 }
 
+/// Where Debian installs baresip's modules (no architecture in the path there; the others are
+/// for builds from source).
+const BARESIP_MODULE_DIRS: &[&str] = &[
+    "/usr/lib/baresip/modules",
+    "/usr/local/lib/baresip/modules",
+    "/usr/lib/x86_64-linux-gnu/baresip/modules",
+    "/usr/lib/aarch64-linux-gnu/baresip/modules",
+];
+
+/// The directory of baresip's modules that holds `module` (e.g. `g711.so`). baresip is
+/// required where it is used: a machine without it fails the test, saying how to install it.
+pub fn baresip_module_dir(module: &str) -> PathBuf {
+    BARESIP_MODULE_DIRS
+        .iter()
+        .map(Path::new)
+        .find(|dir| dir.join(module).is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| {
+            panic!(
+                "baresip is required for this test but its module {module} is in none of \
+                 {BARESIP_MODULE_DIRS:?}.\nInstall it with `apt-get install -y baresip-core` \
+                 (Debian/Ubuntu), or run scripts/test as root, which installs it."
+            )
+        })
+}
+
 /// The `callcomp` binary under test: `$CALLCOMP_E2E_BIN` when set (e.g. a release build, for
 /// a run by hand), else the one Cargo built for this test.
 pub fn callcomp_bin() -> PathBuf {

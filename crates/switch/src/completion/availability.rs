@@ -8,7 +8,7 @@ use crate::completion::events::LineDevState;
 use crate::completion::io::Action;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
 use crate::events::EventKind;
-use crate::tapi::{CompletionCond, CompletionMode};
+use crate::tapi::CompletionCond;
 use crate::time::Time;
 
 impl Engine {
@@ -67,18 +67,14 @@ impl Engine {
         let done: Vec<CompletionId> = self
             .requests_of(caller)
             .into_iter()
-            .filter(|r| {
-                r.target == callee
-                    && r.mode != CompletionMode::Message
-                    && r.state != RequestState::Recalling
-            })
+            .filter(|r| r.target == callee && r.mode.queues() && r.state != RequestState::Recalling)
             .map(|r| r.id)
             .collect();
         for id in done {
             let campon = self
                 .requests
                 .get(&id)
-                .and_then(|r| r.campon_call.zip(Some(r.call)));
+                .and_then(|r| r.held_leg().zip(Some(r.call)));
             if let Some((call, call_id)) = campon {
                 // Its held leg is a different call to the same callee: give it up.
                 self.action(Action::RejectCampOn { id, call });
@@ -88,12 +84,13 @@ impl Engine {
         }
     }
 
-    /// The caller leg of camp-on `call` on `line` ended: its request ends as `caller_released`.
-    pub(crate) fn campon_released(&mut self, line: &str, call: CallId, now: Time) {
+    /// The held caller leg of call `call` on `line` ended: the request holding it (a camp-on,
+    /// an intrusion not yet joined) ends as `caller_released`.
+    pub(crate) fn held_leg_released(&mut self, line: &str, call: CallId, now: Time) {
         let found = self
             .requests_of(line)
             .into_iter()
-            .find(|r| r.mode == CompletionMode::Campon && r.call == call);
+            .find(|r| r.held_leg().is_some() && r.call == call);
         if let Some(id) = found.map(|r| r.id) {
             self.end(id, End::Cancelled(CancelCause::CallerReleased), now);
         }
@@ -116,7 +113,7 @@ impl Engine {
     /// camp-on reaches its caller over that held INVITE, so the caller's registration does
     /// not matter (a phone that only calls out can camp on).
     pub(crate) fn caller_free_for(&self, r: &CompletionRequest) -> bool {
-        let holds_leg = r.holds_campon_leg();
+        let holds_leg = r.held_leg().is_some();
         let legs = self.lines.get(&r.line).map_or(0, |l| l.open_legs);
         let reachable = holds_leg || self.registered(&r.line) != Some(false);
         legs <= u32::from(holds_leg) && reachable && !r.suspended_by_caller && !r.caller_found_busy

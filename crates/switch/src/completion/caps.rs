@@ -2,8 +2,8 @@
 //!
 //! [`CompletionConfig`] holds the knobs of `[completion]` in the configuration; [`AddressCaps`]
 //! is what a line's address advertises (a LINEADDRESSCAPS subset) and [`LineStatus`] the
-//! LINEDEVSTATUS subset. Modes callcomp cannot deliver are never advertised: `intrude` needs
-//! the media mixer, which this issue does not build, so it is dropped from every address.
+//! LINEDEVSTATUS subset. Every mode can be configured; the server leaves out of
+//! [`CompletionConfig::modes`] what its runtime cannot deliver (`intrude` without media).
 
 use std::time::Duration;
 
@@ -14,17 +14,11 @@ use crate::tapi::{
     LINECALLFEATURE_COMPLETECALL,
 };
 
-/// The modes this build can deliver.
-pub const DELIVERABLE_MODES: &[CompletionMode] = &[
-    CompletionMode::Campon,
-    CompletionMode::Callback,
-    CompletionMode::Message,
-];
-
 /// The settings of the completion engine (the `[completion]` section, DESIGN §2.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletionConfig {
-    /// The modes configured; those this build cannot deliver are dropped from the caps.
+    /// The modes offered (DESIGN §2: modes the running configuration cannot deliver are not
+    /// advertised, so the server leaves those out).
     pub modes: Vec<CompletionMode>,
     /// The conditions under which completion may be requested.
     pub conds: Vec<CompletionCond>,
@@ -76,12 +70,12 @@ impl Default for CompletionConfig {
 }
 
 impl CompletionConfig {
-    /// The modes an address advertises: configured and deliverable, in ascending value order.
+    /// The modes an address advertises, in ascending value order.
     pub fn offered_modes(&self) -> Vec<CompletionMode> {
         CompletionMode::ALL
             .iter()
             .copied()
-            .filter(|m| self.modes.contains(m) && DELIVERABLE_MODES.contains(m))
+            .filter(|m| self.modes.contains(m))
             .collect()
     }
 
@@ -95,13 +89,16 @@ impl CompletionConfig {
     }
 }
 
-/// Per-line overrides of the limits (`users.<name>.max_call_completions` / `max_queue`).
+/// Per-line completion settings (`users.<name>.max_call_completions` / `max_queue` /
+/// `intrudable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LineLimits {
     /// Overrides `max_call_completions` for requests this line makes.
     pub max_call_completions: Option<u32>,
     /// Overrides `max_queue` for requests waiting on this line.
     pub max_queue: Option<u32>,
+    /// `Some(false)`: nobody may intrude into this line's calls. `None` means intrudable.
+    pub intrudable: Option<bool>,
 }
 
 /// The completion capabilities of a line's address (LINEADDRESSCAPS subset).
@@ -184,19 +181,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intrude_is_never_offered() {
+    fn configured_modes_are_offered_with_their_bits() {
         let c = CompletionConfig::default();
-        assert_eq!(
-            c.offered_modes(),
-            [
-                CompletionMode::Campon,
-                CompletionMode::Callback,
-                CompletionMode::Message
-            ]
-        );
+        assert_eq!(c.offered_modes(), CompletionMode::ALL);
         let caps = AddressCaps::new(&c.offered_modes(), &c.conds, 5, &[]);
-        assert_eq!(caps.call_completion_modes_value, 0xB);
-        assert_eq!(caps.call_features2, 0x4 | 0x8 | 0x20);
+        assert_eq!(caps.call_completion_modes_value, 0xF);
+        assert_eq!(caps.call_features2, 0x4 | 0x8 | 0x10 | 0x20);
+        let no_intrude = CompletionConfig {
+            modes: vec![CompletionMode::Message, CompletionMode::Campon],
+            ..CompletionConfig::default()
+        };
+        assert_eq!(
+            no_intrude.offered_modes(),
+            [CompletionMode::Campon, CompletionMode::Message]
+        );
+        let caps = AddressCaps::new(&no_intrude.offered_modes(), &c.conds, 5, &[]);
+        assert_eq!(caps.call_features2, 0x4 | 0x20);
         assert_eq!(caps.call_completion_conds_value, 0x8000_0003);
         assert_eq!(
             (

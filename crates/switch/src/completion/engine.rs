@@ -15,6 +15,7 @@ use crate::call::{CallId, CallRef, IdAllocator};
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits};
 use crate::completion::events::{CompletionEvent, CompletionPhase, LineDevState, Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
+use crate::completion::mode::Fires;
 use crate::completion::queue::CalleeQueue;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
 use crate::completion::validate::{Limits, Valid};
@@ -41,6 +42,16 @@ pub(crate) enum Out {
         call: CallId,
         /// The request.
         id: CompletionId,
+    },
+    /// An intrusion happened: the intruder's call gets reason `callcompletion` with the id
+    /// and goes `connected`; the joined call's appearances get reason `intrude`.
+    Joined {
+        /// The intruder's call.
+        call: CallId,
+        /// The request.
+        id: CompletionId,
+        /// The callee's call it joined.
+        into: CallRef,
     },
 }
 
@@ -245,17 +256,15 @@ impl Engine {
         line: &str,
         target: &str,
         call: CallId,
-        campon_call: Option<CallRef>,
+        held_call: Option<CallRef>,
         now: Time,
     ) -> CompletionRequest {
-        let expiry = match valid.mode {
-            CompletionMode::Campon => {
-                now + self
-                    .config
-                    .expiry(valid.condition)
-                    .min(self.config.campon_max)
-            }
-            _ => now + self.config.expiry(valid.condition),
+        let lifetime = self.config.expiry(valid.condition);
+        // A held INVITE waits no longer than `campon_max`.
+        let expiry = if valid.mode.holds_caller_leg() {
+            now + lifetime.min(self.config.campon_max)
+        } else {
+            now + lifetime
         };
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -270,7 +279,8 @@ impl Engine {
             created: now,
             expiry,
             call,
-            campon_call,
+            held_call,
+            joins: valid.joins,
             seq,
             condition_met: self.condition_met(valid.condition, target),
             waiting_since: now,
@@ -300,11 +310,39 @@ impl Engine {
             &line, count,
         )));
         self.phase(id, CompletionPhase::Queued);
-        if mode == CompletionMode::Message {
-            self.deliver(id);
-        } else {
-            self.select(&target, now);
+        match mode.fires() {
+            Fires::Delivery => self.deliver(id),
+            Fires::CalleeFree(_) => self.select(&target, now),
+            Fires::AtOnce => self.intrude(id),
         }
+    }
+
+    /// An intrusion was accepted: the server joins it now.
+    fn intrude(&mut self, id: CompletionId) {
+        let Some(r) = self.requests.get(&id) else {
+            return;
+        };
+        let (Some(call), Some(into)) = (r.held_leg(), r.joins) else {
+            return;
+        };
+        self.set_state(id, RequestState::Ready);
+        self.action(Action::Intrude { id, call, into });
+    }
+
+    /// Whether an outstanding or pending request joins (or is about to join) call `into`.
+    pub(crate) fn joining(&self, into: CallRef) -> bool {
+        self.requests
+            .values()
+            .chain(self.pending.values())
+            .any(|r| r.joins == Some(into))
+    }
+
+    /// Whether `line` may be intruded on (`intrudable`, true unless configured otherwise).
+    pub fn intrudable(&self, line: &str) -> bool {
+        self.limits
+            .get(line)
+            .and_then(|l| l.intrudable)
+            .unwrap_or(true)
     }
 
     /// Whether `condition` is already met for `target` (the callee's call in progress, a
@@ -449,6 +487,20 @@ impl Engine {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Message))?;
                 self.set_state(id, RequestState::Queued);
             }
+            CompletionFact::IntrusionJoined { id } => {
+                self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
+                if let Some(r) = self.requests.get(&id) {
+                    if let Some(into) = r.joins {
+                        let call = r.call;
+                        self.out.push(Out::Joined { call, id, into });
+                    }
+                }
+                self.end(id, End::Completed, now);
+            }
+            CompletionFact::IntrusionFailed { id } => {
+                self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
+                self.abort(id, CancelCause::IntrusionFailed, now);
+            }
         }
         Ok(())
     }
@@ -543,10 +595,12 @@ impl Engine {
 
     pub(crate) fn enqueue(&mut self, r: CompletionRequest) {
         let callee = self.callees.entry(r.target.clone()).or_default();
-        if r.mode == CompletionMode::Message {
-            callee.messages.insert(r.id);
-        } else {
-            callee.queue.push(r.seq, r.id);
+        match r.mode.fires() {
+            Fires::CalleeFree(_) => callee.queue.push(r.seq, r.id),
+            Fires::Delivery => {
+                callee.messages.insert(r.id);
+            }
+            Fires::AtOnce => {}
         }
         self.lines
             .entry(r.line.clone())
@@ -599,7 +653,7 @@ impl Engine {
         if r.expiry != at || r.state == RequestState::Recalling {
             return;
         }
-        let cause = if !r.holds_campon_leg() && self.registered(&r.line) == Some(false) {
+        let cause = if r.held_leg().is_none() && self.registered(&r.line) == Some(false) {
             CancelCause::CallerUnregistered
         } else {
             CancelCause::Expired
@@ -613,11 +667,11 @@ impl Engine {
         let Some(r) = self.requests.get(&id) else {
             return;
         };
-        let (state, mode, campon, call_id) = (r.state, r.mode, r.campon_call, r.call);
+        let (state, held, call_id) = (r.state, r.held_leg(), r.call);
         if state == RequestState::Recalling {
             self.action(Action::CancelRecall { id });
         }
-        if let (CompletionMode::Campon, Some(call)) = (mode, campon) {
+        if let Some(call) = held {
             self.action(Action::RejectCampOn { id, call });
             self.out.push(Out::EndCall(call_id));
         }
@@ -716,13 +770,13 @@ impl Limits for Engine {
     }
 
     fn queue_full(&self, target: &str, mode: CompletionMode) -> bool {
-        if mode == CompletionMode::Message {
+        if !mode.queues() {
             return false;
         }
         let pending = self
             .pending
             .values()
-            .filter(|r| r.target == target && r.mode != CompletionMode::Message)
+            .filter(|r| r.target == target && r.mode.queues())
             .count();
         let len = self.callees.get(target).map_or(0, |c| c.queue.len()) + pending;
         u32::try_from(len).map_or(true, |n| n >= self.max_queue(target))

@@ -99,6 +99,18 @@ pub enum CompletionFact {
         /// The request.
         id: CompletionId,
     },
+    /// The intruder's caller leg is answered into the callee's call, now mixed by callcomp:
+    /// the intrusion happened.
+    IntrusionJoined {
+        /// The request.
+        id: CompletionId,
+    },
+    /// The intrusion could not be set up (the callee's call ended first, a re-INVITE
+    /// failed): the request ends with `intrusion_failed` and the held caller gets 486.
+    IntrusionFailed {
+        /// The request.
+        id: CompletionId,
+    },
     /// A line is about to be removed from the configuration: its requests end, as caller
     /// (`caller_deleted`) and as callee (`callee_deleted`).
     LineRemoved {
@@ -126,6 +138,8 @@ impl CompletionFact {
             CompletionFact::RecallCallerBusy { .. } => "recall_caller_busy",
             CompletionFact::MessageDelivered { .. } => "message_delivered",
             CompletionFact::MessageFailed { .. } => "message_failed",
+            CompletionFact::IntrusionJoined { .. } => "intrusion_joined",
+            CompletionFact::IntrusionFailed { .. } => "intrusion_failed",
             CompletionFact::LineRemoved { .. } => "line_removed",
         }
     }
@@ -181,7 +195,7 @@ pub enum Action {
         /// The callee's line.
         callee: String,
     },
-    /// Give up a camp-on: answer the held caller leg with 486.
+    /// Give up a held caller leg (a camp-on, an intrusion not joined): answer it with 486.
     RejectCampOn {
         /// The request.
         id: CompletionId,
@@ -199,6 +213,17 @@ pub enum Action {
         from: String,
         /// The text.
         text: String,
+    },
+    /// Join the held caller of `call` into the callee's connected call `into`: move that
+    /// call's media onto callcomp's mixer, play the warning tone, answer the caller into the
+    /// mix; report `IntrusionJoined` or `IntrusionFailed`.
+    Intrude {
+        /// The request.
+        id: CompletionId,
+        /// The intruder's held call.
+        call: CallRef,
+        /// The callee's call to join.
+        into: CallRef,
     },
     /// Stop the callee's ringing (CANCEL) and end the caller's leg (480 with the offer): a
     /// `callback` or `message` was requested while the call was still ringing.

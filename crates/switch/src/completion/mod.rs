@@ -9,6 +9,7 @@
 //!
 //! - [`request`]: requests, their ids, states and end causes.
 //! - [`caps`]: settings, address capabilities, line status.
+//! - [`mode`]: what each mode needs, what fires it, what it does to the original call.
 //! - [`validate`]: DESIGN §2.1's checks, in order.
 //! - [`queue`]: one callee's FIFO queue.
 //! - [`engine`]: the engine's tables, acceptance, facts, timers, ends; with `availability`
@@ -24,6 +25,7 @@ pub mod caps;
 pub mod engine;
 pub mod events;
 pub mod io;
+pub mod mode;
 pub mod queue;
 mod recall_outcome;
 pub mod request;

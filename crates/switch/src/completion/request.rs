@@ -45,7 +45,8 @@ pub enum RequestState {
     /// Skipped because its caller is not free (in a call, unregistered, or suspended by the
     /// caller's agent); it keeps its place and resumes when the caller is free.
     Suspended,
-    /// Selected: the callee is reserved for it during the guard (a message: being delivered).
+    /// Selected: the callee is reserved for it during the guard (a message: being delivered;
+    /// an intrusion: the server is joining the caller into the callee's call).
     Ready,
     /// Firing: the caller's phone is being rung back.
     Recalling,
@@ -84,8 +85,12 @@ pub enum CancelCause {
     CallerDeleted,
     /// The request expired while the caller's phone was not registered.
     CallerUnregistered,
-    /// A camp-on's caller hung up (or its SIP leg was lost, as across a restart).
+    /// A camp-on's or an intrusion's caller hung up (or its SIP leg was lost, as across a
+    /// restart).
     CallerReleased,
+    /// The intrusion could not be set up (the callee's call ended first, or its parties
+    /// could not be moved onto callcomp's media).
+    IntrusionFailed,
 }
 
 impl CancelCause {
@@ -101,6 +106,7 @@ impl CancelCause {
             CancelCause::CallerDeleted => "caller_deleted",
             CancelCause::CallerUnregistered => "caller_unregistered",
             CancelCause::CallerReleased => "caller_released",
+            CancelCause::IntrusionFailed => "intrusion_failed",
         }
     }
 }
@@ -142,8 +148,13 @@ pub struct CompletionRequest {
     pub expiry: Time,
     /// The call it was requested on.
     pub call: CallId,
-    /// For `campon`: the B2BUA call whose caller leg is held.
-    pub campon_call: Option<CallRef>,
+    /// For a mode that holds the caller's leg (`campon`, `intrude`): the B2BUA call whose
+    /// caller leg is held.
+    #[serde(alias = "campon_call")]
+    pub held_call: Option<CallRef>,
+    /// For `intrude`: the callee's call it joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joins: Option<CallRef>,
     /// The place in the callee's FIFO queue: lower is older.
     pub seq: u64,
     /// Whether the condition-specific event has happened (see [`Availability`]).
@@ -177,9 +188,9 @@ impl CompletionRequest {
         }
     }
 
-    /// Whether this is a camp-on holding its caller's INVITE open.
-    pub fn holds_campon_leg(&self) -> bool {
-        self.mode == CompletionMode::Campon && self.campon_call.is_some()
+    /// The held call whose caller's INVITE this request keeps open, if it keeps one.
+    pub fn held_leg(&self) -> Option<CallRef> {
+        self.held_call.filter(|_| self.mode.holds_caller_leg())
     }
 }
 
@@ -206,6 +217,7 @@ mod tests {
             CancelCause::CallerDeleted,
             CancelCause::CallerUnregistered,
             CancelCause::CallerReleased,
+            CancelCause::IntrusionFailed,
         ] {
             assert_eq!(
                 serde_json::to_string(&c).unwrap(),

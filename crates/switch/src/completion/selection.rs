@@ -3,8 +3,8 @@
 
 use crate::completion::engine::{End, Engine, Hold, HoldPhase, Out, Timer, CONNECT_GRACE};
 use crate::completion::io::Action;
+use crate::completion::mode::{Fires, OnFree};
 use crate::completion::request::{CompletionId, RequestState};
-use crate::tapi::CompletionMode;
 use crate::time::Time;
 
 impl Engine {
@@ -107,9 +107,9 @@ impl Engine {
             self.select(callee, now);
             return;
         }
-        match mode {
-            CompletionMode::Campon => {
-                let (call, campon) = (r.call, r.campon_call);
+        match mode.fires() {
+            Fires::CalleeFree(OnFree::ConnectHeldCall) => {
+                let (call, campon) = (r.call, r.held_leg());
                 let until = now + CONNECT_GRACE;
                 self.hold(callee, id, hold.caller, HoldPhase::Connecting(until));
                 self.out.push(Out::FireCampOn { call, id });

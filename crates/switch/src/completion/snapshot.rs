@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use crate::call::IdAllocator;
 use crate::completion::engine::{Engine, Timer};
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
-use crate::tapi::CompletionMode;
 use crate::time::Time;
 
 /// Every outstanding request, for the store.
@@ -91,9 +90,9 @@ impl Engine {
                 Some(CancelCause::CallerDeleted)
             } else if !line_exists(&r.target) {
                 Some(CancelCause::CalleeDeleted)
-            } else if r.mode == CompletionMode::Campon {
-                // The camp-on's held leg died with the process: nothing to reject.
-                r.campon_call = None;
+            } else if r.mode.holds_caller_leg() {
+                // The held leg died with the process: nothing to reject.
+                r.held_call = None;
                 Some(CancelCause::CallerReleased)
             } else {
                 None

@@ -5,16 +5,17 @@
 //! work it needs is queued as [`Action`](crate::completion::Action)s for
 //! [`Switch::poll_actions`].
 
-use crate::call::{Call, CallFeatures, CallId};
+use crate::call::{Call, CallFeatures, CallId, CallRef};
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits, LineStatus};
 use crate::completion::events::{Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
+use crate::completion::mode::{Needs, OriginalCall};
 use crate::completion::request::{CompletionId, CompletionRequest};
 use crate::completion::snapshot::{ImportError, Snapshot};
 use crate::completion::validate::{condition_of, validate, Ask, Limits};
 use crate::events::{Event, EventKind};
 use crate::switch::{Phase, Switch};
-use crate::tapi::{CallState, CompletionMode, DisconnectMode, LineErr};
+use crate::tapi::{CallReason, CallState, CompletionMode, DisconnectMode, LineErr};
 use crate::time::Time;
 use crate::StateMode;
 
@@ -69,16 +70,18 @@ impl Switch {
             return Vec::new();
         };
         let conds = &self.completion.config().conds;
+        let target = self.target_of(call);
         let ok = self.completion.max_call_completions(&call.line) > 0
-            && self.target_of(call).is_some()
+            && target.is_some()
             && condition_of(call).is_some_and(|c| conds.contains(&c));
-        if !ok {
+        let Some(target) = target.filter(|_| ok) else {
             return Vec::new();
-        }
+        };
         let offered = self.completion.offered_modes();
         call.completable_modes()
             .into_iter()
             .filter(|m| offered.contains(m))
+            .filter(|m| m.needs() != Needs::JoinableCall || self.joinable_call(&target).is_some())
             .collect()
     }
 
@@ -145,12 +148,14 @@ impl Switch {
     ) -> Result<CompletionRequest, LineErr> {
         let call = CallId::new(call_id).and_then(|id| self.calls.get(&id));
         let target = call.and_then(|c| self.target_of(c));
+        let joinable = target.as_deref().and_then(|t| self.joinable_call(t));
         let ask = Ask {
             requester,
             call,
             target: target.as_deref(),
             mode,
             message_id,
+            joinable,
         };
         let config = self.completion.config();
         let valid = validate(
@@ -174,10 +179,10 @@ impl Switch {
             return Err(LineErr::OperationFailed);
         };
         let id = self.completion.allocate()?;
-        let campon_call = (valid.mode == CompletionMode::Campon).then_some(call.call_ref);
-        let request =
-            self.completion
-                .build(id, valid, &call.line, &target, call.id, campon_call, now);
+        let held_call = valid.mode.holds_caller_leg().then_some(call.call_ref);
+        let request = self
+            .completion
+            .build(id, valid, &call.line, &target, call.id, held_call, now);
         self.completion.pending.insert(id, request.clone());
         Ok(request)
     }
@@ -198,13 +203,21 @@ impl Switch {
             .get(&request.call)
             .filter(|c| condition_of(c).is_some())
             .cloned();
+        let held = call
+            .as_ref()
+            .is_some_and(|c| c.completable_modes().contains(&request.mode));
         let mut out = Vec::new();
-        match (request.mode, call) {
-            (CompletionMode::Campon, Some(call))
-                if call.completable_modes().contains(&CompletionMode::Campon) => {}
-            (CompletionMode::Campon, _) => return Err(LineErr::InvalCallState),
-            (_, Some(call)) => self.end_original(&call, now, &mut out),
-            (_, None) => {}
+        match (request.mode.original_call(), call) {
+            (OriginalCall::Ends, Some(call)) => self.end_original(&call, now, &mut out),
+            (OriginalCall::Ends, None) => {}
+            // The held leg must still be there.
+            (OriginalCall::StaysHeld, _) if held => {}
+            // So must the callee's call to join.
+            (OriginalCall::Joins, _)
+                if held && self.joinable_call(&request.target) == request.joins => {}
+            (OriginalCall::StaysHeld | OriginalCall::Joins, _) => {
+                return Err(LineErr::InvalCallState)
+            }
         }
         self.completion.insert(request, now);
         self.drain_engine(now, &mut out);
@@ -334,6 +347,26 @@ impl Switch {
         let lines = &self.lines;
         self.completion
             .import(snapshot, |l| lines.contains_key(l), now)
+    }
+
+    /// The call of `callee` an intrusion could join (DESIGN §2.2): `callee` is `intrudable`
+    /// and has a connected call through callcomp that nobody joined or is joining; the
+    /// oldest if it has several.
+    pub(crate) fn joinable_call(&self, callee: &str) -> Option<CallRef> {
+        if !self.completion.intrudable(callee) {
+            return None;
+        }
+        self.calls
+            .values()
+            .filter(|c| c.line == callee && c.state == CallState::Connected && c.leg_open)
+            .filter(|c| c.reason != CallReason::Intrude)
+            .map(|c| c.call_ref)
+            .find(|r| {
+                self.sessions
+                    .get(r)
+                    .is_some_and(|s| s.phase == Phase::Connected)
+                    && !self.completion.joining(*r)
+            })
     }
 
     /// The callee's line of an outgoing call: the line it was offered to, or the line whose

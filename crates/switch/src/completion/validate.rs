@@ -4,13 +4,16 @@
 //! 2. completion unavailable on the line (`max_call_completions == 0`), or a call whose callee
 //!    is not a line of this switch → `OPERATIONUNAVAIL`;
 //! 3. not exactly one known mode, or one the address does not offer → `INVALCALLCOMPLMODE`;
-//! 4. the call is not `busy`/`ringback`, the mode cannot apply in its state (DESIGN §2.1), or
-//!    its condition is not offered (digest §9.10) → `INVALCALLSTATE`;
+//! 4. the call is not `busy`/`ringback`, the mode cannot apply in its state (DESIGN §2.1), its
+//!    condition is not offered (digest §9.10), or (`intrude`) the callee has no call callcomp
+//!    carries that may be joined (not `intrudable`, not connected, joined already)
+//!    → `INVALCALLSTATE`;
 //! 5. `message` with `message_id` past the list → `INVALMESSAGEID`;
 //! 6. the line's outstanding requests are at its maximum → `COMPLETIONOVERRUN`;
 //! 7. the callee's queue is full → `RESOURCEUNAVAIL`.
 
-use crate::call::{Call, Direction};
+use crate::call::{Call, CallRef, Direction};
+use crate::completion::mode::Needs;
 use crate::facts::Failure;
 use crate::tapi::{CallState, CompletionCond, CompletionMode, LineErr};
 
@@ -37,6 +40,9 @@ pub struct Ask<'a> {
     pub mode: u32,
     /// `dwMessageID` as given.
     pub message_id: u32,
+    /// The callee's call an intrusion would join: connected through callcomp, the callee
+    /// `intrudable`, nobody joined it already.
+    pub joinable: Option<CallRef>,
 }
 
 /// A request that passed every check.
@@ -48,6 +54,8 @@ pub struct Valid {
     pub condition: CompletionCond,
     /// The message, for mode `message`.
     pub message_id: Option<u32>,
+    /// The callee's call to join, for mode `intrude`.
+    pub joins: Option<CallRef>,
 }
 
 /// Runs the checks in order over `ask`, with the address offering `offered` under `conds` and
@@ -74,6 +82,10 @@ pub fn validate(
     let condition = condition_of(call)
         .filter(|c| conds.contains(c) && call.completable_modes().contains(&mode))
         .ok_or(LineErr::InvalCallState)?;
+    let joins = match mode.needs() {
+        Needs::JoinableCall => Some(ask.joinable.ok_or(LineErr::InvalCallState)?),
+        Needs::FailedCall | Needs::HeldBusyLeg => None,
+    };
     let message_id = match mode {
         CompletionMode::Message => {
             let fits = usize::try_from(ask.message_id).is_ok_and(|m| m < messages);
@@ -94,6 +106,7 @@ pub fn validate(
         mode,
         condition,
         message_id,
+        joins,
     })
 }
 

@@ -15,15 +15,38 @@ const CAMPON: u32 = 0x1;
 
 /// `user`'s INVITE from its phone at `at` to `to`, with SDP_A.
 pub(super) fn invite_from(h: &mut Harness, user: &str, at: &str, to: &str, call_id: &str) {
+    invite_with(h, user, at, to, call_id, SDP_A);
+}
+
+/// `user`'s INVITE from its phone at `at` to `to`, offering `sdp`.
+pub(super) fn invite_with(
+    h: &mut Harness,
+    user: &str,
+    at: &str,
+    to: &str,
+    call_id: &str,
+    sdp: &str,
+) {
     let branch = h.next_branch();
     let text = format!(
         "INVITE sip:{to}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
          To: <sip:{to}@example.com>\r\nFrom: <sip:{user}@example.com>;tag={user}1\r\nCall-ID: {call_id}\r\n\
          CSeq: 1 INVITE\r\nContact: <sip:{user}@{at}>\r\nContent-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{SDP_A}",
-        SDP_A.len()
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
     );
     h.recv(at, &text);
+}
+
+/// The causes of the `completion` events with one, in order.
+pub(super) fn cancel_causes(h: &Harness) -> Vec<String> {
+    h.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Completion(c) => c.cause.map(|c| c.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The requests sent to `at` since the last look (retransmitted responses left out).
@@ -439,14 +462,7 @@ fn unanswered_recall_is_cancelled_and_uncomplete_stops_a_recall() {
     h.recv(DAVE, &reply(&recall, 487, "d1", DAVE, None));
     h.take(DAVE);
     assert!(!outstanding(&h, id));
-    let causes: Vec<String> = h
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Completion(c) => c.cause.map(|c| c.as_str().to_owned()),
-            _ => None,
-        })
-        .collect();
+    let causes = cancel_causes(&h);
     assert_eq!(causes, ["recall_unanswered"]);
 
     // Again, and this time the application cancels during the recall.
@@ -502,8 +518,8 @@ fn refusals_and_limits() {
     );
     assert_eq!(
         h.engine.complete_call(call, 0x4, 0, h.now),
-        Err(LineErr::InvalCallComplMode),
-        "intrude is not offered"
+        Err(LineErr::InvalCallState),
+        "intrude needs the caller's INVITE held"
     );
     assert_eq!(
         h.engine.complete_call(call, CAMPON, 0, h.now),
@@ -732,7 +748,7 @@ fn restart_reloads_and_still_recalls() {
 
 /// A configuration where dave's busy calls are held 10 s and camp-ons wait at most 60 s;
 /// carol camps on and alice asks for callbacks by policy.
-const HOLD_CONFIG: &str = r#"
+pub(super) const HOLD_CONFIG: &str = r#"
 domain = "example.com"
 [sip]
 no_answer_timeout = "30s"
@@ -749,7 +765,7 @@ on_busy = "campon"
 "#;
 
 /// dave calls bob (busy in a call with alice): dave's INVITE is held with 183 + offer.
-fn dave_held(h: &mut Harness) -> (Message, u32) {
+pub(super) fn dave_held(h: &mut Harness) -> (Message, u32) {
     let (to_bob, _ok) = connected(h);
     h.register("dave", DAVE);
     invite_from(h, "dave", DAVE, "bob", "call-2");
@@ -875,6 +891,62 @@ fn policies_request_completion_on_the_callers_behalf() {
         .collect();
     assert_eq!(alice, ["callback"]);
     assert_eq!(stored(&h).len(), 2, "both are stored");
+}
+
+/// One path for the policy and the API: carol's policy camp-on keeps her held INVITE while its
+/// store write is pending (past `busy_hold`, which is 0 for her), hears `182 Queued` only once
+/// it is stored, and a failed write ends her INVITE with 486 and leaves no request.
+#[test]
+fn policy_campon_waits_for_its_store_write_and_a_failed_write_releases_the_caller() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    for (user, at) in [("bob", BOB), ("carol", CAROL), ("dave", DAVE)] {
+        h.register(user, at);
+    }
+    invite_from(&mut h, "dave", DAVE, "bob", "call-1");
+    let to_bob = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob, 200, "b1", BOB, Some(SDP_B)));
+    h.take(DAVE);
+
+    h.hold_store = true;
+    let carol_gets = |h: &mut Harness, call_id: &str| -> Vec<u16> {
+        h.take(CAROL)
+            .iter()
+            .filter(|m| header(m, HeaderName::CallId) == call_id)
+            .filter_map(Message::status)
+            .collect()
+    };
+    invite_from(&mut h, "carol", CAROL, "bob", "call-2");
+    let to_bob2 = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob2, 486, "b2", BOB, None));
+    h.take(BOB);
+    assert_eq!(
+        carol_gets(&mut h, "call-2"),
+        [183],
+        "no 182 before the write"
+    );
+    h.advance(Duration::from_secs(5));
+    assert!(
+        carol_gets(&mut h, "call-2").is_empty(),
+        "kept past busy_hold"
+    );
+    let job = h.held.pop().unwrap();
+    h.engine.store_done(job, Err(StoreFault::Failed), h.now);
+    h.collect();
+    assert_eq!(carol_gets(&mut h, "call-2"), [486]);
+    let switch = h.engine.switch();
+    assert!(lock(&switch).completions_of("carol").unwrap().is_empty());
+
+    // The same ask with a working store: queued once stored.
+    invite_from(&mut h, "carol", CAROL, "bob", "call-3");
+    let to_bob3 = one_request(&mut h, BOB);
+    h.recv(BOB, &reply(&to_bob3, 486, "b3", BOB, None));
+    h.take(BOB);
+    assert_eq!(carol_gets(&mut h, "call-3"), [183]);
+    let job = h.held.pop().unwrap();
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+    assert_eq!(carol_gets(&mut h, "call-3"), [182]);
+    assert_eq!(lock(&switch).completions_of("carol").unwrap().len(), 1);
 }
 
 /// alice calls bob, whose phone answers 486 although callcomp knows no call of his.

@@ -21,9 +21,11 @@ use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
 mod identity;
+mod intrude;
 mod monitor;
 mod operator;
 mod overload;
+mod reinvite;
 mod third_party;
 
 /// The seed of the core's identifiers in every test: each run sends the same bytes.
