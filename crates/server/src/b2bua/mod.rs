@@ -8,7 +8,8 @@
 //! - [`relay`]: requests inside the dialogs (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK) passed
 //!   across, their responses passed back;
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
-//! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer.
+//! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer;
+//! - [`trunk`]: calls to another server's domain, sent to its `[[trunks]]` entry.
 //!
 //! The B2BUA is sans-IO like the layers under it: every entry point takes a [`Ctx`] with the
 //! transaction layer, the switch and the time, and leaves its messages in the layer's outbox
@@ -23,6 +24,7 @@ pub mod join;
 pub mod offer;
 pub mod relay;
 pub mod setup;
+pub mod trunk;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};

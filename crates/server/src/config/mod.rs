@@ -14,6 +14,7 @@
 pub mod cidr;
 pub mod duration;
 mod load;
+pub mod trunks;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cidr::Cidr;
 pub use load::{ConfigError, ConfigErrorKind, ConfigErrors};
+pub use trunks::TrunkConfig;
 pub use validate::Warning;
 
 /// The whole configuration. Every field has a default, so an empty file is a valid one.
@@ -50,6 +52,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The configured users (lines), by name.
     pub users: BTreeMap<String, UserConfig>,
+    /// The other servers calls to their domains go to (`[[trunks]]`).
+    pub trunks: Vec<TrunkConfig>,
 }
 
 /// `[sip]`: where SIP is served and how calls are handled.
@@ -480,6 +484,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             log: LogConfig::default(),
             users: BTreeMap::new(),
+            trunks: Vec::new(),
         }
     }
 }
@@ -643,7 +648,7 @@ impl Config {
 }
 
 /// Socket addresses written as `"IP:PORT"`, with a message that says so when they are not.
-mod socket_addr {
+pub(super) mod socket_addr {
     use std::fmt;
     use std::net::SocketAddr;
 

@@ -1,0 +1,103 @@
+//! End-to-end `[[trunks]]` and the RFC 6910 agent role (issue #11 item 4) with **two**
+//! callcomp servers on loopback: A serves `a.test`, B serves `b.test`, each is the other's
+//! trunk and trusts the other's address.
+//!
+//! - a user of A calls a busy user of B: the INVITE goes over the trunk, B (seeing a trusted
+//!   peer) classifies the busy and offers completion, A relays the failure to its user with
+//!   its own offer; A's API shows the failed call.
+//!
+//! Everything runs on 127.0.0.1 (the servers on different ports); the users placing calls
+//! have no password so a trusted source still speaks for them (identity gate rule 2).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::http::{get_json, poll};
+use common::{free_port, Server, ServerConfig};
+use serde_json::Value;
+
+/// How long any one step may take before the test fails.
+const STEP: Duration = Duration::from_secs(10);
+
+/// The two servers, each the other's trunk.
+struct Pair {
+    a: Server,
+    b: Server,
+}
+
+/// One side's configuration: `domain`, listening on `own`, with a trunk to `other_domain` at
+/// `other`; carol and dave without passwords; dave without call waiting.
+fn side(domain: &str, own: u16, other_domain: &str, other: u16) -> ServerConfig {
+    ServerConfig::default()
+        .domain(domain)
+        .sip_port(own)
+        .user_option("dave", "call_waiting = false")
+        .sip_option("trusted = [\"127.0.0.1/32\"]")
+        .tables(&format!(
+            "[completion]\nguard_ms = 300\nrecall_ring = \"15s\"\n\n\
+             [[trunks]]\ndomain = \"{other_domain}\"\naddress = \"127.0.0.1:{other}\"\n"
+        ))
+}
+
+fn start_pair() -> Pair {
+    let (port_a, mut port_b) = (free_port(), free_port());
+    while port_b == port_a {
+        port_b = free_port();
+    }
+    let a = Server::start(side("a.test", port_a, "b.test", port_b));
+    let b = Server::start(side("b.test", port_b, "a.test", port_a));
+    Pair { a, b }
+}
+
+/// The calls of `line` at the server behind `api`.
+fn calls_of(api: std::net::SocketAddr, line: &str) -> Vec<Value> {
+    get_json(api, &format!("/v1/lines/{line}/calls"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// A call to a busy user of the other domain goes over the trunk; the caller gets the busy
+/// with its own server's offer, and A's API shows it.
+#[test]
+fn a_call_to_the_other_domain_goes_over_the_trunk_and_fails_busy_with_an_offer() {
+    common::require_sipp();
+    let pair = start_pair();
+    // dave@b.test is busy: his phone answers 486.
+    let dave = pair.b.phone("dave", "uas_busy.xml");
+    let outcome = pair
+        .a
+        .sipp_as("call_out_486.xml", "carol")
+        .service("dave")
+        .key("callee_host", "b.test")
+        .set("expect_m", "BS")
+        .run();
+    // A 486 at all proves B was reached: dave is a user of A too, but not registered there
+    // (A alone would answer 480 with m=NL).
+    outcome.assert_success();
+    // The offer carol got is A's own monitor (A is her server and her agent).
+    assert!(
+        outcome.logged("486 offer: <sip:cc@a.test>"),
+        "{}",
+        outcome.report
+    );
+    dave.wait().assert_success();
+    // A: carol's call to dave@b.test failed busy.
+    let at_a = poll(
+        STEP,
+        "carol's failed call at A",
+        || {
+            calls_of(pair.a.api, "carol")
+                .into_iter()
+                .find(|c| c["state"] == "busy")
+        },
+        || format!("{:?}", calls_of(pair.a.api, "carol")),
+    );
+    assert!(
+        at_a["remote"].as_str().unwrap().contains("dave@b.test"),
+        "{at_a}"
+    );
+}
