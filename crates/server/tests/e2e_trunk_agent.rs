@@ -2,6 +2,7 @@
 //! callcomp servers on loopback: A serves `a.test`, B serves `b.test`, each is the other's
 //! trunk and trusts the other's address.
 //!
+//! - a stranger's call to B's domain through A is refused 403;
 //! - a user of A calls a busy user of B: the INVITE goes over the trunk, B (seeing a trusted
 //!   peer) classifies the busy and offers completion, A relays the failure to its user with
 //!   its own offer; A's API shows the failed call.
@@ -100,4 +101,37 @@ fn a_call_to_the_other_domain_goes_over_the_trunk_and_fails_busy_with_an_offer()
         at_a["remote"].as_str().unwrap().contains("dave@b.test"),
         "{at_a}"
     );
+}
+
+/// Only local users call out: a stranger's call to the trunk's domain, even from a trusted
+/// address, is refused 403 and never reaches the other server.
+#[test]
+fn a_strangers_call_to_the_trunk_domain_is_refused() {
+    let pair = start_pair();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(STEP)).unwrap();
+    let local = socket.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:dave@b.test SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-stranger;rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:mallory@elsewhere.test>;tag=s1\r\n\
+         To: <sip:dave@b.test>\r\n\
+         Call-ID: stranger@elsewhere.test\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:mallory@{local}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    socket.send_to(invite.as_bytes(), pair.a.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    let status = loop {
+        let (n, _) = socket.recv_from(&mut buf).expect("a final response");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let first = text.lines().next().unwrap_or_default().to_owned();
+        if !first.starts_with("SIP/2.0 1") {
+            break first;
+        }
+    };
+    // Sent on to B, it would come back 480 (dave is not registered there either).
+    assert_eq!(status, "SIP/2.0 403 Trunks Are For Local Users");
 }

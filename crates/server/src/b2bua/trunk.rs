@@ -90,3 +90,87 @@ impl B2bua {
         self.check_all_failed(cx, id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use callcomp_sip::builder;
+    use callcomp_sip::headers::call_info::CallInfo;
+    use callcomp_sip::parse::Limits;
+    use callcomp_switch::Time;
+
+    use super::*;
+    use crate::b2bua::fork::ForkEvent;
+    use crate::core::transactions::Transactions;
+    use crate::core::Now;
+
+    const CONFIG: &str = "domain = \"a.test\"\n[[trunks]]\ndomain = \"b.test\"\n\
+                          address = \"192.0.2.20:5070\"\ntransport = \"tcp\"\n";
+
+    fn uri(text: &str) -> Uri {
+        Uri::parse(text).unwrap()
+    }
+
+    #[test]
+    fn only_a_trunks_domain_routes_to_it() {
+        let config = Config::from_toml_str(CONFIG, "t.toml").unwrap();
+        let trunk = trunk_of(&config, &uri("sip:dave@B.test")).unwrap();
+        let target = trunk_target(trunk);
+        assert_eq!(target.remote, "192.0.2.20:5070".parse().unwrap());
+        assert_eq!(target.proto, Proto::Tcp);
+        for local in ["sip:dave@a.test", "sip:dave@192.0.2.1", "sip:dave@c.test"] {
+            assert!(trunk_of(&config, &uri(local)).is_none(), "{local}");
+        }
+        assert!(trunk_of(&config, &uri("tel:+15551234")).is_none());
+    }
+
+    /// The trunk's failure with its monitor's offer is kept on the outgoing side; a failure
+    /// without one keeps none.
+    #[test]
+    fn a_trunk_failure_keeps_the_remote_monitors_offer() {
+        for with_offer in [true, false] {
+            let mut sip = Transactions::new(
+                callcomp_sip::transaction::TimerConfig::default(),
+                "192.0.2.1:5060".parse().unwrap(),
+            );
+            let now = Now {
+                instant: Instant::now(),
+                wall: Time::from_millis(1_800_000_000_000),
+            };
+            let invite = Message::parse_datagram(
+                b"INVITE sip:dave@b.test SIP/2.0\r\nMax-Forwards: 70\r\n\
+                  To: <sip:dave@b.test>\r\nFrom: <sip:carol@a.test>;tag=a\r\n\
+                  Call-ID: c@a\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+                &Limits::default(),
+            )
+            .unwrap();
+            let destination = Destination {
+                uri: uri("sip:dave@b.test"),
+                target: Target {
+                    proto: Proto::Udp,
+                    remote: "192.0.2.20:5070".parse().unwrap(),
+                    conn: None,
+                },
+            };
+            let mut out = Outgoing::start(&invite, &[destination], &mut sip, now);
+            let sent = out.forks[0].invite.clone();
+            let mut busy = builder::response(&sent, 486, None, "b");
+            busy.push(&CallInfo::call_completion(uri("sip:cc@b.test"), Some("BS")));
+            if !with_offer {
+                busy = builder::response(&sent, 486, None, "b");
+            }
+            let event = out.on_response(0, busy, &mut sip, now);
+            assert!(matches!(event, ForkEvent::Failed), "{event:?}");
+            assert_eq!(out.best.as_ref().map(|b| b.0), Some(486));
+            let offer = out.remote_offer.as_ref();
+            if with_offer {
+                let offer = offer.unwrap();
+                assert_eq!(offer.uri.to_string(), "sip:cc@b.test");
+                assert_eq!(offer.m(), Some("BS"));
+            } else {
+                assert!(offer.is_none());
+            }
+        }
+    }
+}
