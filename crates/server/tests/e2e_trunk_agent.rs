@@ -2,6 +2,7 @@
 //! callcomp servers on loopback: A serves `a.test`, B serves `b.test`, each is the other's
 //! trunk and trusts the other's address.
 //!
+//! - an answered call over the trunk, SDP untouched both ways, hung up by the caller;
 //! - a stranger's call to B's domain through A is refused 403;
 //! - a user of A calls a busy user of B: the INVITE goes over the trunk, B (seeing a trusted
 //!   peer) classifies the busy and offers completion, A relays the failure to its user with
@@ -101,6 +102,23 @@ fn a_call_to_the_other_domain_goes_over_the_trunk_and_fails_busy_with_an_offer()
         at_a["remote"].as_str().unwrap().contains("dave@b.test"),
         "{at_a}"
     );
+}
+
+/// An answered call over the trunk: both SDP bodies cross the two servers untouched (the
+/// SIPp scenarios check the session ids), and the caller's BYE ends it on both sides.
+#[test]
+fn a_call_over_the_trunk_is_answered_and_hung_up_end_to_end() {
+    common::require_sipp();
+    let pair = start_pair();
+    let dave = pair.b.phone("dave", "uas_answer.xml");
+    pair.a
+        .sipp_as("call_out_basic.xml", "carol")
+        .service("dave")
+        .key("callee_host", "b.test")
+        .pause_ms(300)
+        .run()
+        .assert_success();
+    dave.wait().assert_success();
 }
 
 /// Only local users call out: a stranger's call to the trunk's domain, even from a trusted

@@ -94,6 +94,16 @@ pub enum Transport {
     Tcp,
 }
 
+impl Transport {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
 /// `[registrar]`: who may register, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

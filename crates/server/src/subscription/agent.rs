@@ -360,6 +360,23 @@ mod tests {
 
     const CC: &str = "sip:cc-7@b.test";
 
+    /// A request the monitor accepted and then called `ready` with cc-URI [`CC`].
+    fn recalling() -> RemoteRequest {
+        let mut r = request();
+        r.handle(Input::Subscribed(200));
+        let active = SubscriptionState::active(3600);
+        notify(&mut r, &active, Some(&body(CcState::Ready, Some(CC))));
+        assert_eq!(r.state, AgentState::Recalling { cc_uri: CC.into() });
+        r
+    }
+
+    /// The state `Queued` with cc-URI [`CC`] known.
+    fn queued_at_cc() -> AgentState {
+        AgentState::Queued {
+            cc_uri: Some(CC.into()),
+        }
+    }
+
     #[test]
     fn the_offer_is_read_from_a_call_completion_call_info_only() {
         let info = CallInfo::call_completion(Uri::parse("sip:cc@b.test").unwrap(), Some("NR"));
@@ -389,12 +406,7 @@ mod tests {
             notify(&mut r, &active, Some(&queued)),
             vec![Action::Persist]
         );
-        assert_eq!(
-            r.state,
-            AgentState::Queued {
-                cc_uri: Some(CC.into())
-            }
-        );
+        assert_eq!(r.state, queued_at_cc());
         // The same state again changes nothing and stores nothing.
         assert_eq!(notify(&mut r, &active, Some(&queued)), vec![]);
         let ready = body(CcState::Ready, None);
@@ -431,10 +443,8 @@ mod tests {
 
     #[test]
     fn a_busy_own_user_suspends_and_resumes_at_the_monitor() {
-        let mut r = request();
-        r.handle(Input::Subscribed(200));
+        let mut r = recalling();
         let active = SubscriptionState::active(3600);
-        notify(&mut r, &active, Some(&body(CcState::Ready, Some(CC))));
         assert_eq!(
             r.handle(Input::RecallFailed),
             vec![
@@ -461,31 +471,18 @@ mod tests {
                 Action::Persist
             ]
         );
-        assert_eq!(
-            r.state,
-            AgentState::Queued {
-                cc_uri: Some(CC.into())
-            }
-        );
+        assert_eq!(r.state, queued_at_cc());
     }
 
     #[test]
     fn a_failed_cc_call_keeps_the_entry_queued() {
-        let mut r = request();
-        r.handle(Input::Subscribed(200));
-        let active = SubscriptionState::active(3600);
-        notify(&mut r, &active, Some(&body(CcState::Ready, Some(CC))));
+        let mut r = recalling();
         r.handle(Input::RecallAnswered);
         assert_eq!(
             r.handle(Input::CcCallEnded { answered: false }),
             vec![Action::Persist]
         );
-        assert_eq!(
-            r.state,
-            AgentState::Queued {
-                cc_uri: Some(CC.into())
-            }
-        );
+        assert_eq!(r.state, queued_at_cc());
     }
 
     #[test]
@@ -546,10 +543,7 @@ mod tests {
 
     #[test]
     fn the_state_survives_a_json_round_trip() {
-        let mut r = request();
-        r.handle(Input::Subscribed(200));
-        let active = SubscriptionState::active(3600);
-        notify(&mut r, &active, Some(&body(CcState::Ready, Some(CC))));
+        let r = recalling();
         let text = serde_json::to_string(&r).unwrap();
         let back: RemoteRequest = serde_json::from_str(&text).unwrap();
         assert_eq!(back, r);
