@@ -189,6 +189,14 @@ fn check_config(file: &Path) -> ExitCode {
             trusted.join(", ")
         }
     );
+    for trunk in &config.trunks {
+        println!(
+            "  trunk: {} at {} over {}",
+            trunk.domain,
+            trunk.address,
+            trunk.transport.as_str()
+        );
+    }
     println!("  store: {}", config.store.path.display());
     for warning in config.warnings() {
         eprintln!("{shown}: warning: {warning}");

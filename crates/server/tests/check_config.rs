@@ -48,6 +48,26 @@ fn example_file_checks_ok_with_summary() {
     assert!(stdout.contains("trusted peers: none"), "{stdout}");
 }
 
+/// Trunks are listed, and one whose address is not trusted draws a warning.
+#[test]
+fn trunks_are_listed_and_an_untrusted_one_is_warned_about() {
+    let text = "domain = \"a.test\"\n[[trunks]]\ndomain = \"b.test\"\n\
+                address = \"192.0.2.20:5070\"\ntransport = \"tcp\"\n";
+    let path = write_temp("trunks", "trunks.toml", text);
+    let out = callcomp(&["check-config", path.to_str().unwrap()]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("trunk: b.test at 192.0.2.20:5070 over tcp"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning: trunk b.test at 192.0.2.20:5070 is not in sip.trusted"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn bad_file_lists_every_error_with_line_and_key() {
     let text = "domain = \"\"\n\

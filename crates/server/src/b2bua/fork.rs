@@ -6,6 +6,7 @@
 
 use callcomp_sip::builder;
 use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::call_info::CallInfo;
 use callcomp_sip::headers::cseq::CSeq;
 use callcomp_sip::headers::from_to::To;
 use callcomp_sip::message::Message;
@@ -98,6 +99,9 @@ pub struct Outgoing {
     pub abandoned: bool,
     /// The best final failure so far (status, reason).
     pub best: Option<(u16, String)>,
+    /// The RFC 6910 completion offer (`Call-Info;purpose=call-completion`) on that failure,
+    /// when it came from another server's monitor (a trunk call; kept for the agent role).
+    pub remote_offer: Option<CallInfo>,
     /// Some fork timed out (Timer B) without a final response.
     pub timed_out: bool,
     /// The fork that sent the last provisional response with a To tag.
@@ -162,6 +166,7 @@ impl Outgoing {
             dialog: None,
             abandoned: false,
             best: None,
+            remote_offer: None,
             timed_out: false,
             last_early: None,
         }
@@ -272,6 +277,10 @@ impl Outgoing {
                     .is_none_or(|(old, _)| better(status, *old))
                 {
                     self.best = Some((status, reason));
+                    self.remote_offer = response
+                        .header_all::<CallInfo>()
+                        .ok()
+                        .and_then(|all| all.into_iter().find(CallInfo::is_call_completion));
                 }
                 self.after_fork_ended()
             }

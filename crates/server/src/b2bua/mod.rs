@@ -14,6 +14,7 @@
 //! - [`recall`]: the callback recall with progress: callcomp answers the caller with its own
 //!   media (ringback) while the callee rings, then relays the two;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer;
+//! - [`trunk`]: calls to another server's domain, sent to its `[[trunks]]` entry;
 //! - [`by_call`]: the indexes and timers, each knowing which call owns an entry.
 //!
 //! The B2BUA is sans-IO like the layers under it: every entry point takes a [`Ctx`] with the
@@ -34,6 +35,7 @@ pub mod recall;
 pub mod reinvite;
 pub mod relay;
 pub mod setup;
+pub mod trunk;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -56,8 +56,13 @@ impl B2bua {
             .user()
             .filter(|u| cx.switch.line(u).is_some())
             .map(str::to_owned);
+        let trunk = request
+            .uri()
+            .and_then(|uri| super::trunk::trunk_of(cx.config, uri))
+            .cloned();
         let callee = request
             .uri()
+            .filter(|_| trunk.is_none())
             .and_then(aor_user)
             .filter(|u| cx.switch.line(u).is_some() || cx.registrar.policy().users.contains_key(u));
         let dialed = callee.as_deref().map_or_else(
@@ -85,6 +90,10 @@ impl B2bua {
         call.caller_line = caller_line.clone();
         self.calls.insert(id, call);
 
+        if let Some(trunk) = trunk {
+            self.send_to_trunk(cx, id, &trunk, ess);
+            return;
+        }
         let Some(callee) = callee else {
             self.fail(
                 cx,
@@ -199,7 +208,7 @@ impl B2bua {
     }
 
     /// Every fork may have failed at once (nothing could be sent).
-    fn check_all_failed(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+    pub(super) fn check_all_failed(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
         let failed = self
             .calls
             .get(&id)
@@ -483,7 +492,12 @@ impl B2bua {
 /// The INVITE to the callee for the caller's INVITE: a new Call-ID, a new From tag, CSeq 1,
 /// the caller's identity in From, the callee's AOR in To, Max-Forwards one less, and the
 /// body and end-to-end headers as they came.
-fn callee_invite(cx: &Ctx<'_>, caller: &Message, ess: &Essentials, callee_aor: &str) -> Message {
+pub(super) fn callee_invite(
+    cx: &Ctx<'_>,
+    caller: &Message,
+    ess: &Essentials,
+    callee_aor: &str,
+) -> Message {
     let mut invite = Message::new_request(Method::Invite, ess.to.uri.clone());
     let mut from = ess.from.clone();
     from.params.remove("tag");

@@ -100,6 +100,10 @@ pub enum ConfigErrorKind {
     },
     /// A feature code that is also a user's name (that user could not be called).
     FeatureCodeIsUser,
+    /// A trunk for callcomp's own domain (its calls would never reach the local users).
+    TrunkIsOwnDomain,
+    /// A trunk at an address callcomp itself listens on (calls would loop).
+    TrunkLoops,
     /// A minimum above its maximum.
     MinAboveMax {
         /// The key holding the maximum.
@@ -162,6 +166,12 @@ impl fmt::Display for ConfigErrorKind {
             }
             ConfigErrorKind::NobodyCanRegister => {
                 f.write_str("registration is closed and no [users] are configured")
+            }
+            ConfigErrorKind::TrunkIsOwnDomain => {
+                f.write_str("is this server's own `domain`; a trunk serves another domain")
+            }
+            ConfigErrorKind::TrunkLoops => {
+                f.write_str("is one of sip.listen: calls sent there would loop back here")
             }
             ConfigErrorKind::MinAboveMax { max_key } => {
                 write!(f, "greater than `{max_key}`")
@@ -298,6 +308,7 @@ impl Config {
                     read_section::<LogConfig>(value, name, &locate, &mut errors, &mut config.log)
                 }
                 "users" => read_users(value, &locate, &mut errors, &mut config),
+                "trunks" => read(value, &locate, &mut errors, &mut config.trunks),
                 other => errors.push(locate.error_at(
                     span.start,
                     other.to_owned(),
@@ -347,6 +358,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "`store`",
     "`log`",
     "`users`",
+    "`trunks`",
 ];
 
 fn finish(mut errors: Vec<ConfigError>) -> ConfigErrors {

@@ -15,6 +15,7 @@ pub mod cidr;
 pub mod duration;
 mod load;
 pub mod media;
+pub mod trunks;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use cidr::Cidr;
 pub use load::{ConfigError, ConfigErrorKind, ConfigErrors};
 pub use media::MediaConfig;
+pub use trunks::TrunkConfig;
 pub use validate::Warning;
 
 /// The whole configuration. Every field has a default, so an empty file is a valid one.
@@ -55,6 +57,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The configured users (lines), by name.
     pub users: BTreeMap<String, UserConfig>,
+    /// The other servers calls to their domains go to (`[[trunks]]`).
+    pub trunks: Vec<TrunkConfig>,
 }
 
 /// `[sip]`: where SIP is served and how calls are handled.
@@ -95,6 +99,16 @@ pub enum Transport {
     Udp,
     /// SIP over TCP (RFC 3261 §18).
     Tcp,
+}
+
+impl Transport {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
 }
 
 /// `[registrar]`: who may register, and for how long.
@@ -468,6 +482,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             log: LogConfig::default(),
             users: BTreeMap::new(),
+            trunks: Vec::new(),
         }
     }
 }
@@ -634,7 +649,7 @@ impl Config {
 }
 
 /// Socket addresses written as `"IP:PORT"`, with a message that says so when they are not.
-mod socket_addr {
+pub(super) mod socket_addr {
     use std::fmt;
     use std::net::SocketAddr;
 

@@ -239,6 +239,51 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // issue #11 item 4: trunks
+    Bad {
+        text: "domain = \"a.example\"\n[[trunks]]\ndomain = \"A.example\"\naddress = \"192.0.2.2:5060\"\n",
+        key: "trunks[0].domain",
+        line: 3,
+        column: 10,
+        says: "is this server's own `domain`",
+    },
+    Bad {
+        text: "[sip]\nlisten = [\"127.0.0.1:5070\"]\n[[trunks]]\ndomain = \"b.example\"\naddress = \"127.0.0.1:5070\"\n",
+        key: "trunks[0].address",
+        line: 5,
+        column: 11,
+        says: "would loop back here",
+    },
+    Bad {
+        text: "[[trunks]]\ndomain = \"b.example\"\naddress = \"192.0.2.2:5060\"\n\n\
+               [[trunks]]\ndomain = \"B.EXAMPLE\"\naddress = \"192.0.2.3:5060\"\n",
+        key: "trunks[1].domain",
+        line: 6,
+        column: 10,
+        says: "duplicate of `trunks[0].domain`",
+    },
+    Bad {
+        text: "[[trunks]]\ndomain = \"b.example\"\naddress = \"b.example:5060\"\n",
+        key: "trunks[0].address",
+        line: 3,
+        column: 11,
+        says: "is not an address \"IP:PORT\"",
+    },
+    Bad {
+        text: "[[trunks]]\ndomain = \"b.example/x\"\naddress = \"192.0.2.2:5060\"\n",
+        key: "trunks[0].domain",
+        line: 2,
+        column: 10,
+        says: "not a host name or IP address",
+    },
+    Bad {
+        text: "[sip]\ntransports = [\"udp\"]\n[[trunks]]\ndomain = \"b.example\"\n\
+               address = \"192.0.2.2:5060\"\ntransport = \"tcp\"\n",
+        key: "trunks[0].transport",
+        line: 6,
+        column: 13,
+        says: "not in sip.transports",
+    },
     // issue #11: feature codes
     Bad {
         text: "[completion.feature_codes]\ncallback = \"*3a\"\n",
@@ -882,4 +927,30 @@ fn a_moved_key_says_where_it_went() {
     assert!(text.contains("registrar.realm"), "{text}");
     assert!(text.contains("moved to `auth.realm`"), "{text}");
     assert!(text.contains(":2:1"), "line and column: {text}");
+}
+
+/// A trunk loads with its transport defaulting to UDP, is found by domain (any case) and by
+/// its server's IP (any port), and draws a warning until its address is trusted.
+#[test]
+fn trunks_load_resolve_and_warn_when_untrusted() {
+    let text = "domain = \"a.example\"\n[[trunks]]\ndomain = \"b.example\"\n\
+                address = \"192.0.2.2:5070\"\n";
+    let config = load(text).unwrap();
+    let trunk = config.trunk_for("B.Example").unwrap();
+    assert_eq!(trunk.address, "192.0.2.2:5070".parse().unwrap());
+    assert_eq!(trunk.transport, super::Transport::Udp);
+    assert!(config.trunk_for("a.example").is_none());
+    assert!(config
+        .trunk_at("192.0.2.2:40000".parse().unwrap())
+        .is_some());
+    assert!(config.trunk_at("192.0.2.3:5070".parse().unwrap()).is_none());
+    assert!(config.warnings().contains(&Warning::TrunkNotTrusted {
+        domain: "b.example".into(),
+        address: "192.0.2.2:5070".parse().unwrap(),
+    }));
+    let trusted = load(&format!("{text}[sip]\ntrusted = [\"192.0.2.0/24\"]\n")).unwrap();
+    assert!(!trusted
+        .warnings()
+        .iter()
+        .any(|w| matches!(w, Warning::TrunkNotTrusted { .. })));
 }

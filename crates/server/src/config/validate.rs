@@ -43,6 +43,14 @@ pub enum Warning {
         /// The token's length.
         length: usize,
     },
+    /// A trunk's address is not in `sip.trusted`: its requests to callcomp (calls, and
+    /// SUBSCRIBEs of its agent) are treated as a stranger's.
+    TrunkNotTrusted {
+        /// The trunk's domain.
+        domain: String,
+        /// The trunk's address.
+        address: SocketAddr,
+    },
 }
 
 /// Tokens shorter than this draw a warning when the API listens beyond loopback (18 random
@@ -72,6 +80,11 @@ impl fmt::Display for Warning {
                 f,
                 "the API listens on {listen}, beyond loopback, and api.token has only {length} \
                  characters (use at least {MIN_TOKEN_LENGTH}, e.g. `openssl rand -base64 18`)"
+            ),
+            Warning::TrunkNotTrusted { domain, address } => write!(
+                f,
+                "trunk {domain} at {address} is not in sip.trusted: its calls and \
+                 subscriptions to this server will be refused as a stranger's"
             ),
         }
     }
@@ -105,6 +118,19 @@ impl Config {
             && self.completion.completion_messages.is_empty()
         {
             out.push(Warning::MessageModeWithoutMessages);
+        }
+        for trunk in &self.trunks {
+            if !self
+                .sip
+                .trusted
+                .iter()
+                .any(|c| c.contains(trunk.address.ip()))
+            {
+                out.push(Warning::TrunkNotTrusted {
+                    domain: trunk.domain.clone(),
+                    address: trunk.address,
+                });
+            }
         }
         out
     }
@@ -327,6 +353,7 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
     }
 
     check_feature_codes(&mut f, config);
+    super::trunks::check(config, &mut f);
 
     if let Some(token) = &config.api.token {
         let token = token.expose();
@@ -604,10 +631,10 @@ fn is_feature_code(code: &str) -> bool {
             .all(|b| b.is_ascii_digit() || matches!(b, b'*' | b'#'))
 }
 
-struct Findings(Vec<Finding>);
+pub(super) struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn push(&mut self, key: &str, kind: ConfigErrorKind) {
+    pub(super) fn push(&mut self, key: &str, kind: ConfigErrorKind) {
         self.0.push(Finding {
             key: key.to_owned(),
             kind,
@@ -675,7 +702,7 @@ fn is_user_name(name: &str) -> bool {
 
 /// RFC 3261 `host`: a host name (dot-separated labels of letters, digits and inner hyphens,
 /// an optional final dot), an IPv4 address, or an IPv6 address in brackets.
-fn is_host(s: &str) -> bool {
+pub(super) fn is_host(s: &str) -> bool {
     if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         return inner.parse::<std::net::Ipv6Addr>().is_ok();
     }

@@ -173,7 +173,10 @@ impl Engine {
         };
         let in_dialog = ess.to.tag().is_some();
         if !in_dialog && !matches!(method, Method::Ack | Method::Cancel) {
-            if let Some(why) = self.looped(&request, &ess) {
+            // Another callcomp behind a trunk makes Call-IDs of the same shape: only the Via
+            // check tells its requests from our own come back.
+            let from_trunk = from.is_some_and(|t| self.config.trunk_at(t.remote).is_some());
+            if let Some(why) = self.looped(&request, &ess, from_trunk) {
                 ::metrics::counter!(m::LOOPS_DETECTED).increment(1);
                 tracing::warn!(call_id = %ess.call_id.0, %method, why, "loop detected");
                 self.reply(&key, &request, 482, Some(why), now);
@@ -302,8 +305,9 @@ impl Engine {
         &self,
         request: &Message,
         ess: &callcomp_sip::check::Essentials,
+        from_trunk: bool,
     ) -> Option<&'static str> {
-        if ess.call_id.0.starts_with(ids::CALL_ID_PREFIX) {
+        if !from_trunk && ess.call_id.0.starts_with(ids::CALL_ID_PREFIX) {
             return Some("Loop Detected: a Call-ID of this server");
         }
         let own = &self.registrar.policy().own;

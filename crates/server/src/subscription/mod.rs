@@ -6,12 +6,15 @@
 //! - [`call_completion`]: the monitor role of RFC 6910 (§7): `call-completion`
 //!   subscriptions, one per completion request, and their NOTIFYs;
 //! - [`publish`]: suspend and resume by PUBLISH (RFC 6910 §7.5-§7.6, RFC 3903);
+//! - [`agent`]: the RFC 6910 agent role (§5) toward another server's monitor, for a local
+//!   user's call that failed over a trunk: the request's states and the messages it sends;
 //! - [`watch`]: the subscriber side, RFC 4235 dialog-state watches of callees (dialog,
 //!   refresh, unsubscribe).
 //!
 //! The core ([`crate::core`]) wires them to the engine: a `call-completion` SUBSCRIBE becomes
 //! a completion request through the durable accept path before its 200.
 
+pub mod agent;
 pub mod call_completion;
 pub mod notifier;
 pub mod publish;

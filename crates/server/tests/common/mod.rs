@@ -184,6 +184,11 @@ pub struct ServerConfig {
     pub section_lines: Vec<(String, String)>,
     /// `api.token`.
     pub api_token: Option<String>,
+    /// `domain` (default 127.0.0.1).
+    pub domain: String,
+    /// A SIP port chosen in advance (e.g. so another server's trunk can name it); `None`
+    /// picks a free one.
+    pub sip_port: Option<u16>,
 }
 
 impl Default for ServerConfig {
@@ -196,6 +201,8 @@ impl Default for ServerConfig {
             extra_tables: String::new(),
             section_lines: Vec::new(),
             api_token: None,
+            domain: LOCALHOST.to_owned(),
+            sip_port: None,
         };
         for name in ["alice", "bob"] {
             config = config.user(name, Some(&password_of(name)));
@@ -251,6 +258,18 @@ impl ServerConfig {
         self.option("sip", line)
     }
 
+    /// Sets `domain`.
+    pub fn domain(mut self, domain: &str) -> ServerConfig {
+        self.domain = domain.to_owned();
+        self
+    }
+
+    /// Listens for SIP on this port instead of a free one picked at start.
+    pub fn sip_port(mut self, port: u16) -> ServerConfig {
+        self.sip_port = Some(port);
+        self
+    }
+
     /// Appends whole tables to the file.
     pub fn tables(mut self, toml: &str) -> ServerConfig {
         self.extra_tables.push_str(toml);
@@ -277,7 +296,7 @@ impl ServerConfig {
         };
         let mut text = String::new();
         let _ = writeln!(text, "# Written by the end-to-end test harness.");
-        let _ = writeln!(text, "domain = \"{LOCALHOST}\"\n");
+        let _ = writeln!(text, "domain = \"{}\"\n", self.domain);
         let _ = writeln!(text, "[sip]");
         let _ = writeln!(text, "listen = [\"{LOCALHOST}:{sip_port}\"]");
         let _ = writeln!(text, "transports = [{}]", quoted(&self.transports));
@@ -317,7 +336,7 @@ impl ServerConfig {
 
     /// Writes the file into `dir` with fresh free ports; returns (path, SIP port, API port).
     pub fn write(&self, dir: &Path) -> (PathBuf, u16, u16) {
-        let sip_port = free_port();
+        let sip_port = self.sip_port.unwrap_or_else(free_port);
         let mut api_port = free_port();
         while api_port == sip_port {
             api_port = free_port();
