@@ -97,6 +97,44 @@ pub fn spawn(
     ))
 }
 
+/// The engine without its thread: the caller applies the handle's commands and runs the
+/// ticks itself, with the time it chooses (tests and benchmarks drive the real sockets so).
+#[derive(Debug)]
+pub struct Unthreaded {
+    commands: mpsc::Receiver<Command>,
+    /// The engine.
+    pub engine: MediaEngine,
+}
+
+impl Unthreaded {
+    /// Applies the queued commands, then runs one tick at `now`.
+    pub fn tick(&mut self, now: Instant) -> Vec<MediaEvent> {
+        self.apply_commands();
+        self.engine.tick(now).collect()
+    }
+
+    /// Applies the queued commands.
+    pub fn apply_commands(&mut self) {
+        while let Ok(command) = self.commands.try_recv() {
+            self.engine.apply(command);
+        }
+    }
+}
+
+/// A handle for `config` and the engine it drives, without a thread (see [`Unthreaded`]).
+pub fn unthreaded(config: &MediaConfig, sounds: Sounds) -> (MediaHandle, Unthreaded) {
+    let (commands, receiver) = mpsc::channel();
+    let handle = MediaHandle::new(commands, PortPool::new(config.rtp_ports), config.address);
+    let engine = MediaEngine::new(sounds);
+    (
+        handle,
+        Unthreaded {
+            commands: receiver,
+            engine,
+        },
+    )
+}
+
 impl MediaThread {
     /// How the schedule was kept so far.
     pub fn stats(&self) -> &TickStats {
