@@ -63,7 +63,7 @@ impl TickStats {
         self.ticks.fetch_add(1, Ordering::Relaxed);
         if lateness > LATE {
             self.late.fetch_add(1, Ordering::Relaxed);
-            ::metrics::counter!("callcomp_media_ticks_late_total").increment(1);
+            ::metrics::counter!(crate::api::metrics::MEDIA_TICKS_LATE).increment(1);
         }
         let us = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
         self.max_lateness_us.fetch_max(us, Ordering::Relaxed);
