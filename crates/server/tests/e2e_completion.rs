@@ -136,7 +136,7 @@ fn wait_connected(api: SocketAddr, line: &str) {
 
 /// CCBS: bob (no call waiting) talks with carol; alice gets busy-on-busy 486; the application
 /// asks for a callback; bob hangs up; after the guard alice's phone is rung back, answers, and
-/// bob's phone gets alice's offer.
+/// bob's phone gets callcomp's offer.
 #[test]
 fn callback_on_busy_rings_the_caller_back_when_the_callee_hangs_up() {
     common::require_sipp();

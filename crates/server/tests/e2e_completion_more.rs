@@ -184,7 +184,7 @@ fn completion_lines(events: &[Value], state: &str) -> Vec<String> {
 /// (1) CCNR: bob's phone rings and never answers (480 `m=NR`); a callback is asked within the
 /// offer window; nothing happens until bob makes and ends a call of his own; then alice's
 /// phone is recalled (`uas_recall.xml` checks "Callback:", the Call-Info and no SDP), answers,
-/// and bob's phone gets alice's offer and answers.
+/// and bob's phone gets callcomp's offer (`uas_answer_recall.xml`), answers and hangs up.
 #[test]
 fn ccnr_callback_fires_after_the_callees_own_call() {
     common::require_sipp();

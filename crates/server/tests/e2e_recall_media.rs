@@ -240,20 +240,27 @@ fn the_caller_hears_ringback_then_the_callee_who_answers_late() {
     );
 }
 
-/// The callee's phone rings `recall_callee_ring` (2 s) unanswered: the caller hears ringback,
-/// then the busy tone, then callcomp hangs up; the request goes back to the queue.
-#[test]
-fn a_callee_who_does_not_answer_puts_the_request_back_and_the_caller_hears_busy() {
+/// alice takes the recall and bob's phone (`scenario`) fails it: returns what alice heard
+/// once the request is back in the queue.
+fn callee_fails(scenario: &str) -> Heard {
     common::require_sipp();
     let server = Server::start(ServerConfig::default().tables(&tables("2s")));
     let alice_audio = Audio::start(700);
     let alice = alice_phone(&server, &alice_audio);
     let id = alice_asks_for_a_callback(&server);
-    let bob = server.phone("bob", "uas_noanswer_recall.xml");
+    let bob = server.phone("bob", scenario);
     let alice = alice.wait();
     alice.assert_success();
     bob.wait().assert_success();
-    let heard = alice_audio.stop();
+    wait_retained(&server, id);
+    alice_audio.stop()
+}
+
+/// The callee's phone rings `recall_callee_ring` (2 s) unanswered: the caller hears ringback,
+/// then the busy tone, then callcomp hangs up; the request goes back to the queue.
+#[test]
+fn a_callee_who_does_not_answer_puts_the_request_back_and_the_caller_hears_busy() {
+    let heard = callee_fails("uas_noanswer_recall.xml");
     let ringback = heard
         .first(440.0)
         .unwrap_or_else(|| panic!("{}", heard.summary()));
@@ -261,23 +268,12 @@ fn a_callee_who_does_not_answer_puts_the_request_back_and_the_caller_hears_busy(
         .first(620.0)
         .unwrap_or_else(|| panic!("{}", heard.summary()));
     assert!(busy > ringback, "{}", heard.summary());
-    wait_retained(&server, id);
 }
 
 /// The callee is busy again when the recall calls him: the caller hears the busy tone, then
 /// callcomp hangs up; the request goes back to the queue.
 #[test]
 fn a_callee_busy_again_puts_the_request_back_and_the_caller_hears_busy() {
-    common::require_sipp();
-    let server = Server::start(ServerConfig::default().tables(&tables("2s")));
-    let alice_audio = Audio::start(700);
-    let alice = alice_phone(&server, &alice_audio);
-    let id = alice_asks_for_a_callback(&server);
-    let bob = server.phone("bob", "uas_busy_recall.xml");
-    let alice = alice.wait();
-    alice.assert_success();
-    bob.wait().assert_success();
-    let heard = alice_audio.stop();
+    let heard = callee_fails("uas_busy_recall.xml");
     assert!(heard.first(620.0).is_some(), "{}", heard.summary());
-    wait_retained(&server, id);
 }

@@ -20,9 +20,9 @@ fn alice_recalled(rig: &mut Rig) -> CompletionId {
     id
 }
 
-#[test]
-fn a_recall_the_caller_does_not_answer_puts_the_request_back_in_its_place() {
-    let mut rig = Rig::new();
+/// alice then carol wait on bob (busy with dave); bob hangs up at 1 s and alice's recall
+/// starts at 2.5 s. Returns both requests.
+fn two_waiters_alice_recalled(rig: &mut Rig) -> (CompletionId, CompletionId) {
     let talk = rig.connect("bob", "dave", 0);
     let a = rig.busy("alice", "bob", 1);
     let (first, _) = rig.complete(a, CompletionMode::Callback, 2);
@@ -31,6 +31,13 @@ fn a_recall_the_caller_does_not_answer_puts_the_request_back_in_its_place() {
     rig.hangup(talk, 1_000);
     rig.timer(2_500);
     rig.actions();
+    (first, second)
+}
+
+#[test]
+fn a_recall_the_caller_does_not_answer_puts_the_request_back_in_its_place() {
+    let mut rig = Rig::new();
+    let (first, second) = two_waiters_alice_recalled(&mut rig);
     // recall_ring (20 s) passes unanswered: alice's request is queued again, first in line,
     // and carol's (whose condition is met) is served meanwhile.
     let ev = rig.timer(22_500);
@@ -85,14 +92,7 @@ fn only_the_callee_answering_completes_the_request() {
 #[test]
 fn a_busy_caller_suspends_the_request_until_she_is_free() {
     let mut rig = Rig::new();
-    let talk = rig.connect("bob", "dave", 0);
-    let a = rig.busy("alice", "bob", 1);
-    let (first, _) = rig.complete(a, CompletionMode::Callback, 2);
-    let c = rig.busy("carol", "bob", 3);
-    let (second, _) = rig.complete(c, CompletionMode::Callback, 4);
-    rig.hangup(talk, 1_000);
-    rig.timer(2_500);
-    rig.actions();
+    let (first, second) = two_waiters_alice_recalled(&mut rig);
     // alice's phone answers the recall 486: suspended (not an attempt), carol goes next.
     let ev = rig.cfact(CompletionFact::RecallCallerBusy { id: first }, 3_000);
     assert_eq!(ev, ["completion 1 suspended @1", "completion 2 ready @2"]);

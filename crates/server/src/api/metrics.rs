@@ -47,6 +47,8 @@ pub const AUTH_REFUSALS: &str = "callcomp_auth_refusals_total";
 pub const STORE_UP: &str = "callcomp_store_up";
 /// Counter: store batches (group commits) that did not commit.
 pub const STORE_WRITE_FAILURES: &str = "callcomp_store_write_failures_total";
+/// Counter: media ticks (20 ms) that started more than 5 ms late, so RTP went out late.
+pub const MEDIA_TICKS_LATE: &str = "callcomp_media_ticks_late_total";
 
 /// Label: the outcome of a registration.
 pub const LABEL_RESULT: &str = "result";
@@ -86,6 +88,7 @@ pub const ALL: &[&str] = &[
     AUTH_REFUSALS,
     STORE_UP,
     STORE_WRITE_FAILURES,
+    MEDIA_TICKS_LATE,
 ];
 
 /// The Prometheus recorder could not be installed.
@@ -193,6 +196,11 @@ pub fn describe() {
         Unit::Count,
         "Store batches that did not commit."
     );
+    describe_counter!(
+        MEDIA_TICKS_LATE,
+        Unit::Count,
+        "Media ticks (20 ms) that started more than 5 ms late."
+    );
 }
 
 #[cfg(test)]
@@ -217,6 +225,7 @@ mod tests {
             AUTH_LOCKOUTS,
             AUTH_REFUSALS,
             STORE_WRITE_FAILURES,
+            MEDIA_TICKS_LATE,
         ];
         let gauges = [CALLS, EVENT_CLIENTS, STORE_UP];
         assert_eq!(counters.len() + gauges.len(), ALL.len());

@@ -159,9 +159,11 @@ impl RtpEndpoint {
 
     /// Reads what arrived and plays out one packet: sets [`heard`](Self::heard) and
     /// [`event`](Self::event); returns the DTMF key whose end was played out, if any.
-    pub fn receive(&mut self, now: Instant, buf: &mut [u8]) -> Option<char> {
+    /// `drain_rtcp`: also empty the RTCP socket (the engine asks once a second: reports come
+    /// every few seconds and are dropped, so a syscall per tick would be wasted).
+    pub fn receive(&mut self, now: Instant, buf: &mut [u8], drain_rtcp: bool) -> Option<char> {
         for _ in 0..MAX_READS_PER_TICK {
-            if self.sockets.rtcp.recv_from(buf).is_err() {
+            if !drain_rtcp || self.sockets.rtcp.recv_from(buf).is_err() {
                 break;
             }
         }

@@ -45,7 +45,11 @@ pub struct MediaEngine {
     events: Vec<MediaEvent>,
     datagram: Vec<u8>,
     packet: Vec<u8>,
+    ticks: u64,
 }
+
+/// RTCP sockets are emptied every this many ticks (one second).
+const RTCP_DRAIN_TICKS: u64 = 50;
 
 #[derive(Debug, Default)]
 struct Mix {
@@ -64,6 +68,7 @@ impl MediaEngine {
             events: Vec::new(),
             datagram: vec![0; MAX_DATAGRAM],
             packet: Vec::with_capacity(MAX_DATAGRAM),
+            ticks: 0,
         }
     }
 
@@ -137,10 +142,13 @@ impl MediaEngine {
             events,
             datagram,
             packet,
+            ticks,
             ..
         } = self;
+        *ticks += 1;
+        let drain_rtcp = *ticks % RTCP_DRAIN_TICKS == 0;
         for endpoint in endpoints.iter_mut() {
-            if let Some(key) = endpoint.receive(now, datagram) {
+            if let Some(key) = endpoint.receive(now, datagram, drain_rtcp) {
                 events.push(MediaEvent::Dtmf {
                     endpoint: endpoint.id,
                     key,

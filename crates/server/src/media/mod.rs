@@ -34,7 +34,7 @@ use thiserror::Error;
 pub use engine::MediaEvent;
 pub use ports::PortPool;
 pub use sounds::{Sounds, SoundsError, BUILTIN_CHIME};
-pub use thread::{spawn, MediaThread};
+pub use thread::{spawn, unthreaded, MediaThread, Unthreaded};
 
 use endpoint::Sockets;
 

@@ -3,7 +3,6 @@
 //! so nothing waits on a clock (one test runs the real thread).
 
 use std::net::{Ipv4Addr, UdpSocket};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use callcomp_media::g711::Law;
@@ -14,7 +13,7 @@ use callcomp_media::telephone_event::TelephoneEvent;
 use callcomp_media::tone::{Country, Tone, ToneGenerator};
 use callcomp_media::{Frame, FRAME_SAMPLES};
 
-use super::engine::{MediaEngine, MediaEvent};
+use super::engine::MediaEvent;
 use super::*;
 use crate::config::media::PortRange;
 
@@ -26,29 +25,28 @@ const RANGE: PortRange = PortRange {
 /// A handle and an engine ticked by the test.
 struct Plane {
     handle: MediaHandle,
-    commands: mpsc::Receiver<Command>,
-    engine: MediaEngine,
+    engine: Unthreaded,
     now: Instant,
 }
 
 impl Plane {
     fn new() -> Self {
-        let (tx, commands) = mpsc::channel();
+        let config = crate::config::MediaConfig {
+            rtp_ports: RANGE,
+            ..Default::default()
+        };
+        let (handle, engine) = unthreaded(&config, Sounds::builtin(Country::Eu.tones()));
         Plane {
-            handle: MediaHandle::new(tx, PortPool::new(RANGE), Ipv4Addr::LOCALHOST.into()),
-            commands,
-            engine: MediaEngine::new(Sounds::builtin(Country::Eu.tones())),
+            handle,
+            engine,
             now: Instant::now(),
         }
     }
 
     /// Applies the queued commands and runs one tick 20 ms after the last.
     fn tick(&mut self) -> Vec<MediaEvent> {
-        while let Ok(command) = self.commands.try_recv() {
-            self.engine.apply(command);
-        }
         self.now += Duration::from_millis(20);
-        self.engine.tick(self.now).collect()
+        self.engine.tick(self.now)
     }
 }
 
@@ -259,8 +257,8 @@ fn a_three_party_mix_gives_each_the_others() {
         0.9,
         1000.0
     ));
-    assert_eq!(plane.engine.endpoints(), 2);
-    assert_eq!(plane.engine.mixes(), 1);
+    assert_eq!(plane.engine.engine.endpoints(), 2);
+    assert_eq!(plane.engine.engine.mixes(), 1);
 }
 
 #[test]
@@ -361,7 +359,7 @@ fn our_offer_sends_nothing_until_answered_and_close_frees_the_port() {
 
     plane.handle.close(endpoint.id);
     plane.tick();
-    assert_eq!(plane.engine.endpoints(), 0);
+    assert_eq!(plane.engine.engine.endpoints(), 0);
     UdpSocket::bind((Ipv4Addr::LOCALHOST, endpoint.local.port)).expect("the port is free again");
 }
 

@@ -63,7 +63,7 @@ impl TickStats {
         self.ticks.fetch_add(1, Ordering::Relaxed);
         if lateness > LATE {
             self.late.fetch_add(1, Ordering::Relaxed);
-            ::metrics::counter!("callcomp_media_ticks_late_total").increment(1);
+            ::metrics::counter!(crate::api::metrics::MEDIA_TICKS_LATE).increment(1);
         }
         let us = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
         self.max_lateness_us.fetch_max(us, Ordering::Relaxed);
@@ -95,6 +95,44 @@ pub fn spawn(
             join: Some(join),
         },
     ))
+}
+
+/// The engine without its thread: the caller applies the handle's commands and runs the
+/// ticks itself, with the time it chooses (tests and benchmarks drive the real sockets so).
+#[derive(Debug)]
+pub struct Unthreaded {
+    commands: mpsc::Receiver<Command>,
+    /// The engine.
+    pub engine: MediaEngine,
+}
+
+impl Unthreaded {
+    /// Applies the queued commands, then runs one tick at `now`.
+    pub fn tick(&mut self, now: Instant) -> Vec<MediaEvent> {
+        self.apply_commands();
+        self.engine.tick(now).collect()
+    }
+
+    /// Applies the queued commands.
+    pub fn apply_commands(&mut self) {
+        while let Ok(command) = self.commands.try_recv() {
+            self.engine.apply(command);
+        }
+    }
+}
+
+/// A handle for `config` and the engine it drives, without a thread (see [`Unthreaded`]).
+pub fn unthreaded(config: &MediaConfig, sounds: Sounds) -> (MediaHandle, Unthreaded) {
+    let (commands, receiver) = mpsc::channel();
+    let handle = MediaHandle::new(commands, PortPool::new(config.rtp_ports), config.address);
+    let engine = MediaEngine::new(sounds);
+    (
+        handle,
+        Unthreaded {
+            commands: receiver,
+            engine,
+        },
+    )
 }
 
 impl MediaThread {

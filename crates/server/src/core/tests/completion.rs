@@ -359,21 +359,28 @@ fn message_for_an_unregistered_callee_waits_for_its_registration() {
     assert!(!outstanding(&h, id));
 }
 
+/// dave's callback on the busy bob fires; dave's phone rings for `recall_ring` (20 s) and
+/// is not answered. Returns the request and the recall's INVITE (its CANCEL is next out).
+fn recall_rings_out(h: &mut Harness) -> (u32, Message) {
+    let (to_bob, _ok) = connected(h);
+    h.register("dave", DAVE);
+    let call = dave_gets_busy(h, "call-2");
+    let id = complete(h, call, CALLBACK, 0).unwrap();
+    hang_up_alice(h, &to_bob);
+    h.advance(Duration::from_millis(1_500));
+    let recall = one_request(h, DAVE);
+    h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
+    h.events.clear();
+    h.advance(Duration::from_secs(20));
+    (id, recall)
+}
+
 /// With attempts left, a recall the caller does not answer puts the request back in the
 /// queue (RFC 6910 §7.4 retention) instead of ending it.
 #[test]
 fn an_unanswered_recall_with_attempts_left_goes_back_to_the_queue() {
     let mut h = Harness::new();
-    let (to_bob, _ok) = connected(&mut h);
-    h.register("dave", DAVE);
-    let call = dave_gets_busy(&mut h, "call-2");
-    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
-    hang_up_alice(&mut h, &to_bob);
-    h.advance(Duration::from_millis(1_500));
-    let recall = one_request(&mut h, DAVE);
-    h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
-    h.events.clear();
-    h.advance(Duration::from_secs(20));
+    let (id, _recall) = recall_rings_out(&mut h);
     assert_eq!(label(&one_request(&mut h, DAVE)), "CANCEL");
     assert!(outstanding(&h, id), "retained, not cancelled");
     assert_eq!(stored(&h)[0].state, "queued");
@@ -446,16 +453,7 @@ fn unanswered_recall_is_cancelled_and_uncomplete_stops_a_recall() {
     let mut h = Harness::with_config(
         &CONFIG.replace("[completion]\n", "[completion]\nrecall_attempts = 1\n"),
     );
-    let (to_bob, _ok) = connected(&mut h);
-    h.register("dave", DAVE);
-    let call = dave_gets_busy(&mut h, "call-2");
-    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
-    hang_up_alice(&mut h, &to_bob);
-    h.advance(Duration::from_millis(1_500));
-    let recall = one_request(&mut h, DAVE);
-    h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
-    h.events.clear();
-    h.advance(Duration::from_secs(20));
+    let (id, recall) = recall_rings_out(&mut h);
     let cancel = one_request(&mut h, DAVE);
     assert_eq!(label(&cancel), "CANCEL");
     h.recv(DAVE, &reply(&cancel, 200, "d1", DAVE, None));
