@@ -13,7 +13,7 @@
 //! - any other final response, or none, fails it; the dialog stays as it was (§14.1).
 //!
 //! The owner of a re-INVITE learns how it ended from [`B2bua::reinvite_outcome`] after
-//! [`B2bua::reinvite_settled`] is called for it.
+//! `B2bua::reinvite_settled` is called for it.
 
 use std::time::Duration;
 

@@ -122,7 +122,7 @@ impl CompletionState {
 }
 
 impl Engine {
-    /// `lineCompleteCall` for the API (which owns every call): see [`Engine::request_completion`].
+    /// `lineCompleteCall` for the API (which owns every call): see `Engine::request_completion`.
     pub fn complete_call(
         &mut self,
         call: u32,

@@ -20,7 +20,7 @@
 //!   `Call-Info`, while the request is selected: the engine's `CcCall` fact ends the request
 //!   and keeps the callee reserved for this caller; the INVITE goes to the callee.
 //!
-//! NOTIFYs follow the engine's `completion` events ([`Engine::notify_subscribers`]).
+//! NOTIFYs follow the engine's `completion` events (`Engine::notify_subscribers`).
 
 use std::time::Duration;
 
