@@ -2,19 +2,25 @@
 //! (`callcomp::media::unthreaded`): how many RTP packets per second it relays, and how many
 //! three-party G.711 mixes it keeps on a 20 ms schedule with no packet later than 5 ms.
 //!
-//! Run on one core (docs/benchmarks.md, Media):
-//!   taskset -c 0 cargo bench -p callcomp --bench media_plane -- [MIXES] [SECONDS]
+//! Run (docs/benchmarks.md, Media):
+//!   cargo bench -p callcomp --bench media_plane -- [MIXES] [SECONDS]
+//! The benchmark pins itself: the engine's thread to core 0, the simulated phones' thread to
+//! the other cores (with `taskset -p` on each thread's id), so the engine's core does the
+//! engine's work only.
 //!
 //! - relay: 500 relayed pairs (1,000 endpoints); each tick every phone sends one 20 ms PCMU
 //!   packet, then the engine ticks (read, jitter buffer, decode, encode, send); ticks run
 //!   back to back, and the relayed packets over the time spent in `tick` give packets/second.
 //! - mixes: MIXES (default 1,000) mixes of three endpoints, in real time: every 20 ms the
-//!   phones send, then the engine ticks; a tick's packets are all sent when the tick returns,
-//!   so a tick ending more than 5 ms after its due time means packets late by more than 5 ms.
+//!   engine ticks; the phones, on their own thread and core, send half a tick before and drain
+//!   what comes back; a tick's packets are all sent when the tick returns, so a tick ending
+//!   more than 5 ms after its due time means packets late by more than 5 ms.
 //!   Reports ticks, ticks late, the worst and the 99th percentile tick end after due time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callcomp::config::media::PortRange;
@@ -83,6 +89,34 @@ fn plane(first_port: u16, endpoints: usize) -> (MediaHandle, Unthreaded) {
     unthreaded(&config, Sounds::builtin(Country::Eu.tones()))
 }
 
+/// Pins the calling thread to `cpus` (a `taskset` list) by its thread id; a machine without
+/// `taskset` runs unpinned, which the output says.
+fn pin(cpus: &str) {
+    let tid = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let pinned = tid.is_some_and(|tid| {
+        std::process::Command::new("taskset")
+            .args(["-pc", cpus, &tid])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !pinned {
+        println!("(could not pin a thread to cpus {cpus}: running unpinned)");
+    }
+}
+
+/// The cpus other than 0 (the engine's), or 0 itself on a one-core machine.
+fn phone_cpus() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores > 1 {
+        format!("1-{}", cores - 1)
+    } else {
+        "0".into()
+    }
+}
+
 fn relay(pairs: usize, ticks: usize) {
     let (handle, mut engine) = plane(24_000, pairs * 2);
     let mut phones = Vec::new();
@@ -132,24 +166,46 @@ fn mixes(count: usize, seconds: u64) {
     }
     engine.apply_commands();
     assert_eq!(engine.engine.mixes(), count);
-    let payload = [0x55u8; 160];
-    let mut buf = [0u8; 1500];
     let ticks = usize::try_from(seconds * 50).unwrap();
+    let start = Instant::now() + TICK;
+    let done = Arc::new(AtomicBool::new(false));
+    let received = Arc::new(AtomicUsize::new(0));
+    let phones_thread = std::thread::spawn({
+        let done = done.clone();
+        let received = received.clone();
+        move || {
+            pin(&phone_cpus());
+            let payload = [0x55u8; 160];
+            let mut buf = [0u8; 1500];
+            // Half a tick before each engine tick, so a tick finds its packets.
+            let mut due = start - TICK / 2;
+            while !done.load(Ordering::Relaxed) {
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                for p in &mut phones {
+                    p.send(&payload);
+                }
+                let n = phones.iter().map(|p| p.drain(&mut buf)).sum::<usize>();
+                received.fetch_add(n, Ordering::Relaxed);
+                due += TICK;
+            }
+        }
+    });
+    pin("0");
     let mut lateness = Vec::with_capacity(ticks);
-    let mut received = 0;
-    let mut due = Instant::now() + TICK;
+    let mut due = start;
     for _ in 0..ticks {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        for p in &mut phones {
-            p.send(&payload);
-        }
         engine.engine.tick(due).for_each(drop);
         lateness.push(Instant::now().saturating_duration_since(due));
-        received += phones.iter().map(|p| p.drain(&mut buf)).sum::<usize>();
         due += TICK;
     }
+    done.store(true, Ordering::Relaxed);
+    phones_thread.join().unwrap();
+    let received = received.load(Ordering::Relaxed);
     // The first ticks fill the jitter buffers; the schedule is what matters.
     let late = lateness
         .iter()
@@ -177,6 +233,11 @@ fn main() {
         .collect();
     let count = args.first().copied().unwrap_or(1000);
     let seconds = args.get(1).copied().unwrap_or(10) as u64;
-    relay(500, 500);
+    // The relay counts the time in `tick` only: its phones share the thread, pinned to core 0.
+    let relay_thread = std::thread::spawn(|| {
+        pin("0");
+        relay(500, 500);
+    });
+    relay_thread.join().unwrap();
     mixes(count, seconds);
 }
