@@ -15,7 +15,7 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,33 +30,70 @@ use serde_json::Value;
 
 /// Short timers and the US tone plan; the callee rings at most `ring`.
 fn tables(ring: &str) -> String {
+    tables_with(ring, "")
+}
+
+/// [`tables`] with more `[media]` keys.
+fn tables_with(ring: &str, media: &str) -> String {
     format!(
         "[completion]\nguard_ms = 200\nrecall_callee_ring = \"{ring}\"\n\
-         [media]\ncountry = \"us\"\n"
+         [media]\ncountry = \"us\"\n{media}"
     )
 }
 
 /// How long any wait of these tests may take.
 const STEP: Duration = Duration::from_secs(20);
 
-/// What an audio socket heard: 20 ms frames with when they arrived.
+/// One 20 ms frame an audio socket heard: when, from where, what.
+struct Frame {
+    at: Duration,
+    from: SocketAddr,
+    samples: Vec<i16>,
+}
+
+/// What an audio socket heard.
 struct Heard {
-    frames: Vec<(Duration, Vec<i16>)>,
+    frames: Vec<Frame>,
 }
 
 impl Heard {
     /// When `hz` was first clearly present in a 200 ms stretch, from the socket's start.
     fn first(&self, hz: f64) -> Option<Duration> {
-        self.frames.chunks(10).find_map(|chunk| {
-            let samples: Vec<i16> = chunk.iter().flat_map(|(_, f)| f.clone()).collect();
-            goertzel::present(&samples, hz, 0.2, 300.0).then_some(chunk[0].0)
-        })
+        first_in(&self.frames.iter().collect::<Vec<_>>(), hz)
+    }
+
+    /// [`Heard::first`] among the frames that came from `from`.
+    fn first_from(&self, hz: f64, from: SocketAddr) -> Option<Duration> {
+        let frames: Vec<&Frame> = self.frames.iter().filter(|f| f.from == from).collect();
+        first_in(&frames, hz)
+    }
+
+    /// Whether `hz` was clearly present in a 200 ms stretch starting in `from..to`.
+    fn heard_between(&self, hz: f64, from: Duration, to: Duration) -> bool {
+        let frames: Vec<&Frame> = self
+            .frames
+            .iter()
+            .filter(|f| (from..to).contains(&f.at))
+            .collect();
+        first_in(&frames, hz).is_some()
+    }
+
+    /// The addresses frames came from, in order of their first frame.
+    fn sources(&self) -> Vec<SocketAddr> {
+        let mut sources = Vec::new();
+        for f in &self.frames {
+            if !sources.contains(&f.from) {
+                sources.push(f.from);
+            }
+        }
+        sources
     }
 
     fn summary(&self) -> String {
         format!(
-            "{} frames; first 440 Hz {:?}, 620 Hz {:?}, 700 Hz {:?}, 1000 Hz {:?}",
+            "{} frames from {:?}; first 440 Hz {:?}, 620 Hz {:?}, 700 Hz {:?}, 1000 Hz {:?}",
             self.frames.len(),
+            self.sources(),
             self.first(440.0),
             self.first(620.0),
             self.first(700.0),
@@ -65,10 +102,21 @@ impl Heard {
     }
 }
 
+/// When `hz` was first clearly present in a 200 ms stretch of `frames`.
+fn first_in(frames: &[&Frame], hz: f64) -> Option<Duration> {
+    frames.chunks(10).find_map(|chunk| {
+        let samples: Vec<i16> = chunk.iter().flat_map(|f| f.samples.clone()).collect();
+        goertzel::present(&samples, hz, 0.2, 300.0).then_some(chunk[0].at)
+    })
+}
+
 /// The audio side of a phone: an RTP socket on loopback playing `tone_hz` (PCMU) to whoever
-/// sends to it, until stopped.
+/// sent to it first (callcomp's endpoint), or to the address it is told to send to (as a
+/// phone does after a re-INVITE), until stopped.
 struct Audio {
     port: u16,
+    /// Where it sends: unset until the first packet came.
+    peer: Arc<Mutex<Option<SocketAddr>>>,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Heard>,
 }
@@ -79,11 +127,31 @@ impl Audio {
         socket.set_nonblocking(true).unwrap();
         let port = socket.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
+        let peer = Arc::new(Mutex::new(None));
         let thread = std::thread::spawn({
-            let stop = stop.clone();
-            move || run_audio(socket, tone_hz, &stop)
+            let (stop, peer) = (stop.clone(), peer.clone());
+            move || run_audio(socket, tone_hz, &peer, &stop)
         });
-        Audio { port, stop, thread }
+        Audio {
+            port,
+            peer,
+            stop,
+            thread,
+        }
+    }
+
+    fn address(&self) -> SocketAddr {
+        format!("{LOCALHOST}:{}", self.port).parse().unwrap()
+    }
+
+    /// Where it sends now.
+    fn peer(&self) -> Option<SocketAddr> {
+        *self.peer.lock().unwrap()
+    }
+
+    /// Sends to `to` from now on.
+    fn send_to(&self, to: SocketAddr) {
+        *self.peer.lock().unwrap() = Some(to);
     }
 
     fn stop(self) -> Heard {
@@ -92,11 +160,15 @@ impl Audio {
     }
 }
 
-fn run_audio(socket: UdpSocket, tone_hz: u16, stop: &AtomicBool) -> Heard {
+fn run_audio(
+    socket: UdpSocket,
+    tone_hz: u16,
+    peer: &Mutex<Option<SocketAddr>>,
+    stop: &AtomicBool,
+) -> Heard {
     let start = Instant::now();
-    let deadline = start + Duration::from_secs(60);
+    let deadline = start + Duration::from_secs(90);
     let mut tone = ToneGenerator::new(&Tone::cadence(&[tone_hz], &[1000], -10, true)).unwrap();
-    let mut peer: Option<SocketAddr> = None;
     let mut frames = Vec::new();
     let mut buf = [0u8; 1500];
     let (mut sequence, mut timestamp) = (1u16, 0u32);
@@ -109,12 +181,17 @@ fn run_audio(socket: UdpSocket, tone_hz: u16, stop: &AtomicBool) -> Heard {
             if packet.payload_type != 0 {
                 continue;
             }
-            peer.get_or_insert(from);
+            peer.lock().unwrap().get_or_insert(from);
             let mut samples = vec![0i16; packet.payload.len()];
             Law::MuLaw.decode_into(packet.payload, &mut samples);
-            frames.push((start.elapsed(), samples));
+            frames.push(Frame {
+                at: start.elapsed(),
+                from,
+                samples,
+            });
         }
-        if let Some(peer) = peer {
+        let to = *peer.lock().unwrap();
+        if let Some(peer) = to {
             let mut payload = [0u8; FRAME_SAMPLES];
             Law::MuLaw.encode_into(&tone.next_frame(), &mut payload);
             let packet = Packet::new(0, sequence, timestamp, 0xa0d1, &payload);
@@ -132,11 +209,23 @@ fn run_audio(socket: UdpSocket, tone_hz: u16, stop: &AtomicBool) -> Heard {
 
 /// alice's phone for the recall, its SDP pointing at `audio`.
 fn alice_phone(server: &Server, audio: &Audio) -> common::Phone {
+    alice_phone_with(server, audio, "uas_recall_audio.xml", common::SIPP_TIMEOUT)
+}
+
+/// alice's phone running `scenario` for the recall, its SDP pointing at `audio`, SIPp running
+/// at most `timeout`.
+fn alice_phone_with(
+    server: &Server,
+    audio: &Audio,
+    scenario: &str,
+    timeout: Duration,
+) -> common::Phone {
     common::Phone::start(
         server
             .sipp_as("phone.xml", "alice")
-            .ooc("uas_recall_audio.xml")
-            .set("audio_port", &audio.port.to_string()),
+            .ooc(scenario)
+            .set("audio_port", &audio.port.to_string())
+            .timeout(timeout),
     )
 }
 
@@ -173,6 +262,17 @@ fn completions(server: &Server) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// alice's request `id` is completed: no longer among her requests.
+fn assert_completed(server: &Server, id: u64) {
+    assert!(
+        completions(server)
+            .iter()
+            .all(|r| r["completion_id"].as_u64() != Some(id)),
+        "the request completed: {:?}",
+        completions(server)
+    );
+}
+
 /// Waits until alice's request is queued again (retained) with one failed recall.
 fn wait_retained(server: &Server, id: u64) {
     poll(
@@ -188,22 +288,29 @@ fn wait_retained(server: &Server, id: u64) {
     );
 }
 
-/// The callee answers 3 s after the caller took the recall: she is answered at once and hears
-/// ringback meanwhile, then each hears the other's tone through callcomp's relay, and the
-/// request is completed.
-#[test]
-fn the_caller_hears_ringback_then_the_callee_who_answers_late() {
+/// alice takes the recall; bob's phone rings `ring_ms` before answering (callcomp lets it
+/// ring `ring`, SIPp runs at most `timeout`). Checks what is common to every late answer:
+/// alice's ACK within 2 s (her scenario), ringback, then bob's tone and no busy tone; bob
+/// hears alice; the request completed. Returns what alice heard, with when ringback and bob's
+/// tone began.
+fn callee_answers_after(
+    ring: &str,
+    ring_ms: &str,
+    timeout: Duration,
+) -> (Heard, Duration, Duration) {
     common::require_sipp();
-    let server = Server::start(ServerConfig::default().tables(&tables("10s")));
+    let server = Server::start(ServerConfig::default().tables(&tables(ring)));
     let (alice_audio, bob_audio) = (Audio::start(700), Audio::start(1000));
-    let alice = alice_phone(&server, &alice_audio);
+    let alice = alice_phone_with(&server, &alice_audio, "uas_recall_audio.xml", timeout);
     let id = alice_asks_for_a_callback(&server);
     let bob = common::Phone::start(
         server
             .sipp_as("phone.xml", "bob")
             .ooc("uas_answer_recall_audio.xml")
             .set("audio_port", &bob_audio.port.to_string())
-            .pause_ms(2000),
+            .set("ring_ms", ring_ms)
+            .pause_ms(2000)
+            .timeout(timeout),
     );
     let alice = alice.wait();
     alice.assert_success();
@@ -218,13 +325,13 @@ fn the_caller_hears_ringback_then_the_callee_who_answers_late() {
         .first(1000.0)
         .unwrap_or_else(|| panic!("{}", alice_heard.summary()));
     assert!(
-        callee >= ringback + Duration::from_secs(2),
-        "ringback first, then the callee: {}",
+        callee > ringback,
+        "ringback first: {}",
         alice_heard.summary()
     );
     assert!(
         alice_heard.first(620.0).is_none(),
-        "{}",
+        "no busy tone: {}",
         alice_heard.summary()
     );
     assert!(
@@ -232,11 +339,39 @@ fn the_caller_hears_ringback_then_the_callee_who_answers_late() {
         "bob hears alice: {}",
         bob_heard.summary()
     );
+    assert_completed(&server, id);
+    (alice_heard, ringback, callee)
+}
+
+/// The callee answers 3 s after the caller took the recall: she is answered at once and hears
+/// ringback meanwhile, then each hears the other's tone through callcomp's relay, and the
+/// request is completed.
+#[test]
+fn the_caller_hears_ringback_then_the_callee_who_answers_late() {
+    let (heard, ringback, callee) = callee_answers_after("10s", "3000", common::SIPP_TIMEOUT);
     assert!(
-        completions(&server)
-            .iter()
-            .all(|r| r["completion_id"].as_u64() != Some(id)),
-        "the request completed"
+        callee >= ringback + Duration::from_secs(2),
+        "ringback first, then the callee: {}",
+        heard.summary()
+    );
+}
+
+/// Issue #10's report: the callee answers 40 s after the caller took the recall (the ring
+/// raised to 60 s). Under the old flow her phone gave up with a BYE at 32 s (64·T1) of an
+/// unacknowledged 200; here she is ACKed at once (the scenario's 2 s limit), hears ringback
+/// all along, past the 32 s mark, then each hears the other, and the request is completed.
+#[test]
+fn a_callee_answering_after_40_s_finds_the_caller_still_there() {
+    let (heard, ringback, callee) = callee_answers_after("60s", "40000", Duration::from_secs(75));
+    assert!(
+        callee >= ringback + Duration::from_secs(38),
+        "bob answered after 40 s: {}",
+        heard.summary()
+    );
+    assert!(
+        heard.heard_between(440.0, ringback + Duration::from_secs(33), callee),
+        "ringback still playing after 64·T1: {}",
+        heard.summary()
     );
 }
 
@@ -276,4 +411,94 @@ fn a_callee_who_does_not_answer_puts_the_request_back_and_the_caller_hears_busy(
 fn a_callee_busy_again_puts_the_request_back_and_the_caller_hears_busy() {
     let heard = callee_fails("uas_busy_recall.xml");
     assert!(heard.first(620.0).is_some(), "{}", heard.summary());
+}
+
+/// Whether UDP `port` on loopback can be bound: callcomp closed its endpoint there.
+fn released(port: u16) -> bool {
+    UdpSocket::bind((LOCALHOST, port)).is_ok()
+}
+
+/// `media.recall_join = "direct"`: once bob answered and the two were anchored, callcomp
+/// re-INVITEs each phone with the other's SDP (the scenarios log the port they were given)
+/// and closes its two endpoints; the phones then send to each other, and each hears the
+/// other's tone from the other's own socket address, not from callcomp's.
+#[test]
+fn a_direct_join_moves_the_media_between_the_phones() {
+    common::require_sipp();
+    let server = Server::start(ServerConfig::default().tables(&tables_with(
+        "10s",
+        "recall_join = \"direct\"\nrtp_ports = \"26700-26799\"\n",
+    )));
+    let (alice_audio, bob_audio) = (Audio::start(700), Audio::start(1000));
+    let alice = alice_phone_with(
+        &server,
+        &alice_audio,
+        "uas_recall_audio_direct.xml",
+        common::SIPP_TIMEOUT,
+    );
+    let id = alice_asks_for_a_callback(&server);
+    let bob = common::Phone::start(
+        server
+            .sipp_as("phone.xml", "bob")
+            .ooc("uas_answer_recall_audio_direct.xml")
+            .set("audio_port", &bob_audio.port.to_string())
+            .pause_ms(3000),
+    );
+    // callcomp's endpoint for alice: where her ringback came from. (bob's may close before
+    // it relayed anything to him: the join starts the moment he answers.)
+    let endpoint = poll(
+        STEP,
+        "callcomp's ringback reaching alice",
+        || alice_audio.peer(),
+        || "no RTP yet".to_owned(),
+    );
+    // The join closes the endpoints; the phones then follow their re-INVITEs' SDP.
+    poll(
+        STEP,
+        "callcomp's endpoint for alice closed by the direct join",
+        || {
+            let closed = released(endpoint.port());
+            let bobs_closed = bob_audio.peer().is_none_or(|p| released(p.port()));
+            (closed && bobs_closed).then_some(())
+        },
+        || format!("{endpoint:?} {:?}", bob_audio.peer()),
+    );
+    alice_audio.send_to(bob_audio.address());
+    bob_audio.send_to(alice_audio.address());
+    let alice = alice.wait();
+    alice.assert_success();
+    let bob = bob.wait();
+    bob.assert_success();
+    let (alice_at, bob_at) = (alice_audio.address(), bob_audio.address());
+    let (alice_heard, bob_heard) = (alice_audio.stop(), bob_audio.stop());
+
+    assert!(
+        alice.logged(&format!(
+            "recall taken, moved to m=audio {}:",
+            bob_at.port()
+        )),
+        "alice re-INVITEd with bob's SDP: {}",
+        alice.report
+    );
+    assert!(
+        bob.logged(&format!("moved to m=audio {}\n", alice_at.port())),
+        "bob re-INVITEd with alice's SDP: {}",
+        bob.report
+    );
+    assert!(
+        alice_heard.first_from(440.0, endpoint).is_some(),
+        "ringback from callcomp first: {}",
+        alice_heard.summary()
+    );
+    assert!(
+        alice_heard.first_from(1000.0, bob_at).is_some(),
+        "alice hears bob from his own socket: {}",
+        alice_heard.summary()
+    );
+    assert!(
+        bob_heard.first_from(700.0, alice_at).is_some(),
+        "bob hears alice from her own socket: {}",
+        bob_heard.summary()
+    );
+    assert_completed(&server, id);
 }

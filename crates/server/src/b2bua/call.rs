@@ -234,6 +234,11 @@ impl Call {
         }
     }
 
+    /// Notes `sdp`, which callcomp itself sent to `side`.
+    pub fn last_sdp_sent(&mut self, side: Side, sdp: Vec<u8>) {
+        self.last_sdp[side_index(side)] = Some(sdp);
+    }
+
     /// The last SDP `side` was sent.
     pub fn sdp_sent_to(&self, side: Side) -> Option<&[u8]> {
         self.last_sdp[side_index(side)].as_deref()

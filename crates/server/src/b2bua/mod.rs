@@ -13,6 +13,7 @@
 //! - [`join`]: third-party calls (RFC 3725 flow I), used by `lineMakeCall` and recalls;
 //! - [`recall`]: the callback recall with progress: callcomp answers the caller with its own
 //!   media (ringback) while the callee rings, then relays the two;
+//! - [`recall_join`]: the recall's direct join, re-INVITEing the two to each other;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer;
 //! - [`trunk`]: calls to another server's domain, sent to its `[[trunks]]` entry;
 //! - [`by_call`]: the indexes and timers, each knowing which call owns an entry.
@@ -32,6 +33,7 @@ pub mod intrude;
 pub mod join;
 pub mod offer;
 pub mod recall;
+pub mod recall_join;
 pub mod reinvite;
 pub mod relay;
 pub mod setup;

@@ -10,8 +10,9 @@
 //! 2. it calls the callee with its own offer from a second endpoint, ringing at most
 //!    `completion.recall_callee_ring`;
 //! 3. the callee answers: the two endpoints are relayed to each other (the call is anchored
-//!    in callcomp's media, see docs/media.md for why not a direct re-INVITE), and the request
-//!    is `completed` (`RecallConnected`);
+//!    in callcomp's media), and the request is `completed` (`RecallConnected`); with
+//!    `media.recall_join = "direct"` the two are then re-INVITEd to each other and the
+//!    endpoints close ([`super::recall_join`]; docs/media.md for the choice);
 //! 4. the callee is busy or does not answer: the caller hears the busy tone for
 //!    [`FAREWELL`], then a BYE; the request goes back to its queue (`RecallCalleeBusy`,
 //!    `RecallCalleeNoAnswer`: the engine's retention).
@@ -30,7 +31,9 @@ use callcomp_switch::{CallRef, CallerLeg, CompletionFact, CompletionId, Fact, Fa
 use super::call::{Leg, Phase};
 use super::classify::{classify, Outcome};
 use super::fork::Outgoing;
+use super::recall_join::DirectJoin;
 use super::{B2bua, Ctx, Timer};
+use crate::config::media::RecallJoin;
 use crate::media::{Endpoint, MediaHandle, Prompt, ToneKind};
 
 /// How long a caller hears the busy tone after the callee failed, before callcomp's BYE.
@@ -58,6 +61,8 @@ pub enum RecallStage {
         caller: OwnedEndpoint,
         /// The callee's endpoint.
         callee: Option<OwnedEndpoint>,
+        /// The caller's SDP (her 2xx's offer), for a direct join.
+        her_sdp: Vec<u8>,
     },
     /// The callee answered: the two endpoints relay to each other.
     Anchored {
@@ -66,6 +71,18 @@ pub enum RecallStage {
         /// The callee's endpoint.
         callee: OwnedEndpoint,
     },
+    /// Anchored, and being re-INVITEd to each other (`media.recall_join = "direct"`).
+    Joining {
+        /// The caller's endpoint.
+        caller: OwnedEndpoint,
+        /// The callee's endpoint.
+        callee: OwnedEndpoint,
+        /// How far the join went.
+        join: DirectJoin,
+    },
+    /// Joined directly: the two phones send their media to each other; the endpoints are
+    /// closed.
+    Direct,
     /// The callee failed: the caller hears the busy tone until the farewell timer's BYE.
     Farewell {
         /// The caller's endpoint.
@@ -89,7 +106,7 @@ impl RecallStage {
 /// path that forgets a call can leak RTP ports.
 #[derive(Debug)]
 pub struct OwnedEndpoint {
-    media: MediaHandle,
+    pub(super) media: MediaHandle,
     /// The endpoint.
     pub endpoint: Endpoint,
 }
@@ -159,17 +176,22 @@ impl B2bua {
             }
         };
         self.ack_out_with(cx, id, Side::Caller, |ack| set_sdp(ack, &sdp.sdp));
+        let her_sdp = answer.body().to_vec();
         let mut prompts = Vec::new();
         if let Some(name) = &cx.config.media.recall_announcement {
             prompts.push(Prompt::Announcement(name.clone()));
         }
         prompts.push(Prompt::Tone(ToneKind::Ringback));
         media.play(endpoint.id, prompts);
-        if let Some(recall) = self.calls.get_mut(&id).and_then(|c| c.recall.as_mut()) {
-            recall.stage = RecallStage::RingingCallee {
-                caller: OwnedEndpoint::new(media, endpoint),
-                callee: None,
-            };
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.last_sdp_sent(Side::Caller, sdp.sdp.to_bytes());
+            if let Some(recall) = call.recall.as_mut() {
+                recall.stage = RecallStage::RingingCallee {
+                    caller: OwnedEndpoint::new(media, endpoint),
+                    callee: None,
+                    her_sdp,
+                };
+            }
         }
         true
     }
@@ -193,11 +215,12 @@ impl B2bua {
             }
         };
         set_sdp(invite, &offer);
-        if let Some(RecallStage::RingingCallee { callee, .. }) = self
-            .calls
-            .get_mut(&id)
-            .and_then(|c| c.recall.as_mut())
-            .map(|r| &mut r.stage)
+        let Some(call) = self.calls.get_mut(&id) else {
+            return true;
+        };
+        call.last_sdp_sent(Side::Callee, offer.to_bytes());
+        if let Some(RecallStage::RingingCallee { callee, .. }) =
+            call.recall.as_mut().map(|r| &mut r.stage)
         {
             *callee = Some(OwnedEndpoint::new(media, endpoint));
         }
@@ -224,6 +247,7 @@ impl B2bua {
         let RecallStage::RingingCallee {
             caller,
             callee: Some(callee),
+            her_sdp,
         } = stage
         else {
             recall.stage = stage;
@@ -246,6 +270,7 @@ impl B2bua {
             recall.stage = RecallStage::RingingCallee {
                 caller,
                 callee: Some(callee),
+                her_sdp,
             };
             self.send_bye(cx, id, Side::Callee);
             return self.recall_callee_failed(cx, id, Failure::NoAnswer);
@@ -257,6 +282,9 @@ impl B2bua {
         self.recalls.remove(&cid);
         cx.completion_fact(CompletionFact::RecallConnected { id: cid });
         self.shadow_fact(cx, id, |call| Fact::Answered { call });
+        if cx.config.media.recall_join == RecallJoin::Direct {
+            self.recall_join_direct(cx, id, her_sdp, answer.body().to_vec());
+        }
     }
 
     /// The callee of recall `id` failed (`Busy`, `NoAnswer`, …) after the caller answered: she

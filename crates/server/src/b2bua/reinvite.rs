@@ -281,7 +281,9 @@ impl B2bua {
         if let Some(own) = self.reinvites.get_mut(&(id, side)) {
             own.state = state;
         }
-        if settled {
+        if settled && self.is_joining_recall(id) {
+            self.recall_join_settled(cx, id, side);
+        } else if settled {
             self.reinvite_settled(cx, id, side);
         }
     }

@@ -31,6 +31,10 @@ pub struct MediaConfig {
     /// The announcement a recalled caller hears before ringback; unset: ringback at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recall_announcement: Option<String>,
+    /// How a recall's two parties are joined once the callee answers: `anchored` (through
+    /// callcomp's endpoints for the whole call) or `direct` (re-INVITEd to each other, staying
+    /// anchored if either refuses). See docs/media.md.
+    pub recall_join: RecallJoin,
 }
 
 impl Default for MediaConfig {
@@ -45,6 +49,7 @@ impl Default for MediaConfig {
             tones: ToneOverrides::default(),
             announcements: BTreeMap::new(),
             recall_announcement: None,
+            recall_join: RecallJoin::Anchored,
         }
     }
 }
@@ -120,6 +125,17 @@ impl<'de> Deserialize<'de> for PortRange {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// `media.recall_join`: how a recall's two parties are joined when the callee answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecallJoin {
+    /// Through callcomp's two endpoints, relayed to each other, for the whole call.
+    Anchored,
+    /// Anchored first, then both parties re-INVITEd to each other and the endpoints closed;
+    /// anchored still when either refuses.
+    Direct,
 }
 
 /// `media.country`: a tone plan.

@@ -159,6 +159,7 @@ fn schema_keys() -> BTreeSet<String> {
         .announcements
         .insert("a".into(), std::path::PathBuf::from("a.wav"));
     full.media.recall_announcement = Some("a".into());
+    full.media.recall_join = super::media::RecallJoin::Direct;
     let table = toml::Table::try_from(&full).unwrap();
     let mut keys = BTreeSet::new();
     collect(&table, "", &mut keys);
@@ -478,6 +479,13 @@ const BAD: &[Bad] = &[
         line: 2,
         column: 11,
         says: "unknown variant `intrude`",
+    },
+    Bad {
+        text: "[media]\nrecall_join = \"bridged\"\n",
+        key: "media.recall_join",
+        line: 2,
+        column: 15,
+        says: "unknown variant `bridged`",
     },
     Bad {
         text: "[log]\nlevel = \"verbose\"\n",

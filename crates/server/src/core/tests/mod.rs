@@ -25,6 +25,7 @@ mod intrude;
 mod monitor;
 mod operator;
 mod overload;
+mod recall_join;
 mod reinvite;
 mod third_party;
 
