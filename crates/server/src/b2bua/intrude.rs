@@ -130,11 +130,7 @@ impl B2bua {
         let Some(intrusion) = self.intrusions.remove(&into) else {
             return;
         };
-        if let Some(media) = cx.media {
-            for p in &intrusion.parties {
-                media.close(p.endpoint.id);
-            }
-        }
+        close_media(cx, &intrusion);
         if intrusion.stage == Stage::Moving {
             self.intruders.remove(&intrusion.intruder);
             cx.completion_fact(CompletionFact::IntrusionFailed { id: intrusion.id });
@@ -402,7 +398,9 @@ impl B2bua {
         if !anyone_left {
             // The intruder is alone now.
             self.intruders.remove(&intruder);
-            self.intrusions.remove(&into);
+            if let Some(intrusion) = self.intrusions.remove(&into) {
+                close_media(cx, &intrusion);
+            }
             self.drop_call(cx, intruder, Side::Callee);
             if let Some(call) = self.calls.get_mut(&into) {
                 call.phase = Phase::Ended;
@@ -491,6 +489,19 @@ impl B2bua {
         });
         if done {
             self.intrusions.remove(&into);
+        }
+    }
+}
+
+/// Closes every endpoint `intrusion` holds, each party's and the intruder's (closing one
+/// already closed does nothing).
+fn close_media(cx: &Ctx<'_>, intrusion: &Intrusion) {
+    if let Some(media) = cx.media {
+        for p in &intrusion.parties {
+            media.close(p.endpoint.id);
+        }
+        if let Some(endpoint) = &intrusion.intruder_endpoint {
+            media.close(endpoint.id);
         }
     }
 }

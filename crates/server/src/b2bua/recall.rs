@@ -183,11 +183,13 @@ impl B2bua {
         }
         prompts.push(Prompt::Tone(ToneKind::Ringback));
         media.play(endpoint.id, prompts);
+        // Owned from here: dropped unused (the call gone meanwhile), it closes.
+        let endpoint = OwnedEndpoint::new(media, endpoint);
         if let Some(call) = self.calls.get_mut(&id) {
             call.last_sdp_sent(Side::Caller, sdp.sdp.to_bytes());
             if let Some(recall) = call.recall.as_mut() {
                 recall.stage = RecallStage::RingingCallee {
-                    caller: OwnedEndpoint::new(media, endpoint),
+                    caller: endpoint,
                     callee: None,
                     her_sdp,
                 };
@@ -215,6 +217,8 @@ impl B2bua {
             }
         };
         set_sdp(invite, &offer);
+        // Owned from here: dropped unused (the call gone, another stage), it closes.
+        let endpoint = OwnedEndpoint::new(media, endpoint);
         let Some(call) = self.calls.get_mut(&id) else {
             return true;
         };
@@ -222,7 +226,7 @@ impl B2bua {
         if let Some(RecallStage::RingingCallee { callee, .. }) =
             call.recall.as_mut().map(|r| &mut r.stage)
         {
-            *callee = Some(OwnedEndpoint::new(media, endpoint));
+            *callee = Some(endpoint);
         }
         true
     }

@@ -42,6 +42,15 @@ impl Role {
     }
 }
 
+/// The method a counter is labelled with: the methods callcomp knows by name, every other
+/// token as `other`, so that a sender inventing methods cannot grow the label sets.
+fn label(method: &Method) -> Method {
+    match method {
+        Method::Extension(_) => Method::Extension("other".into()),
+        known => known.clone(),
+    }
+}
+
 /// The kept handles of the SIP message and transaction counters.
 #[derive(Default)]
 pub struct SipMeters {
@@ -54,6 +63,7 @@ impl SipMeters {
     /// Counts one message with its method (a response's CSeq method) and status (`None`: a
     /// request).
     pub fn message(&mut self, way: Way, method: &Method, status: Option<u16>) {
+        let method = &label(method);
         let code = status.unwrap_or(0);
         if let Some(counter) = self.messages.get(&(way, method.clone(), code)) {
             counter.increment(1);
@@ -71,6 +81,7 @@ impl SipMeters {
 
     /// Counts one transaction started.
     pub fn transaction(&mut self, role: Role, method: &Method) {
+        let method = &label(method);
         self.transactions
             .entry((role, method.clone()))
             .or_insert_with(|| {
@@ -119,5 +130,22 @@ impl CallMeters {
         for (state, (_, gauge)) in CallState::ALL.iter().zip(handles) {
             gauge.set(count(*state) as f64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let mut meters = SipMeters::default();
+        for m in ["XYZ1", "XYZ2", "XYZ3"] {
+            meters.message(Way::In, &Method::Extension(m.into()), None);
+            meters.transaction(Role::Server, &Method::Extension(m.into()));
+        }
+        meters.message(Way::In, &Method::Invite, None);
+        assert_eq!(meters.messages.len(), 2, "INVITE and `other`");
+        assert_eq!(meters.transactions.len(), 1);
     }
 }

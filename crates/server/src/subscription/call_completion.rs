@@ -358,6 +358,8 @@ impl Monitor {
         let Some(mut sub) = self.subs.remove(&id) else {
             return;
         };
+        // A NOTIFY of this subscription still in flight must not speak for a later one.
+        self.clients.retain(|_, of| *of != id);
         if let Some((key, request)) = sub.unsubscribing.take() {
             let mut ok = callcomp_sip::builder::response(&request, 200, None, "");
             ok.push_raw(callcomp_sip::HeaderName::Expires, "0");

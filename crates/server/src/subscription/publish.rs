@@ -150,6 +150,8 @@ impl Etags {
         if let Some(old) = old {
             self.tags.remove(old);
         }
+        // One entity tag per request: an initial PUBLISH replaces the request's earlier one.
+        self.tags.retain(|_, of| *of != id);
         self.next += 1;
         let tag = format!("cc{id}x{}", self.next);
         self.tags.insert(tag.clone(), id);

@@ -24,9 +24,14 @@ use super::TransportLimits;
 /// The `Retry-After` of a `503` sent because the core is behind, in seconds.
 pub const OVERLOAD_RETRY_AFTER_SECS: u32 = 5;
 
-/// Whether `message` starts a new call: an INVITE without a To tag.
+/// Whether `message` opens new work for the core: a request outside any dialog (no To tag),
+/// whatever its method (INVITE, REGISTER, SUBSCRIBE, PUBLISH, OPTIONS, MESSAGE, unknown), but
+/// not ACK, CANCEL or BYE, which only ever end something already under way. Refusing these
+/// while the core is behind keeps the queue for the messages of calls in progress.
 pub(crate) fn is_new_call(message: &Message) -> bool {
-    message.method() == Some(&Method::Invite)
+    message
+        .method()
+        .is_some_and(|m| !matches!(m, Method::Ack | Method::Cancel | Method::Bye))
         && message
             .get_str(&HeaderName::To)
             .is_none_or(|to| !has_tag_param(&to))
@@ -109,6 +114,15 @@ From: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\
 CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
         );
         assert!(!is_new_call(&bye));
+        let options = parse(
+            "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK3\r\n\
+From: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>\r\nCall-ID: c2\r\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert!(
+            is_new_call(&options),
+            "any out-of-dialog request is new work"
+        );
     }
 
     #[test]
@@ -131,16 +145,5 @@ CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
             bytes,
             "a retransmission gets the same answer"
         );
-    }
-
-    #[test]
-    fn the_queue_counts_against_the_shedding_mark() {
-        let limits = TransportLimits {
-            inbound_queue: 8,
-            shed_at: 6,
-            ..TransportLimits::default()
-        };
-        assert_eq!(queued(&limits, 8), 0);
-        assert_eq!(queued(&limits, 2), 6);
     }
 }

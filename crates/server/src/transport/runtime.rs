@@ -286,7 +286,7 @@ pub(crate) enum Verdict {
 /// Readies a parsed message for the core: requests get the RFC 3581 stamp, and a request
 /// whose top Via is missing or broken is answered with 400 instead.
 pub(crate) fn admit(mut message: Message, peer: Peer, ctx: &Ctx) -> Verdict {
-    if overload::is_new_call(&message) && overload::shedding(ctx) {
+    if overload::shedding(ctx) && overload::is_new_call(&message) {
         bump(&ctx.counters.overload_refused);
         bump(&ctx.counters.messages_in);
         count_answer("INVITE", 503);
