@@ -160,6 +160,8 @@ fn schema_keys() -> BTreeSet<String> {
         .insert("a".into(), std::path::PathBuf::from("a.wav"));
     full.media.recall_announcement = Some("a".into());
     full.media.recall_join = super::media::RecallJoin::Direct;
+    full.media.rtp_source = super::media::RtpSource::Host;
+    full.media.peers = vec!["198.51.100.0/24".parse().unwrap()];
     let table = toml::Table::try_from(&full).unwrap();
     let mut keys = BTreeSet::new();
     collect(&table, "", &mut keys);
@@ -486,6 +488,20 @@ const BAD: &[Bad] = &[
         line: 2,
         column: 15,
         says: "unknown variant `bridged`",
+    },
+    Bad {
+        text: "[media]\nrtp_source = \"anyone\"\n",
+        key: "media.rtp_source",
+        line: 2,
+        column: 14,
+        says: "unknown variant `anyone`",
+    },
+    Bad {
+        text: "[media]\npeers = [\"10.0.0.1/8\"]\n",
+        key: "media.peers",
+        line: 2,
+        column: 9,
+        says: "host bits set",
     },
     Bad {
         text: "[log]\nlevel = \"verbose\"\n",
