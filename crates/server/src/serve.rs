@@ -116,11 +116,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for (proto, addr) in wire.local_addrs() {
         tracing::info!(transport = proto.as_str(), %addr, "SIP listening");
     }
-    let advertise = wire
+    let bound = wire
         .local_addr(Proto::Udp)
         .or_else(|| wire.local_addr(Proto::Tcp))
         .or_else(|| config.sip.listen.first().copied())
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
+    let advertise = advertised(&config.sip, bound);
+    tracing::info!(%advertise, "SIP advertised in Via and Contact");
 
     let sounds = media::Sounds::load(&config.media)?;
     let (media_handle, media_thread) =
@@ -261,5 +263,31 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The address put in our Via and Contact headers: `sip.advertise` with the bound port, or the
+/// bound address itself (validation refuses an unspecified listen address without
+/// `sip.advertise`, so nothing unreachable is ever advertised).
+fn advertised(sip: &callcomp::config::SipConfig, bound: SocketAddr) -> SocketAddr {
+    match sip.advertise {
+        Some(ip) => SocketAddr::new(ip, bound.port()),
+        None => bound,
+    }
+}
+
+#[cfg(test)]
+mod advertise_tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_is_sip_advertise_on_the_bound_port() {
+        let mut sip = callcomp::config::SipConfig::default();
+        let bound: SocketAddr = "0.0.0.0:5080".parse().unwrap();
+        sip.advertise = Some("192.0.2.10".parse().unwrap());
+        assert_eq!(advertised(&sip, bound), "192.0.2.10:5080".parse().unwrap());
+        sip.advertise = None;
+        let loopback: SocketAddr = "127.0.0.1:5080".parse().unwrap();
+        assert_eq!(advertised(&sip, loopback), loopback);
     }
 }

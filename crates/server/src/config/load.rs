@@ -111,6 +111,13 @@ pub enum ConfigErrorKind {
     },
     /// An address that cannot be sent in SDP: unspecified (`0.0.0.0`, `::`) or multicast.
     NotUnicastAddress,
+    /// An address peers cannot reach callcomp at: unspecified or multicast.
+    NotAdvertisable,
+    /// `sip.listen` holds an unspecified address and `sip.advertise` is not set.
+    AdvertiseNeeded {
+        /// The unspecified listen address.
+        listen: std::net::SocketAddr,
+    },
     /// A tone that cannot be played.
     InvalidTone(callcomp_media::tone::ToneError),
     /// An announcement name that is neither configured nor built in.
@@ -178,6 +185,14 @@ impl fmt::Display for ConfigErrorKind {
             }
             ConfigErrorKind::NotUnicastAddress => f.write_str(
                 "must be one unicast address of this host (not 0.0.0.0, :: or multicast): it is sent in SDP",
+            ),
+            ConfigErrorKind::NotAdvertisable => f.write_str(
+                "must be one unicast address of this host (not 0.0.0.0, :: or multicast): peers send to it",
+            ),
+            ConfigErrorKind::AdvertiseNeeded { listen } => write!(
+                f,
+                "{listen} listens on every interface, so callcomp cannot tell which address to put \
+                 in its Via and Contact: set sip.advertise to the address phones reach it at"
             ),
             ConfigErrorKind::InvalidTone(e) => write!(f, "invalid tone: {e}"),
             ConfigErrorKind::UnknownAnnouncement { name } => write!(

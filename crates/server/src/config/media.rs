@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::cidr::Cidr;
 use callcomp_media::tone::{Country, Tone, ToneSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -35,6 +36,12 @@ pub struct MediaConfig {
     /// callcomp's endpoints for the whole call) or `direct` (re-INVITEd to each other, staying
     /// anchored if either refuses). See docs/media.md.
     pub recall_join: RecallJoin,
+    /// Whose RTP an endpoint takes: `negotiated` (the address and port it sends to) or `host`
+    /// (any port of that host). Anything else is dropped and counted. See docs/media.md.
+    pub rtp_source: RtpSource,
+    /// Where callcomp may send RTP, as address blocks; empty: any unicast address. An SDP
+    /// naming another address is refused with 488.
+    pub peers: Vec<Cidr>,
 }
 
 impl Default for MediaConfig {
@@ -50,6 +57,8 @@ impl Default for MediaConfig {
             announcements: BTreeMap::new(),
             recall_announcement: None,
             recall_join: RecallJoin::Anchored,
+            rtp_source: RtpSource::Negotiated,
+            peers: Vec::new(),
         }
     }
 }
@@ -136,6 +145,16 @@ pub enum RecallJoin {
     /// Anchored first, then both parties re-INVITEd to each other and the endpoints closed;
     /// anchored still when either refuses.
     Direct,
+}
+
+/// `media.rtp_source`: which datagrams an endpoint takes as the other side's RTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtpSource {
+    /// Only from the address and port the endpoint sends to (symmetric RTP).
+    Negotiated,
+    /// From any port of the host the endpoint sends to.
+    Host,
 }
 
 /// `media.country`: a tone plan.

@@ -20,7 +20,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,6 +89,10 @@ pub struct SipConfig {
     pub tcp_idle_timeout: Duration,
     /// Peers (trunks, gateways, load generators) whose requests are not challenged.
     pub trusted: Vec<Cidr>,
+    /// The IP address put in callcomp's Via, Contact and Call-IDs; unset: the address SIP is
+    /// bound to. Required when `listen` holds an unspecified address (`0.0.0.0`, `::`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<IpAddr>,
 }
 
 /// A SIP transport the server can listen on.
@@ -500,6 +504,7 @@ impl Default for SipConfig {
             tcp_message_timeout: Duration::from_secs(20),
             tcp_idle_timeout: Duration::from_secs(600),
             trusted: Vec::new(),
+            advertise: None,
         }
     }
 }

@@ -160,6 +160,9 @@ fn schema_keys() -> BTreeSet<String> {
         .insert("a".into(), std::path::PathBuf::from("a.wav"));
     full.media.recall_announcement = Some("a".into());
     full.media.recall_join = super::media::RecallJoin::Direct;
+    full.sip.advertise = Some("192.0.2.5".parse().unwrap());
+    full.media.rtp_source = super::media::RtpSource::Host;
+    full.media.peers = vec!["198.51.100.0/24".parse().unwrap()];
     let table = toml::Table::try_from(&full).unwrap();
     let mut keys = BTreeSet::new();
     collect(&table, "", &mut keys);
@@ -488,6 +491,20 @@ const BAD: &[Bad] = &[
         says: "unknown variant `bridged`",
     },
     Bad {
+        text: "[media]\nrtp_source = \"anyone\"\n",
+        key: "media.rtp_source",
+        line: 2,
+        column: 14,
+        says: "unknown variant `anyone`",
+    },
+    Bad {
+        text: "[media]\npeers = [\"10.0.0.1/8\"]\n",
+        key: "media.peers",
+        line: 2,
+        column: 9,
+        says: "host bits set",
+    },
+    Bad {
         text: "[log]\nlevel = \"verbose\"\n",
         key: "log.level",
         line: 2,
@@ -725,6 +742,20 @@ const BAD: &[Bad] = &[
         line: 2,
         column: 11,
         says: "greater than zero",
+    },
+    Bad {
+        text: "[sip]\nlisten = [\"127.0.0.1:5060\", \"0.0.0.0:5070\"]\n",
+        key: "sip.listen",
+        line: 2,
+        column: 10,
+        says: "0.0.0.0:5070 listens on every interface",
+    },
+    Bad {
+        text: "[sip]\nlisten = [\"0.0.0.0:5060\"]\nadvertise = \"0.0.0.0\"\n",
+        key: "sip.advertise",
+        line: 3,
+        column: 13,
+        says: "peers send to it",
     },
     Bad {
         text: "[sip]\ntrusted = [\"10.0.0.1/8\"]\n",

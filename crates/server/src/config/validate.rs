@@ -161,6 +161,17 @@ pub(super) fn check(config: &Config) -> Vec<Finding> {
         f.push("sip.listen", ConfigErrorKind::Empty);
     }
     f.duplicates("sip.listen", &sip.listen);
+    match sip.advertise {
+        Some(ip) if ip.is_unspecified() || ip.is_multicast() => {
+            f.push("sip.advertise", ConfigErrorKind::NotAdvertisable);
+        }
+        Some(_) => {}
+        None => {
+            if let Some(&listen) = sip.listen.iter().find(|a| a.ip().is_unspecified()) {
+                f.push("sip.listen", ConfigErrorKind::AdvertiseNeeded { listen });
+            }
+        }
+    }
     if sip.transports.is_empty() {
         f.push("sip.transports", ConfigErrorKind::Empty);
     }

@@ -1,7 +1,8 @@
 //! One RTP endpoint: its UDP sockets, the stream it receives and the stream it sends.
 //!
-//! Receiving (RFC 3550 §5.1, RFC 3551 §4.5.14, RFC 4733): every datagram on the RTP socket is
-//! parsed; packets of the negotiated payload types go into the jitter buffer (telephone-events
+//! Receiving (RFC 3550 §5.1, RFC 3551 §4.5.14, RFC 4733): a datagram from a source other than
+//! the negotiated one is dropped and counted (`media.rtp_source`, [`super::guard`]); the rest
+//! are parsed; packets of the negotiated payload types go into the jitter buffer (telephone-events
 //! too, as they share the sender's sequence numbers), anything else is dropped and counted.
 //! Once per tick one packet is played out: audio is decoded into the frame the endpoint
 //! "heard"; a telephone-event is kept for a relay partner (passed on) and its end reported
@@ -22,8 +23,10 @@ use callcomp_media::rtp::Packet;
 use callcomp_media::telephone_event::{TelephoneEvent, EVENT_LEN};
 use callcomp_media::{Frame, FRAME_SAMPLES};
 
+use super::guard;
 use super::playback::Player;
 use super::{EndpointId, MixId};
+use crate::config::media::RtpSource;
 
 /// Most datagrams read from one socket in one tick: a sender far ahead of our clock is
 /// bounded here and by the jitter buffer's capacity.
@@ -82,6 +85,8 @@ pub struct EndpointStats {
     pub received: u64,
     /// Datagrams that were not RTP or not of a negotiated payload type.
     pub dropped: u64,
+    /// Datagrams from a source other than the negotiated one (`media.rtp_source`), dropped.
+    pub foreign: u64,
     /// RTP packets sent.
     pub sent: u64,
 }
@@ -93,6 +98,7 @@ pub struct RtpEndpoint {
     pub id: EndpointId,
     sockets: Sockets,
     remote: Option<Negotiated>,
+    rtp_source: RtpSource,
     jitter: JitterBuffer,
     /// What it hears.
     pub source: Source,
@@ -119,12 +125,19 @@ struct Sender {
 }
 
 impl RtpEndpoint {
-    /// An endpoint on `sockets`, sending to `remote` once known.
-    pub fn new(id: EndpointId, sockets: Sockets, remote: Option<Negotiated>) -> Self {
+    /// An endpoint on `sockets`, sending to `remote` once known and taking datagrams from the
+    /// sources `rtp_source` allows.
+    pub fn new(
+        id: EndpointId,
+        sockets: Sockets,
+        remote: Option<Negotiated>,
+        rtp_source: RtpSource,
+    ) -> Self {
         RtpEndpoint {
             id,
             sockets,
             remote,
+            rtp_source,
             jitter: JitterBuffer::new(JitterConfig::default()),
             source: Source::Idle,
             heard: None,
@@ -168,9 +181,13 @@ impl RtpEndpoint {
             }
         }
         for _ in 0..MAX_READS_PER_TICK {
-            let Ok((len, _from)) = self.sockets.rtp.recv_from(buf) else {
+            let Ok((len, from)) = self.sockets.rtp.recv_from(buf) else {
                 break;
             };
+            if !guard::accepts(self.rtp_source, self.remote_addr(), from) {
+                self.stats.foreign += 1;
+                continue;
+            }
             self.take(&buf[..len], now);
         }
         self.heard = None;

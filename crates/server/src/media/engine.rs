@@ -17,6 +17,7 @@ use super::endpoint::{RtpEndpoint, Source, MAX_DATAGRAM};
 use super::playback::Player;
 use super::sounds::Sounds;
 use super::{Command, EndpointId, MixId};
+use crate::config::media::RtpSource;
 
 /// What the media plane tells the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,7 @@ pub enum MediaEvent {
 #[derive(Debug)]
 pub struct MediaEngine {
     sounds: Sounds,
+    rtp_source: RtpSource,
     endpoints: Vec<RtpEndpoint>,
     index: HashMap<EndpointId, usize>,
     mixes: HashMap<MixId, Mix>,
@@ -59,9 +61,11 @@ struct Mix {
 
 impl MediaEngine {
     /// No endpoints yet.
-    pub fn new(sounds: Sounds) -> Self {
+    /// `rtp_source`: whose datagrams an endpoint takes (`media.rtp_source`).
+    pub fn new(sounds: Sounds, rtp_source: RtpSource) -> Self {
         MediaEngine {
             sounds,
+            rtp_source,
             endpoints: Vec::new(),
             index: HashMap::new(),
             mixes: HashMap::new(),
@@ -96,7 +100,8 @@ impl MediaEngine {
                 remote,
             } => {
                 self.index.insert(id, self.endpoints.len());
-                self.endpoints.push(RtpEndpoint::new(id, sockets, remote));
+                self.endpoints
+                    .push(RtpEndpoint::new(id, sockets, remote, self.rtp_source));
             }
             Command::SetRemote { id, remote } => {
                 if let Some(endpoint) = self.get_mut(id) {

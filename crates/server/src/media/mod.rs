@@ -12,17 +12,19 @@
 //! - [`sounds`]: the tones of the configured country and the announcements (WAV);
 //! - [`playback`]: a queue of prompts played frame by frame;
 //! - [`endpoint`]: one RTP endpoint: its sockets, what it receives, what it sends;
+//! - [`guard`]: where RTP may be sent (refused with 488 otherwise) and whose RTP is taken;
 //! - [`engine`]: the endpoints and mixes, commands applied, one tick of media;
 //! - [`thread`]: the media thread and its 20 ms clock.
 
 pub mod endpoint;
 pub mod engine;
+pub mod guard;
 pub mod playback;
 pub mod ports;
 pub mod sounds;
 pub mod thread;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub use sounds::{Sounds, SoundsError, BUILTIN_CHIME};
 pub use thread::{spawn, unthreaded, MediaThread, Unthreaded};
 
 use endpoint::Sockets;
+use guard::PeerGuard;
 
 /// Names an RTP endpoint of the media plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +83,14 @@ pub enum MediaError {
     /// The offer or answer cannot be used (answer 488).
     #[error(transparent)]
     OfferAnswer(#[from] OfferAnswerError),
+    /// The SDP asks callcomp to send RTP where it must not (answer 488; see [`guard`]).
+    #[error("RTP to {to} refused: {reason}")]
+    Destination {
+        /// Where the SDP said to send.
+        to: SocketAddr,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl MediaError {
@@ -88,6 +99,7 @@ impl MediaError {
         match self {
             MediaError::NoPort { .. } => 503,
             MediaError::OfferAnswer(e) => e.status(),
+            MediaError::Destination { .. } => 488,
         }
     }
 }
@@ -164,15 +176,21 @@ pub struct MediaHandle {
     commands: mpsc::Sender<Command>,
     ports: PortPool,
     address: IpAddr,
+    guard: Arc<PeerGuard>,
     next_id: Arc<AtomicU64>,
 }
 
 impl MediaHandle {
-    fn new(commands: mpsc::Sender<Command>, ports: PortPool, address: IpAddr) -> Self {
+    fn new(commands: mpsc::Sender<Command>, config: &crate::config::MediaConfig) -> Self {
         MediaHandle {
             commands,
-            ports,
-            address,
+            ports: PortPool::new(config.rtp_ports),
+            address: config.address,
+            guard: Arc::new(PeerGuard::new(
+                config.address,
+                config.rtp_ports,
+                config.peers.clone(),
+            )),
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -182,6 +200,8 @@ impl MediaHandle {
     pub fn answer(&self, offer: &SessionDescription) -> Result<(Endpoint, Answer), MediaError> {
         let (endpoint, sockets) = self.bind()?;
         let answer = offer_answer::answer(offer, &endpoint.local)?;
+        // Refused: the sockets drop here, which frees the port pair.
+        self.guard.check(&answer.stream)?;
         self.send(Command::Open {
             id: endpoint.id,
             sockets,
@@ -210,6 +230,7 @@ impl MediaHandle {
         answer: &SessionDescription,
     ) -> Result<Negotiated, MediaError> {
         let remote = offer_answer::accept_answer(&endpoint.local, answer)?;
+        self.guard.check(&remote)?;
         self.send(Command::SetRemote {
             id: endpoint.id,
             remote: remote.clone(),
@@ -224,8 +245,12 @@ impl MediaHandle {
         endpoint: &mut Endpoint,
         offer: &SessionDescription,
     ) -> Result<Answer, MediaError> {
-        endpoint.local.session_version += 1;
-        let answer = offer_answer::answer(offer, &endpoint.local)?;
+        let mut local = endpoint.local.clone();
+        local.session_version += 1;
+        let answer = offer_answer::answer(offer, &local)?;
+        // Refused: the endpoint keeps what it had, and the re-INVITE gets 488 (RFC 3261 §14.2).
+        self.guard.check(&answer.stream)?;
+        endpoint.local = local;
         self.send(Command::SetRemote {
             id: endpoint.id,
             remote: answer.stream.clone(),

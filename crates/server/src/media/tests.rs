@@ -31,9 +31,14 @@ struct Plane {
 
 impl Plane {
     fn new() -> Self {
+        Plane::with(crate::config::MediaConfig::default())
+    }
+
+    /// A plane on the test's port range with `config`'s other keys.
+    fn with(config: crate::config::MediaConfig) -> Self {
         let config = crate::config::MediaConfig {
             rtp_ports: RANGE,
-            ..Default::default()
+            ..config
         };
         let (handle, engine) = unthreaded(&config, Sounds::builtin(Country::Eu.tones()));
         Plane {
@@ -207,6 +212,96 @@ fn a_relay_carries_each_side_to_the_other_across_laws() {
     assert!(goertzel::present(&to_bob, 700.0, 0.9, 1000.0));
     assert!(!goertzel::present(&to_bob, 1300.0, 0.05, 100.0), "no echo");
     assert!(goertzel::present(&to_alice, 1300.0, 0.9, 1000.0));
+}
+
+/// A stranger who finds alice's endpoint port and sends to it: what bob hears of it.
+fn stranger_heard_by_bob(rtp_source: crate::config::media::RtpSource) -> (bool, u64) {
+    let mut plane = Plane::with(crate::config::MediaConfig {
+        rtp_source,
+        ..Default::default()
+    });
+    let mut alice = Phone::new(Law::MuLaw);
+    let mut stranger = Phone::new(Law::MuLaw);
+    let bob = Phone::new(Law::MuLaw);
+    let (a, _) = plane.handle.answer(&alice.offer()).unwrap();
+    let (b, _) = plane.handle.answer(&bob.offer()).unwrap();
+    plane.handle.relay(a.id, b.id);
+    let mut silence = sine(700);
+    let mut injected = sine(1300);
+    for i in 0..30 {
+        // alice talks for the first frames only, then the stranger has the port to itself.
+        if i < 5 {
+            alice.send_frame(a.local.port, &silence.next_frame());
+        }
+        stranger.send_frame(a.local.port, &injected.next_frame());
+        plane.tick();
+    }
+    let heard = bob.audio(&bob.receive());
+    let foreign = plane.engine.engine.endpoint(a.id).unwrap().stats().foreign;
+    (goertzel::present(&heard, 1300.0, 0.5, 1000.0), foreign)
+}
+
+#[test]
+fn a_stranger_cannot_inject_audio_into_a_relay() {
+    let (heard, foreign) = stranger_heard_by_bob(crate::config::media::RtpSource::Negotiated);
+    assert!(!heard, "the stranger's 1300 Hz reached bob");
+    assert_eq!(foreign, 30, "every stranger datagram dropped and counted");
+}
+
+#[test]
+fn rtp_source_host_takes_any_port_of_the_phone_host() {
+    // On loopback the stranger is on the phone's host: "host" takes it, which is the point of
+    // the setting (a phone sending from another port) and why it is not the default.
+    let (heard, foreign) = stranger_heard_by_bob(crate::config::media::RtpSource::Host);
+    assert!(heard);
+    assert_eq!(foreign, 0);
+}
+
+#[test]
+fn sdp_aiming_at_our_own_ports_or_a_service_is_refused_and_frees_the_pair() {
+    let plane = Plane::new();
+    for port in [RANGE.first, 53] {
+        let offer = SessionDescription::parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\n"
+        ))
+        .unwrap();
+        let e = plane.handle.answer(&offer).unwrap_err();
+        assert_eq!(e.status(), 488, "{port}: {e}");
+    }
+    // Both refusals bound a pair and dropped it: the range's first two pairs are free.
+    for port in [RANGE.first, RANGE.first + 2] {
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("the refused endpoint's pair is free");
+    }
+}
+
+#[test]
+fn a_re_offer_to_a_forbidden_address_keeps_the_endpoint_as_it_was() {
+    let mut plane = Plane::with(crate::config::MediaConfig {
+        peers: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Default::default()
+    });
+    let phone = Phone::new(Law::MuLaw);
+    let (mut endpoint, _) = plane.handle.answer(&phone.offer()).unwrap();
+    let version = endpoint.local.session_version;
+    let elsewhere = SessionDescription::parse(
+        "v=0\r\no=- 1 2 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP 0\r\n",
+    )
+    .unwrap();
+    let e = plane
+        .handle
+        .answer_again(&mut endpoint, &elsewhere)
+        .unwrap_err();
+    assert!(e.to_string().contains("media.peers"), "{e}");
+    assert_eq!(endpoint.local.session_version, version);
+    plane
+        .handle
+        .play(endpoint.id, vec![Prompt::Tone(ToneKind::Busy)]);
+    for _ in 0..3 {
+        plane.tick();
+    }
+    assert_eq!(phone.receive().len(), 3, "still sending to the phone");
 }
 
 #[test]

@@ -14,7 +14,6 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::config::MediaConfig;
 
 use super::engine::{MediaEngine, MediaEvent};
-use super::ports::PortPool;
 use super::sounds::Sounds;
 use super::{Command, MediaHandle};
 
@@ -77,6 +76,7 @@ pub fn spawn(
     events: Option<UnboundedSender<MediaEvent>>,
 ) -> std::io::Result<(MediaHandle, MediaThread)> {
     let (commands, receiver) = mpsc::channel();
+    let rtp_source = config.rtp_source;
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(TickStats::default());
     let join = std::thread::Builder::new()
@@ -84,9 +84,17 @@ pub fn spawn(
         .spawn({
             let stop = stop.clone();
             let stats = stats.clone();
-            move || run(MediaEngine::new(sounds), receiver, events, &stop, &stats)
+            move || {
+                run(
+                    MediaEngine::new(sounds, rtp_source),
+                    receiver,
+                    events,
+                    &stop,
+                    &stats,
+                )
+            }
         })?;
-    let handle = MediaHandle::new(commands, PortPool::new(config.rtp_ports), config.address);
+    let handle = MediaHandle::new(commands, config);
     Ok((
         handle,
         MediaThread {
@@ -124,8 +132,8 @@ impl Unthreaded {
 /// A handle for `config` and the engine it drives, without a thread (see [`Unthreaded`]).
 pub fn unthreaded(config: &MediaConfig, sounds: Sounds) -> (MediaHandle, Unthreaded) {
     let (commands, receiver) = mpsc::channel();
-    let handle = MediaHandle::new(commands, PortPool::new(config.rtp_ports), config.address);
-    let engine = MediaEngine::new(sounds);
+    let handle = MediaHandle::new(commands, config);
+    let engine = MediaEngine::new(sounds, config.rtp_source);
     (
         handle,
         Unthreaded {

@@ -29,6 +29,7 @@
     unreachable_pub
 )]
 
+pub mod baresip;
 pub mod http;
 
 use std::fmt::Write as _;
