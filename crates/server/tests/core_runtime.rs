@@ -4,13 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use callcomp::api::Core;
 use callcomp::config::Config;
 use callcomp::core::handle::CoreHandle;
+use callcomp::core::ids::Ids;
 use callcomp::core::runtime::{self, Inputs};
+use callcomp::core::snapshot::Snapshots;
 use callcomp::core::{new_switch, Engine};
 use callcomp::registrar::Binding;
 use callcomp::store::Store;
@@ -36,21 +38,19 @@ fn parse(out: &Outbound) -> Message {
     Message::parse_datagram(&out.bytes, &Limits::default()).unwrap()
 }
 
-fn engine(
-    config: &Arc<Config>,
-    bindings: Vec<Binding>,
-) -> (Engine, Arc<Mutex<callcomp_switch::Switch>>) {
-    let switch = Arc::new(Mutex::new(new_switch(config)));
+fn engine(config: &Arc<Config>, bindings: Vec<Binding>) -> (Engine, Snapshots) {
     let server: SocketAddr = "192.0.2.100:5060".parse().unwrap();
     let engine = Engine::new(
         Arc::clone(config),
-        Arc::clone(&switch),
+        new_switch(config),
+        Ids::from_os_rng(),
         server,
         [1; 32],
         bindings,
         runtime::now(),
     );
-    (engine, switch)
+    let snapshots = engine.snapshots();
+    (engine, snapshots)
 }
 
 #[tokio::test]

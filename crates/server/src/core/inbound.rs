@@ -75,7 +75,7 @@ impl Engine {
                             &message,
                             e.status(),
                             Some(&e.to_string()),
-                            &ids::tag(),
+                            &self.sip.tag(),
                         );
                         self.sip.send(&response, from);
                     }
@@ -193,7 +193,7 @@ impl Engine {
             match identity::admit(&mut self.auth, &request, &ess, source, directory, now.ms()) {
                 Ok(who) => identity = who,
                 Err(refusal) => {
-                    let response = refusal.response(&request, &ids::tag());
+                    let response = refusal.response(&request, &self.sip.tag());
                     self.sip.respond(&key, response, now.instant);
                     return;
                 }
@@ -209,7 +209,7 @@ impl Engine {
             }
             Method::Register => self.register(key, &request, &ess, from, now),
             Method::Options if !in_dialog => {
-                let mut response = builder::response(&request, 200, None, &ids::tag());
+                let mut response = builder::response(&request, 200, None, &self.sip.tag());
                 response.push_raw(HeaderName::Allow, ALLOWED);
                 if !ALLOW_EVENTS.is_empty() {
                     response.push_raw(HeaderName::AllowEvents, ALLOW_EVENTS.join(", "));
@@ -248,7 +248,7 @@ impl Engine {
             }
             Method::Invite if self.at_capacity() => {
                 let mut response =
-                    builder::response(&request, 503, Some("Service Unavailable"), &ids::tag());
+                    builder::response(&request, 503, Some("Service Unavailable"), &self.sip.tag());
                 response.push(&RetryAfter::new(
                     crate::transport::OVERLOAD_RETRY_AFTER_SECS,
                 ));
@@ -287,7 +287,7 @@ impl Engine {
                 self.reply(&key, &request, 481, None, now)
             }
             Method::Notify | Method::Message | Method::Refer | Method::Options | Method::Ack => {
-                let mut response = builder::response(&request, 405, None, &ids::tag());
+                let mut response = builder::response(&request, 405, None, &self.sip.tag());
                 response.push_raw(HeaderName::Allow, ALLOWED_OUT_OF_DIALOG);
                 self.sip.respond(&key, response, now.instant);
             }
@@ -333,7 +333,7 @@ impl Engine {
         reason: Option<&str>,
         now: Now,
     ) {
-        let response = builder::response(request, status, reason, &ids::tag());
+        let response = builder::response(request, status, reason, &self.sip.tag());
         self.sip.respond(key, response, now.instant);
     }
 
@@ -357,7 +357,7 @@ impl Engine {
         let decision = self.registrar.decide(req, &mut self.auth);
         let response = self
             .registrar
-            .response(&decision, request, &ids::tag(), now.ms());
+            .response(&decision, request, &self.sip.tag(), now.ms());
         let Decision::Accept {
             user,
             aor,

@@ -127,6 +127,8 @@ impl<S: FnMut(Outbound)> Outlet<'_, S> {
     /// Hands the step's store jobs to the worker (`None`: it is gone, at shutdown) and its
     /// output to the gate.
     fn flush(&mut self, engine: &mut Engine, jobs: Option<&mpsc::UnboundedSender<StoreJob>>) {
+        // The API reads the switch as published: publish before any of this output leaves.
+        engine.publish_switch();
         let wire = engine.drain_outbound();
         let stream = engine.drain_events();
         let mut queued = 0;
@@ -195,6 +197,8 @@ fn answer(engine: &mut Engine, answers: &mut Answers) {
     }
 }
 
+/// Runs an API command; an answer sent here goes after the switch is published, so that
+/// what the caller reads next reflects the command.
 fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
     match command {
         Command::Complete {
@@ -219,7 +223,15 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
             }
         },
         Command::MakeCall { line, to, reply } => {
-            let _ = reply.send(engine.make_call(&line, &to, now()));
+            let made = engine.make_call(&line, &to, now()).map(|call| {
+                let switch = engine.switch();
+                switch
+                    .calls_of(call)
+                    .first()
+                    .map(|c| super::handle::CoreHandle::call_view(switch, c))
+            });
+            engine.publish_switch();
+            let _ = reply.send(made);
         }
         Command::Registrations { line, reply } => {
             let now = now();
@@ -232,7 +244,9 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
             let _ = reply.send(views);
         }
         Command::Drop { id, reply } => {
-            let _ = reply.send(engine.drop_call(id, now()));
+            let dropped = engine.drop_call(id, now());
+            engine.publish_switch();
+            let _ = reply.send(dropped);
         }
     }
 }

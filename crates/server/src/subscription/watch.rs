@@ -27,7 +27,6 @@ use callcomp_switch::CompletionFact;
 
 use crate::b2bua::dialog::Dialog;
 use crate::b2bua::Ctx;
-use crate::core::ids;
 use crate::identity;
 use crate::transport::Target;
 
@@ -90,13 +89,13 @@ impl Watches {
             return;
         }
         for d in cx.destinations(callee) {
-            let call_id = ids::call_id(&cx.sip.advertise().ip().to_string());
+            let call_id = cx.sip.call_id();
             let mut subscribe = Message::new_request(Method::Subscribe, d.uri.clone());
             subscribe.push(&cx.sip.via(d.target.proto));
             subscribe.push(&MaxForwards(70));
             subscribe.push_raw(
                 HeaderName::From,
-                format!("<sip:cc@{}>;tag={}", cx.config.domain, ids::tag()),
+                format!("<sip:cc@{}>;tag={}", cx.config.domain, cx.sip.tag()),
             );
             subscribe.push_raw(HeaderName::To, format!("<{}>", cx.aor(callee)));
             subscribe.push_raw(HeaderName::CallId, call_id.clone());

@@ -30,7 +30,7 @@ fn intruded(h: &mut Harness) -> (Message, Message) {
     let (to_bob, call) = dave_held(h);
     let features = {
         let switch = h.engine.switch();
-        let f = lock(&switch).call_features(callcomp_switch::CallId::new(call).unwrap());
+        let f = switch.call_features(callcomp_switch::CallId::new(call).unwrap());
         f.features2
     };
     assert_ne!(features & 0x10, 0, "COMPLINTRUDE offered");
@@ -71,7 +71,6 @@ fn the_intruder_joins_and_the_two_are_put_back_when_he_leaves() {
     let (to_bob, ok) = intruded(&mut h);
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         let dave = &switch.line_calls("dave").unwrap()[0];
         assert_eq!(
             (dave.state, dave.reason),
@@ -100,10 +99,7 @@ fn the_intruder_joins_and_the_two_are_put_back_when_he_leaves() {
     h.recv(BOB, &reply(&back_bob, 200, "b1", BOB, Some(SDP_B)));
     assert_eq!(h.one(ALICE).method(), Some(&Method::Ack));
     assert_eq!(h.one(BOB).method(), Some(&Method::Ack));
-    assert!(lock(&h.engine.switch())
-        .line_calls("dave")
-        .unwrap()
-        .is_empty());
+    assert!(h.engine.switch().line_calls("dave").unwrap().is_empty());
     // The two are an ordinary call again: alice's call is connected and bob's BYE reaches her.
     call_in(&h, "alice", CallState::Connected);
     h.recv(BOB, &from_callee("BYE", &to_bob, "b1", 9, BOB, None));
@@ -120,7 +116,6 @@ fn when_an_original_party_leaves_the_others_go_on() {
     assert!(h.take(ALICE).is_empty(), "alice stays in the mix with dave");
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         assert!(switch.line_calls("bob").unwrap().is_empty());
         assert_eq!(
             switch.line_calls("dave").unwrap()[0].state,

@@ -199,7 +199,8 @@ fn the_rfc_flow_subscribe_queued_ready_cc_call_terminated() {
     let (to_bob, _ok, id) = subscribed(&mut h);
     // The API sees the request like any other: dave's line counts it.
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .line_status("dave")
             .unwrap()
             .num_call_completions,
@@ -381,7 +382,8 @@ fn publish_suspends_and_resumes() {
     let etag = header(&ok, HeaderName::SipEtag);
     assert!(!etag.is_empty());
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .completion(CompletionId::new(id).unwrap())
             .unwrap()
             .state,
@@ -507,7 +509,8 @@ fn a_second_subscription_replaces_the_first() {
     assert_eq!(header(&got[2], HeaderName::CallId), "sub-2");
     assert_eq!(cc_uri_of(&got[2]), format!("sip:cc-{id}@example.com"));
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .line_status("dave")
             .unwrap()
             .num_call_completions,
@@ -528,7 +531,8 @@ fn a_failed_store_write_refuses_the_subscribe() {
     assert_eq!(refused.status(), Some(480));
     assert!(h.engine.subscriptions().monitor.is_empty());
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .line_status("dave")
             .unwrap()
             .num_call_completions,
@@ -687,13 +691,12 @@ fn feature_codes_request_and_cancel() {
     assert!(info.ends_with(";purpose=call-completion;m=BS"), "{info}");
     assert!(outstanding(&h, id));
     let switch = h.engine.switch();
-    let r = lock(&switch)
+    let r = switch
         .completion(CompletionId::new(id).unwrap())
         .unwrap()
         .clone();
     assert_eq!((r.line.as_str(), r.target.as_str()), ("dave", "bob"));
     assert_eq!(r.mode, callcomp_switch::CompletionMode::Callback);
-    drop(switch);
     assert!(
         h.events
             .iter()

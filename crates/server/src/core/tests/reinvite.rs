@@ -14,7 +14,7 @@ const SDP_MIX: &str = "v=0\r\no=callcomp 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4
 fn call_of(h: &mut Harness) -> (CallRef, Message, Message) {
     let (to_bob, ok) = connected(h);
     let switch = h.engine.switch();
-    let r = lock(&switch).line_calls("alice").unwrap()[0].call_ref;
+    let r = switch.line_calls("alice").unwrap()[0].call_ref;
     (r, to_bob, ok)
 }
 
