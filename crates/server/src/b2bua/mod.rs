@@ -440,6 +440,7 @@ impl B2bua {
         self.disarm(id, Timer::NoAnswer);
         cx.fact(Fact::Hangup { call: id, by });
         self.shadow_fact(cx, id, |call| Fact::Hangup { call, by });
+        self.intrusion_call_dropped(cx, id);
         self.reap(id);
         true
     }
