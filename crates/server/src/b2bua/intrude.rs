@@ -415,6 +415,9 @@ impl B2bua {
     /// An original party of `into` hung up while the three talked.
     fn party_left(&mut self, cx: &mut Ctx<'_>, into: CallRef, side: Side) {
         self.close_party(cx, into, side, PartyState::Gone);
+        if let Some(call) = self.calls.get_mut(&into) {
+            call.forget_ack(side);
+        }
         let Some(intrusion) = self.intrusions.get(&into) else {
             return;
         };

@@ -297,9 +297,9 @@ impl B2bua {
         if let Some((ack, target)) = self
             .calls
             .get(&id)
-            .and_then(|c| c.sent_acks.get(&(side, ess.cseq.seq)))
+            .and_then(|c| c.sent_ack(side, ess.cseq.seq))
         {
-            cx.sip.send(ack, *target);
+            cx.sip.send(ack, target);
         }
     }
 

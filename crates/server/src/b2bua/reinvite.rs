@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::cseq::CSeq;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_switch::{CallRef, Side};
@@ -132,8 +133,14 @@ impl B2bua {
             return;
         };
         if own.state != ReinviteState::Pending {
-            if (200..300).contains(&status) {
-                self.resend_reinvite_ack(cx, id, side, own.seq);
+            // A 2xx again (the transaction lingers for them, RFC 6026): the ACK for that
+            // 2xx's own INVITE, if it is still kept.
+            let seq = response
+                .header::<CSeq>()
+                .and_then(Result::ok)
+                .map(|c| c.seq);
+            if let (200..=299, Some(seq)) = (status, seq) {
+                self.resend_reinvite_ack(cx, id, side, seq);
             }
             return;
         }
@@ -256,17 +263,13 @@ impl B2bua {
         let ack = dialog.ack(seq, cx.sip);
         let target = dialog.target;
         cx.sip.send(&ack, target);
-        call.sent_acks.insert((side, seq), (ack, target));
+        call.keep_ack(side, seq, ack, target);
     }
 
     /// A 2xx to our re-INVITE numbered `seq` came again: the same ACK goes again.
     fn resend_reinvite_ack(&mut self, cx: &mut Ctx<'_>, id: CallRef, side: Side, seq: u32) {
-        if let Some((ack, target)) = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.sent_acks.get(&(side, seq)))
-        {
-            cx.sip.send(ack, *target);
+        if let Some((ack, target)) = self.calls.get(&id).and_then(|c| c.sent_ack(side, seq)) {
+            cx.sip.send(ack, target);
         }
     }
 

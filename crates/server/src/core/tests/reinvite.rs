@@ -82,6 +82,32 @@ fn own_reinvite_goes_in_the_dialog_and_its_2xx_is_acknowledged() {
 /// RFC 3261 §14.1: 491 is glare; callcomp chose the Call-ID of bob's side, so it waits
 /// 2.1-4 s and sends the same offer again with a new CSeq.
 #[test]
+fn only_the_last_ack_of_each_side_is_kept_for_a_retransmitted_2xx() {
+    let mut h = Harness::new();
+    let (r, _, _) = call_of(&mut h);
+    let kept = |h: &Harness| h.engine.b2bua().call(r).unwrap().kept_acks();
+    assert_eq!(kept(&h), 1, "the ACK to bob's 200");
+    let mut first = None;
+    let mut last = None;
+    for _ in 0..5 {
+        reinvite(&mut h, r, Side::Callee).unwrap();
+        let re = h.one(BOB);
+        h.recv(BOB, &reply(&re, 200, "b1", BOB, Some(SDP_B)));
+        assert_eq!(h.one(BOB).method(), Some(&Method::Ack));
+        first.get_or_insert_with(|| re.clone());
+        last = Some(re);
+    }
+    assert_eq!(kept(&h), 1, "one per side, not one per re-INVITE");
+    // The last 2xx, retransmitted, still gets its ACK; the first one's is forgotten.
+    let last = last.unwrap();
+    h.recv(BOB, &reply(&last, 200, "b1", BOB, Some(SDP_B)));
+    assert_eq!(header(&h.one(BOB), HeaderName::CSeq), "6 ACK");
+    h.recv(BOB, &reply(&first.unwrap(), 200, "b1", BOB, Some(SDP_B)));
+    let got: Vec<String> = h.take(BOB).iter().map(label).collect();
+    assert!(got.is_empty(), "{got:?}");
+}
+
+#[test]
 fn glare_is_tried_again_after_the_wait() {
     let mut h = Harness::new();
     let (r, _, _) = call_of(&mut h);
