@@ -111,6 +111,8 @@ pub struct Monitor {
     subs: HashMap<CompletionId, CcSubscription>,
     /// (Call-ID, our tag) → the request.
     dialogs: HashMap<(String, String), CompletionId>,
+    /// Call-ID → how many of `dialogs` have it (for [`Monitor::has_call_id`], per SUBSCRIBE).
+    call_ids: HashMap<String, usize>,
     /// NOTIFY client transactions → the request.
     clients: HashMap<TransactionKey, CompletionId>,
     timers: BTreeSet<(Instant, CompletionId, Timer)>,
@@ -162,7 +164,28 @@ impl Monitor {
 
     /// Whether any live subscription has this Call-ID.
     pub fn has_call_id(&self, call_id: &str) -> bool {
-        self.dialogs.keys().any(|(c, _)| c == call_id)
+        self.call_ids.contains_key(call_id)
+    }
+
+    /// Indexes the subscription dialog `key` of request `id`.
+    fn index(&mut self, key: (String, String), id: CompletionId) {
+        let call_id = key.0.clone();
+        if self.dialogs.insert(key, id).is_none() {
+            *self.call_ids.entry(call_id).or_default() += 1;
+        }
+    }
+
+    /// Forgets the subscription dialog `key`.
+    fn unindex(&mut self, key: &(String, String)) {
+        if self.dialogs.remove(key).is_none() {
+            return;
+        }
+        if let Some(n) = self.call_ids.get_mut(&key.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.call_ids.remove(&key.0);
+            }
+        }
     }
 
     /// When [`Monitor::on_timer`] is next due.
@@ -191,7 +214,7 @@ impl Monitor {
             self.terminate(sip, id, "deactivated", now);
         }
         sip.respond(key, notifier.ok(request, sip, now), now);
-        self.dialogs.insert(notifier.key(), id);
+        self.index(notifier.key(), id);
         self.timers
             .insert((notifier.expires_at, id, Timer::Expires));
         self.subs.insert(
@@ -365,7 +388,7 @@ impl Monitor {
             ok.push_raw(callcomp_sip::HeaderName::Expires, "0");
             sip.respond(&key, ok, now);
         }
-        self.dialogs.remove(&sub.notifier.key());
+        self.unindex(&sub.notifier.key());
         self.timers.retain(|(_, i, _)| *i != id);
         let state = SubscriptionState::terminated(Some(reason));
         // The final NOTIFY's answer needs nothing: the subscription is gone either way.
@@ -420,7 +443,7 @@ impl Monitor {
             return None;
         }
         let sub = self.subs.remove(&id)?;
-        self.dialogs.remove(&sub.notifier.key());
+        self.unindex(&sub.notifier.key());
         self.timers.retain(|(_, i, _)| *i != id);
         Some((sub.line, id))
     }

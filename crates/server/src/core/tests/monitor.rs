@@ -309,6 +309,44 @@ fn unsubscribing_cancels_the_request_after_its_delete_committed() {
     assert!(stored(&h).is_empty());
 }
 
+/// The Call-ID of an ended subscription is free again (RFC 6910 §7.2's 482 is for a live
+/// one only), however the subscription ended.
+#[test]
+fn an_ended_subscriptions_call_id_is_no_longer_redundant() {
+    let mut h = Harness::new();
+    let (_to_bob, ok, _id) = subscribed(&mut h);
+    let monitor = |h: &Harness| h.engine.subscriptions().monitor.has_call_id("sub-1");
+    assert!(monitor(&h));
+    h.recv(DAVE, &resubscribe_text(&ok, 2, 0));
+    let got = fresh(&mut h, DAVE);
+    assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
+    assert!(
+        !monitor(&h),
+        "the unsubscribed dialog's Call-ID is forgotten"
+    );
+    // The same Call-ID in a new SUBSCRIBE (a new request for bob): not 482.
+    dave_gets_busy(&mut h, "call-3");
+    h.recv(
+        DAVE,
+        &subscribe_text(
+            "sip:cc@example.com;m=BS",
+            "<sip:bob@example.com>",
+            "sub-1",
+            3,
+            "Expires: 3600\r\n",
+        ),
+    );
+    let got = fresh(&mut h, DAVE);
+    assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
+    assert!(monitor(&h));
+    // Ended by a 481 to its NOTIFY this time.
+    h.recv(DAVE, &reply(&got[1], 481, "", DAVE, None));
+    assert!(
+        !monitor(&h),
+        "forgotten when the subscriber says it is gone"
+    );
+}
+
 /// A refresh gets 200 and a NOTIFY of the current state; the granted time never exceeds
 /// the request's lifetime.
 #[test]
