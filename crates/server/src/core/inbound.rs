@@ -130,7 +130,10 @@ impl Engine {
                 self.cancel_for_subscription(&line, id, now);
             }
         } else if self.subs.watches.owns(&key) {
-            self.subs.watches.response(&key, &response, now.instant);
+            with_cx!(self, now, |cx| self
+                .subs
+                .watches
+                .response(&mut cx, &key, &response));
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self
                 .delivery

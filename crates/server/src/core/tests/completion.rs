@@ -1049,6 +1049,70 @@ fn dialog_watch_refreshes_before_it_runs_out() {
     assert_eq!(header(&refresh, HeaderName::Event), "dialog");
 }
 
+fn watches(h: &Harness) -> usize {
+    h.engine.subscriptions().watches.len()
+}
+
+/// A 2xx that forms no dialog (no To tag) leaves nothing to refresh or end the watch in: it
+/// is forgotten at once (and the callee can be watched again).
+#[test]
+fn a_dialog_watch_whose_2xx_forms_no_dialog_is_forgotten() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    assert_eq!(watches(&h), 1);
+    h.recv(
+        BOB,
+        &reply(&subscribe, 200, "bs", BOB, None).replace(";tag=bs", ""),
+    );
+    assert_eq!(watches(&h), 0);
+    assert!(!h.engine.subscriptions().watches.watching("bob"));
+    h.advance(Duration::from_secs(3_600));
+    assert!(requests(&mut h, BOB).is_empty(), "nothing to refresh");
+}
+
+/// The request ends before the watch's 2xx: the watch unsubscribes at once, and is
+/// forgotten when the final NOTIFY does not come.
+#[test]
+fn a_dialog_watch_no_request_needs_unsubscribes_and_is_forgotten() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    h.engine.uncomplete_call("alice", id, h.now).unwrap();
+    h.collect();
+    assert!(!outstanding(&h, id));
+    h.recv(BOB, &reply(&subscribe, 200, "bs", BOB, None));
+    let unsubscribe = one_request(&mut h, BOB);
+    assert_eq!(label(&unsubscribe), "SUBSCRIBE");
+    assert_eq!(header(&unsubscribe, HeaderName::Expires), "0");
+    h.recv(BOB, &reply(&unsubscribe, 200, "bs", BOB, None));
+    assert_eq!(watches(&h), 1, "waiting for the final NOTIFY");
+    h.advance(Duration::from_secs(33));
+    assert_eq!(watches(&h), 0, "the final NOTIFY never came");
+}
+
+/// A watch whose request ended after its 2xx unsubscribes at the refresh instead.
+#[test]
+fn a_dialog_watch_unsubscribes_at_its_refresh_once_no_request_needs_it() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    let ok = reply(&subscribe, 200, "bs", BOB, None)
+        .replace("Content-Length: 0", "Expires: 120\r\nContent-Length: 0");
+    h.recv(BOB, &ok);
+    h.engine.uncomplete_call("alice", id, h.now).unwrap();
+    h.collect();
+    h.advance(Duration::from_millis(90_200));
+    let unsubscribe = one_request(&mut h, BOB);
+    assert_eq!(header(&unsubscribe, HeaderName::Expires), "0");
+    // A refusal of the unsubscribe ends the watch too.
+    h.recv(BOB, &reply(&unsubscribe, 481, "bs", BOB, None));
+    assert_eq!(watches(&h), 0);
+}
+
 /// A phone that refuses the subscription leaves the availability `unknown`.
 #[test]
 fn refused_dialog_watch_leaves_availability_unknown() {
