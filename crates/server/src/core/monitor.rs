@@ -319,7 +319,10 @@ impl Engine {
             return;
         };
         if expires.is_zero() {
-            self.subs.monitor.unsubscribing(id, key, request);
+            if !self.subs.monitor.unsubscribing(id, key, request) {
+                // The first unsubscribe's cancel is in flight: this one is answered with it.
+                return;
+            }
             match self.uncomplete_call(&line, id.get(), now) {
                 Ok(job) => {
                     self.waits.insert(job, SipWait::Unsubscribe { id });

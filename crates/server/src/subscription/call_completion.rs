@@ -92,9 +92,10 @@ struct CcSubscription {
     sent: Option<CcState>,
     /// A `cc-state` waiting for the rate limit.
     wanted: Option<CcState>,
-    /// An unsubscribe (SUBSCRIBE `Expires: 0`) waiting for the request's cancel to commit:
-    /// its transaction and request, answered 200 before the final NOTIFY.
-    unsubscribing: Option<(TransactionKey, Message)>,
+    /// Unsubscribes (SUBSCRIBE `Expires: 0`) waiting for the request's cancel to commit:
+    /// their transactions and requests, each answered 200 before the final NOTIFY (or each
+    /// refused if the cancel fails). A second one, before the first is answered, waits too.
+    unsubscribing: Vec<(TransactionKey, Message)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,7 +225,7 @@ impl Monitor {
                 line: line.to_owned(),
                 sent: None,
                 wanted: None,
-                unsubscribing: None,
+                unsubscribing: Vec::new(),
             },
         );
         match state {
@@ -261,11 +262,20 @@ impl Monitor {
     }
 
     /// An unsubscribe of request `id` waits for the request's cancel to commit; the 200 and
-    /// the final NOTIFY go out when the request ends ([`Monitor::change`]).
-    pub fn unsubscribing(&mut self, id: CompletionId, key: TransactionKey, request: Message) {
-        if let Some(sub) = self.subs.get_mut(&id) {
-            sub.unsubscribing = Some((key, request));
-        }
+    /// the final NOTIFY go out when the request ends ([`Monitor::change`]). Whether it is
+    /// the first one waiting (the one whose cancel is to be started); a later one is answered
+    /// with it.
+    pub fn unsubscribing(
+        &mut self,
+        id: CompletionId,
+        key: TransactionKey,
+        request: Message,
+    ) -> bool {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return false;
+        };
+        sub.unsubscribing.push((key, request));
+        sub.unsubscribing.len() == 1
     }
 
     /// Whether a request in the dialog of request `id`'s subscription may be taken: it must
@@ -306,12 +316,13 @@ impl Monitor {
         status: u16,
         now: Instant,
     ) {
-        let Some((key, request)) = self.subs.get_mut(&id).and_then(|s| s.unsubscribing.take())
-        else {
+        let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
-        let response = callcomp_sip::builder::response(&request, status, None, "");
-        sip.respond(&key, response, now);
+        for (key, request) in sub.unsubscribing.drain(..) {
+            let response = callcomp_sip::builder::response(&request, status, None, "");
+            sip.respond(&key, response, now);
+        }
     }
 
     /// Request `id` changed as an engine `completion` event says.
@@ -383,7 +394,7 @@ impl Monitor {
         };
         // A NOTIFY of this subscription still in flight must not speak for a later one.
         self.clients.retain(|_, of| *of != id);
-        if let Some((key, request)) = sub.unsubscribing.take() {
+        for (key, request) in sub.unsubscribing.drain(..) {
             let mut ok = callcomp_sip::builder::response(&request, 200, None, "");
             ok.push_raw(callcomp_sip::HeaderName::Expires, "0");
             sip.respond(&key, ok, now);

@@ -309,6 +309,35 @@ fn unsubscribing_cancels_the_request_after_its_delete_committed() {
     assert!(stored(&h).is_empty());
 }
 
+/// A second unsubscribe while the first one's cancel is being stored: both are answered
+/// 200 once the delete committed, then the one final NOTIFY.
+#[test]
+fn a_second_unsubscribe_is_answered_with_the_first() {
+    let mut h = Harness::new();
+    let (_to_bob, ok, id) = subscribed(&mut h);
+    h.hold_store = true;
+    h.recv(DAVE, &resubscribe_text(&ok, 2, 0));
+    h.recv(DAVE, &resubscribe_text(&ok, 3, 0));
+    assert!(fresh(&mut h, DAVE).is_empty(), "nothing before the commit");
+    assert_eq!(h.held.len(), 1, "one cancel");
+    let job = h.held.pop().unwrap();
+    h.hold_store = false;
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+    let got = fresh(&mut h, DAVE);
+    assert_eq!(
+        got.iter().map(label).collect::<Vec<_>>(),
+        ["200", "200", "NOTIFY"]
+    );
+    let cseqs: Vec<String> = got[..2]
+        .iter()
+        .map(|m| header(m, HeaderName::CSeq))
+        .collect();
+    assert_eq!(cseqs, ["2 SUBSCRIBE", "3 SUBSCRIBE"]);
+    assert_eq!(notify_state(&got[2]).1, "terminated;reason=noresource");
+    assert!(!outstanding(&h, id));
+}
+
 /// The Call-ID of an ended subscription is free again (RFC 6910 §7.2's 482 is for a live
 /// one only), however the subscription ended.
 #[test]
