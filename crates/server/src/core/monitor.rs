@@ -42,7 +42,7 @@ use crate::identity::Identity;
 use crate::registrar::aor_user;
 use crate::subscription::call_completion::{self as cc, Change};
 use crate::subscription::notifier::{requested_expires, Notifier};
-use crate::subscription::publish::{self, Ask};
+use crate::subscription::publish::{self, Ask, Published};
 use crate::transport::Target;
 
 /// How long a phone refused for a full queue should wait (`Retry-After`).
@@ -410,7 +410,22 @@ impl Engine {
             }
             ok.push_raw(HeaderName::Expires, "0");
         } else {
-            let tag = self.subs.etags.issue(id, publication.if_match.as_deref());
+            let state = match publication.ask {
+                Ask::Suspend => Published::Closed,
+                Ask::Resume => Published::Open,
+                // A refresh keeps the state its tag carries (the tag matched above).
+                Ask::Refresh => publication
+                    .if_match
+                    .as_deref()
+                    .and_then(|t| self.subs.etags.state_of(t))
+                    .unwrap_or(Published::Open),
+            };
+            let tag = self.subs.etags.issue(
+                id,
+                publication.if_match.as_deref(),
+                state,
+                now.instant + publication.expires,
+            );
             ok.push(&SipETag(tag));
             ok.push_raw(
                 HeaderName::Expires,
@@ -562,6 +577,20 @@ impl Engine {
     /// subscriptions that ran out (their requests are cancelled).
     pub(super) fn subscriptions_on_timer(&mut self, now: Now) {
         with_cx!(self, now, |cx| self.subs.watches.on_timer(&mut cx));
+        // RFC 3903: published state that ran out is gone; a suspension with it (RFC 6910 §5).
+        for id in self.subs.etags.expire(now.instant) {
+            tracing::info!(
+                completion = id.get(),
+                "RFC 6910 PUBLISH ran out: the request resumes"
+            );
+            match self
+                .switch
+                .completion_fact(CompletionFact::Resume { id }, now.wall)
+            {
+                Ok(events) => self.events.extend(events),
+                Err(e) => tracing::debug!(error = %e, "resume refused"),
+            }
+        }
         let expired = self
             .subs
             .monitor

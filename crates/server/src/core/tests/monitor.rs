@@ -490,6 +490,74 @@ fn publish_suspends_and_resumes() {
     assert_eq!(notify_state(&got[1]).0, Some(CcState::Ready));
 }
 
+/// RFC 3903: published state lasts its `Expires`; a refresh extends it and keeps it
+/// `closed`; when it runs out the entity tag is gone and the suspended request resumes.
+#[test]
+fn a_closed_publication_that_runs_out_resumes_the_request() {
+    let mut h = Harness::new();
+    let (to_bob, _ok, id) = subscribed(&mut h);
+    let uri = format!("sip:cc-{id}@example.com");
+    let state = |h: &Harness| {
+        h.engine
+            .switch()
+            .completion(CompletionId::new(id).unwrap())
+            .unwrap()
+            .state
+    };
+    h.recv(
+        DAVE,
+        &publish_text(&uri, Some(Basic::Closed), 1, "Expires: 60\r\n"),
+    );
+    let ok = one_fresh(&mut h, DAVE);
+    assert_eq!(header(&ok, HeaderName::Expires), "60");
+    let etag = header(&ok, HeaderName::SipEtag);
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_secs(40));
+    assert!(requests(&mut h, DAVE).is_empty(), "suspended: no recall");
+    // A refresh (no body) keeps the suspension for another 60 s.
+    h.recv(
+        DAVE,
+        &publish_text(
+            &uri,
+            None,
+            2,
+            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
+        ),
+    );
+    let ok = one_fresh(&mut h, DAVE);
+    assert_eq!(ok.status(), Some(200));
+    let etag = header(&ok, HeaderName::SipEtag);
+    h.advance(Duration::from_secs(59));
+    assert_eq!(state(&h), callcomp_switch::RequestState::Suspended);
+    assert!(requests(&mut h, DAVE).is_empty(), "still suspended");
+    assert_eq!(h.engine.subscriptions().etags.len(), 1);
+    // It runs out: the tag is gone and the request resumes (recall, NOTIFY ready).
+    h.advance(Duration::from_millis(1_100));
+    assert!(h.engine.subscriptions().etags.is_empty());
+    assert_ne!(state(&h), callcomp_switch::RequestState::Suspended);
+    h.advance(Duration::from_millis(1_600));
+    let got = requests(&mut h, DAVE);
+    assert_eq!(
+        got.iter().map(label).collect::<Vec<_>>(),
+        ["INVITE", "NOTIFY"],
+        "resumed: recalled and ready"
+    );
+    h.recv(
+        DAVE,
+        &publish_text(
+            &uri,
+            None,
+            3,
+            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
+        ),
+    );
+    assert_eq!(
+        one_fresh(&mut h, DAVE).status(),
+        Some(412),
+        "the tag ran out"
+    );
+}
+
 /// A suspend of a selected request withdraws it: NOTIFY `queued` (RFC 6910 §7.5).
 #[test]
 fn suspending_a_ready_request_notifies_queued() {
