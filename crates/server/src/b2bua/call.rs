@@ -252,6 +252,14 @@ impl Call {
             .map(|a| (&a.ack, a.target))
     }
 
+    /// Whether the 2xx to `side`'s INVITE numbered `seq` was acknowledged: its ACK, or one
+    /// for a later INVITE in the dialog (which could only follow it), was sent.
+    pub fn acked(&self, side: Side, seq: u32) -> bool {
+        self.sent_acks[side_index(side)]
+            .as_ref()
+            .is_some_and(|a| a.seq >= seq)
+    }
+
     /// Keeps `ack`, sent to `target` on `side` for the 2xx to its INVITE numbered `seq`, in
     /// place of the one before.
     pub fn keep_ack(&mut self, side: Side, seq: u32, ack: Message, target: Target) {

@@ -326,7 +326,7 @@ impl B2bua {
             return;
         };
         let seq = out.invite_seq;
-        if call.sent_ack(side, seq).is_some() {
+        if call.acked(side, seq) {
             return;
         }
         let Some(Leg::Out(out)) = call.leg_mut(side) else {

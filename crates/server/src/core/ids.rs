@@ -3,10 +3,14 @@
 //! collide in practice; none of them is a secret.
 //!
 //! They come from one generator, [`Ids`], that the core owns (inside its transaction layer,
-//! where every part of the core that makes a message reaches it). It is injected when the
-//! core is built: seeded from the operating system in the server, from a fixed seed in the
-//! core's tests ([`Ids::seeded`]), so that a test's identifiers, and so every message the
-//! core sends, are the same on every run.
+//! where every part of the core that makes a message reaches it); it also draws the core's
+//! one other random choice, the RFC 3261 §14.1 glare wait. It is injected when the core is
+//! built: seeded from the operating system in the server, from a fixed seed in the core's
+//! tests ([`Ids::seeded`]), so that a test's identifiers and waits, and so every message the
+//! core sends and when, are the same on every run.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use callcomp_sip::headers::via::MAGIC_COOKIE;
 use rand::distr::Alphanumeric;
@@ -58,6 +62,11 @@ impl Ids {
     /// A new Call-ID, `callcomp-<random>@<host>`.
     pub fn call_id(&mut self, host: &str) -> String {
         format!("{CALL_ID_PREFIX}{}@{host}", self.token(20))
+    }
+
+    /// A wait of a random whole number of milliseconds in `ms`.
+    pub fn wait(&mut self, ms: RangeInclusive<u64>) -> Duration {
+        Duration::from_millis(self.rng.random_range(ms))
     }
 }
 

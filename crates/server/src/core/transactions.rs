@@ -96,6 +96,11 @@ impl Transactions {
         self.ids.call_id(&self.advertise.ip().to_string())
     }
 
+    /// A random wait of `ms` milliseconds (the glare wait), from the same generator.
+    pub fn random_wait(&mut self, ms: std::ops::RangeInclusive<u64>) -> std::time::Duration {
+        self.ids.wait(ms)
+    }
+
     /// The same layer tracing SIP through `trace` (`log.sip_trace`).
     pub fn with_trace(mut self, trace: SipTrace) -> Transactions {
         self.trace = trace;

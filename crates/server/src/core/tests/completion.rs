@@ -1049,6 +1049,7 @@ fn dialog_watch_refreshes_before_it_runs_out() {
     assert_eq!(header(&refresh, HeaderName::Event), "dialog");
 }
 
+/// How many dialog watches the core keeps.
 fn watches(h: &Harness) -> usize {
     h.engine.subscriptions().watches.len()
 }

@@ -109,19 +109,16 @@ fn ack_notify(h: &mut Harness, n: &Message) {
     h.recv(DAVE, &reply(n, 200, "", DAVE, None));
 }
 
-/// bob busy with alice, dave gets 486 and subscribes at the offer's URI: the 200 and the
-/// first NOTIFY (queued); returns (bob's INVITE, the 200, the request id).
-fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
-    let (to_bob, _ok) = connected(h);
-    h.register("dave", DAVE);
-    dave_gets_busy(h, "call-2");
+/// dave subscribes at the offer's URI about bob, with Call-ID `call_id` and CSeq `seq`: the
+/// 200, then the first NOTIFY.
+fn subscribe_to_bob(h: &mut Harness, call_id: &str, seq: u32) -> Vec<Message> {
     h.recv(
         DAVE,
         &subscribe_text(
             "sip:cc@example.com;m=BS",
             "<sip:bob@example.com>",
-            "sub-1",
-            1,
+            call_id,
+            seq,
             "Expires: 3600\r\n",
         ),
     );
@@ -131,6 +128,16 @@ fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
         ["200", "NOTIFY"],
         "the 200, then the first NOTIFY"
     );
+    got
+}
+
+/// bob busy with alice, dave gets 486 and subscribes at the offer's URI: the 200 and the
+/// first NOTIFY (queued); returns (bob's INVITE, the 200, the request id).
+fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
+    let (to_bob, _ok) = connected(h);
+    h.register("dave", DAVE);
+    dave_gets_busy(h, "call-2");
+    let got = subscribe_to_bob(h, "sub-1", 1);
     let ok = got[0].clone();
     assert_eq!(header(&ok, HeaderName::Expires), "3600");
     assert_eq!(header(&ok, HeaderName::AllowEvents), "call-completion");
@@ -355,18 +362,7 @@ fn an_ended_subscriptions_call_id_is_no_longer_redundant() {
     );
     // The same Call-ID in a new SUBSCRIBE (a new request for bob): not 482.
     dave_gets_busy(&mut h, "call-3");
-    h.recv(
-        DAVE,
-        &subscribe_text(
-            "sip:cc@example.com;m=BS",
-            "<sip:bob@example.com>",
-            "sub-1",
-            3,
-            "Expires: 3600\r\n",
-        ),
-    );
-    let got = fresh(&mut h, DAVE);
-    assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
+    let got = subscribe_to_bob(&mut h, "sub-1", 3);
     assert!(monitor(&h));
     // Ended by a 481 to its NOTIFY this time.
     h.recv(DAVE, &reply(&got[1], 481, "", DAVE, None));

@@ -105,6 +105,11 @@ fn only_the_last_ack_of_each_side_is_kept_for_a_retransmitted_2xx() {
     h.recv(BOB, &reply(&first.unwrap(), 200, "b1", BOB, Some(SDP_B)));
     let got: Vec<String> = h.take(BOB).iter().map(label).collect();
     assert!(got.is_empty(), "{got:?}");
+    // The first INVITE's 2xx counts as acknowledged still: a drop sends bob a BYE, no ACK.
+    let alice = h.engine.switch().line_calls("alice").unwrap()[0].id.get();
+    h.engine.drop_call(alice, h.now).unwrap();
+    h.collect();
+    assert_eq!(h.one(BOB).method(), Some(&Method::Bye));
 }
 
 #[test]
