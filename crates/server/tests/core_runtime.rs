@@ -102,6 +102,13 @@ async fn register_make_call_drop_and_restart() {
     assert_eq!(stored[0].contact_uri, format!("sip:alice@{ALICE}"));
     assert_eq!(stored[0].received, ALICE);
 
+    // The API reads the switch as last published; the core publishes when a read asks
+    // (`catch_up`, which every read handler awaits first), not after every batch.
+    let stale = handle.line("alice").unwrap().status.registered;
+    handle.catch_up().await;
+    let fresh = handle.line("alice").unwrap().status.registered;
+    assert_eq!((stale, fresh), (Some(false), Some(true)));
+
     // The API sees the configured lines.
     let names: Vec<String> = handle.lines().into_iter().map(|l| l.name).collect();
     assert_eq!(names, ["alice", "bob"]);
@@ -123,7 +130,10 @@ async fn register_make_call_drop_and_restart() {
     assert!(matches!(first.kind, EventKind::AppNewCall(_)));
 
     // lineDrop ends it; an unknown call is LINEERR_INVALCALLHANDLE.
+    handle.catch_up().await;
+    assert!(handle.call(view.id).is_ok(), "the call is there");
     handle.drop_call(view.id).await.unwrap();
+    handle.catch_up().await;
     assert!(handle.call(view.id).is_err());
     assert!(handle.drop_call(999).await.is_err());
 

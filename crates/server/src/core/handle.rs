@@ -1,8 +1,9 @@
 //! The API's view of the core ([`crate::api::Core`]): reads are views of the copy of the
-//! switch the core last published ([`Snapshots`]); operations that change something are
-//! commands to the core task, answered through a oneshot channel (with what the caller must
-//! see of the change, built inside the core); events come from a broadcast channel the core
-//! publishes to.
+//! switch the core last published ([`Snapshots`]), which [`Core::catch_up`] first asks the
+//! core to publish anew (a command, answered once the copy is out); operations that change
+//! something are commands to the core task, answered through a oneshot channel (with what the
+//! caller must see of the change, built inside the core); events come from a broadcast
+//! channel the core publishes to.
 
 use std::sync::{Arc, Mutex};
 
@@ -56,6 +57,12 @@ pub enum Command {
         line: String,
         /// Its bindings, best first.
         reply: oneshot::Sender<Vec<RegistrationView>>,
+    },
+    /// Publish a copy of the switch if it changed since the last one, then answer: the
+    /// API's reads that follow see everything done until now.
+    Publish {
+        /// Answered once published.
+        reply: oneshot::Sender<()>,
     },
     /// `lineDrop`.
     Drop {
@@ -157,6 +164,13 @@ impl CoreHandle {
 }
 
 impl Core for CoreHandle {
+    fn catch_up(&self) -> BoxFuture<'_, ()> {
+        // A core that stopped publishes nothing more: its last copy is as fresh as it gets.
+        Box::pin(async move {
+            let _ = self.ask(|reply| Command::Publish { reply }).await;
+        })
+    }
+
     fn lines(&self) -> Vec<LineView> {
         let switch = self.switch.latest();
         switch
@@ -223,6 +237,7 @@ impl Core for CoreHandle {
         name: String,
     ) -> BoxFuture<'_, Result<Vec<RegistrationView>, ApiFailure>> {
         Box::pin(async move {
+            self.catch_up().await;
             self.line(&name)?;
             self.ask(|reply| Command::Registrations { line: name, reply })
                 .await

@@ -297,7 +297,7 @@ impl Engine {
     }
 
     /// Publishes a copy of the switch for the API if it changed since the last one (the
-    /// runtime calls it before any output of a batch leaves); whether it did.
+    /// runtime does when the API asks, before its reads); whether it did.
     pub fn publish_switch(&mut self) -> bool {
         self.switch.publish()
     }

@@ -127,8 +127,6 @@ impl<S: FnMut(Outbound)> Outlet<'_, S> {
     /// Hands the step's store jobs to the worker (`None`: it is gone, at shutdown) and its
     /// output to the gate.
     fn flush(&mut self, engine: &mut Engine, jobs: Option<&mpsc::UnboundedSender<StoreJob>>) {
-        // The API reads the switch as published: publish before any of this output leaves.
-        engine.publish_switch();
         let wire = engine.drain_outbound();
         let stream = engine.drain_events();
         let mut queued = 0;
@@ -197,8 +195,6 @@ fn answer(engine: &mut Engine, answers: &mut Answers) {
     }
 }
 
-/// Runs an API command; an answer sent here goes after the switch is published, so that
-/// what the caller reads next reflects the command.
 fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
     match command {
         Command::Complete {
@@ -230,7 +226,6 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
                     .first()
                     .map(|c| super::handle::CoreHandle::call_view(switch, c))
             });
-            engine.publish_switch();
             let _ = reply.send(made);
         }
         Command::Registrations { line, reply } => {
@@ -244,9 +239,11 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
             let _ = reply.send(views);
         }
         Command::Drop { id, reply } => {
-            let dropped = engine.drop_call(id, now());
+            let _ = reply.send(engine.drop_call(id, now()));
+        }
+        Command::Publish { reply } => {
             engine.publish_switch();
-            let _ = reply.send(dropped);
+            let _ = reply.send(());
         }
     }
 }

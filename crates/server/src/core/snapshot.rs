@@ -1,10 +1,14 @@
 //! The switch as the API reads it: the core owns the [`Switch`] by value and publishes a copy
-//! of it, once per batch and only when it changed, to a `watch` channel the API's handle
-//! reads ([`Snapshots`]). No lock is taken inside the state machine; a reader holds an
-//! `Arc` of one published copy, so a view it builds is consistent in itself.
+//! of it to a `watch` channel the API's handle reads ([`Snapshots`]), only when the API asks
+//! (`Command::Publish`, which every read handler sends first, `Core::catch_up`) and only if
+//! the switch changed since the last copy. No lock is taken inside the state machine; a
+//! reader holds an `Arc` of one published copy, so a view it builds is consistent in itself.
 //!
-//! The runtime publishes before any output of the batch leaves (messages, events, answers
-//! to commands), so whatever the outside world has seen, a read of the API reflects.
+//! On demand, not once per batch: a copy costs about 0.2 ms for 200 lines and 500 calls
+//! (docs/benchmarks.md), which per batch under load would eat the CPU the core needs; asked
+//! for by the reader, it costs nothing while nobody reads, and a read still reflects
+//! everything the core did before the read was asked (a SIP response, an event or an answer
+//! the client saw came from a step the core finished before it handled the request).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
