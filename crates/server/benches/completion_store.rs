@@ -14,7 +14,7 @@
 //! Figures go in docs/benchmarks.md ("Completion through the store and API").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -24,7 +24,9 @@ use callcomp::api::{self, ApiOptions};
 use callcomp::config::Config;
 use callcomp::core::completion::snapshot_of;
 use callcomp::core::handle::CoreHandle;
+use callcomp::core::ids::Ids;
 use callcomp::core::runtime::{self, Inputs};
+use callcomp::core::snapshot::Snapshots;
 use callcomp::core::{new_switch, Engine};
 use callcomp::store::{Store, StoredCompletion};
 use callcomp::transport::{Inbound, Outbound, Peer, Proto};
@@ -48,17 +50,18 @@ offer_window = "1h"
 const CALLERS: usize = 4;
 const RELOAD_ROWS: u32 = 100_000;
 
-fn engine(config: &Arc<Config>) -> (Engine, Arc<Mutex<callcomp_switch::Switch>>) {
-    let switch = Arc::new(Mutex::new(new_switch(config)));
+fn engine(config: &Arc<Config>) -> (Engine, Snapshots) {
     let engine = Engine::new(
         Arc::clone(config),
-        Arc::clone(&switch),
+        new_switch(config),
+        Ids::from_os_rng(),
         "192.0.2.100:5060".parse().unwrap(),
         [1; 32],
         Vec::new(),
         runtime::now(),
     );
-    (engine, switch)
+    let snapshots = engine.snapshots();
+    (engine, snapshots)
 }
 
 async fn post(router: &Router, uri: String) -> StatusCode {

@@ -17,7 +17,6 @@ use callcomp_switch::{CompletionFact, CompletionId};
 
 use crate::b2bua::dialog::name_addr;
 use crate::b2bua::Ctx;
-use crate::core::ids;
 
 /// The MESSAGEs in flight.
 #[derive(Debug, Default)]
@@ -49,14 +48,11 @@ impl Deliveries {
                 format!(
                     "{};tag={}",
                     name_addr(&from_name, &cx.aor(from)),
-                    ids::tag()
+                    cx.sip.tag()
                 ),
             );
             message.push_raw(HeaderName::To, format!("<{}>", cx.aor(to)));
-            message.push_raw(
-                HeaderName::CallId,
-                ids::call_id(&cx.sip.advertise().ip().to_string()),
-            );
+            message.push_raw(HeaderName::CallId, cx.sip.call_id());
             message.push(&CSeq::new(1, Method::Message));
             message.push_raw(
                 HeaderName::ContentType,

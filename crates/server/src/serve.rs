@@ -7,13 +7,14 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use callcomp::api::{self, ApiOptions};
 use callcomp::config::{Config, LogFormat, LogLevel, Transport};
 use callcomp::core::handle::CoreHandle;
+use callcomp::core::ids::Ids;
 use callcomp::core::runtime::{self, Inputs};
 use callcomp::core::{new_switch, Engine};
 use callcomp::media;
@@ -129,12 +130,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         media::spawn(&config.media, sounds, None).context("starting the media thread")?;
     tracing::info!(address = %config.media.address, ports = %config.media.rtp_ports, "media ready");
 
-    let switch = Arc::new(Mutex::new(new_switch(&config)));
     let nonce_key: [u8; 32] = rand::rng().random();
     let now = runtime::now();
     let mut engine = Engine::new(
         Arc::clone(&config),
-        Arc::clone(&switch),
+        new_switch(&config),
+        Ids::from_os_rng(),
         advertise,
         nonce_key,
         bindings,
@@ -161,8 +162,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let (commands_tx, commands_rx) = mpsc::channel(256);
     let (events_tx, _) = broadcast::channel(1024);
-    let handle =
-        CoreHandle::new(switch, commands_tx, events_tx.clone()).with_store_health(store.health());
+    let handle = CoreHandle::new(engine.snapshots(), commands_tx, events_tx.clone())
+        .with_store_health(store.health());
 
     let metrics = match api::install_prometheus() {
         Ok(metrics) => Some(metrics),

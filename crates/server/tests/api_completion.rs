@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -16,6 +16,7 @@ use axum::Router;
 use callcomp::api::{self, ApiOptions};
 use callcomp::config::Config;
 use callcomp::core::handle::CoreHandle;
+use callcomp::core::ids::Ids;
 use callcomp::core::runtime::{self, Inputs};
 use callcomp::core::{new_switch, Engine};
 use callcomp::store::Store;
@@ -65,10 +66,10 @@ impl Rig {
     ) -> (Rig, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
         let config = Arc::new(Config::from_toml_str(CONFIG, "test.toml").unwrap());
         let store = Store::open(dir.join("callcomp.db")).await.unwrap();
-        let switch = Arc::new(Mutex::new(new_switch(&config)));
         let engine = Engine::new(
             Arc::clone(&config),
-            Arc::clone(&switch),
+            new_switch(&config),
+            Ids::from_os_rng(),
             SERVER.parse().unwrap(),
             [1; 32],
             Vec::new(),
@@ -77,7 +78,7 @@ impl Rig {
         let (inbound_tx, inbound) = mpsc::channel(16);
         let (commands_tx, commands) = mpsc::channel(16);
         let (events_tx, _) = broadcast::channel(256);
-        let handle = CoreHandle::new(switch, commands_tx, events_tx.clone());
+        let handle = CoreHandle::new(engine.snapshots(), commands_tx, events_tx.clone());
         let (out_tx, out) = mpsc::unbounded_channel::<Outbound>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(runtime::run(

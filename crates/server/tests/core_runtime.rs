@@ -4,13 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use callcomp::api::Core;
 use callcomp::config::Config;
 use callcomp::core::handle::CoreHandle;
+use callcomp::core::ids::Ids;
 use callcomp::core::runtime::{self, Inputs};
+use callcomp::core::snapshot::Snapshots;
 use callcomp::core::{new_switch, Engine};
 use callcomp::registrar::Binding;
 use callcomp::store::Store;
@@ -36,21 +38,19 @@ fn parse(out: &Outbound) -> Message {
     Message::parse_datagram(&out.bytes, &Limits::default()).unwrap()
 }
 
-fn engine(
-    config: &Arc<Config>,
-    bindings: Vec<Binding>,
-) -> (Engine, Arc<Mutex<callcomp_switch::Switch>>) {
-    let switch = Arc::new(Mutex::new(new_switch(config)));
+fn engine(config: &Arc<Config>, bindings: Vec<Binding>) -> (Engine, Snapshots) {
     let server: SocketAddr = "192.0.2.100:5060".parse().unwrap();
     let engine = Engine::new(
         Arc::clone(config),
-        Arc::clone(&switch),
+        new_switch(config),
+        Ids::from_os_rng(),
         server,
         [1; 32],
         bindings,
         runtime::now(),
     );
-    (engine, switch)
+    let snapshots = engine.snapshots();
+    (engine, snapshots)
 }
 
 #[tokio::test]
@@ -102,6 +102,13 @@ async fn register_make_call_drop_and_restart() {
     assert_eq!(stored[0].contact_uri, format!("sip:alice@{ALICE}"));
     assert_eq!(stored[0].received, ALICE);
 
+    // The API reads the switch as last published; the core publishes when a read asks
+    // (`catch_up`, which every read handler awaits first), not after every batch.
+    let stale = handle.line("alice").unwrap().status.registered;
+    handle.catch_up().await;
+    let fresh = handle.line("alice").unwrap().status.registered;
+    assert_eq!((stale, fresh), (Some(false), Some(true)));
+
     // The API sees the configured lines.
     let names: Vec<String> = handle.lines().into_iter().map(|l| l.name).collect();
     assert_eq!(names, ["alice", "bob"]);
@@ -123,7 +130,10 @@ async fn register_make_call_drop_and_restart() {
     assert!(matches!(first.kind, EventKind::AppNewCall(_)));
 
     // lineDrop ends it; an unknown call is LINEERR_INVALCALLHANDLE.
+    handle.catch_up().await;
+    assert!(handle.call(view.id).is_ok(), "the call is there");
     handle.drop_call(view.id).await.unwrap();
+    handle.catch_up().await;
     assert!(handle.call(view.id).is_err());
     assert!(handle.drop_call(999).await.is_err());
 

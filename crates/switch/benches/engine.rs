@@ -15,6 +15,9 @@
 //!   the allocator's overhead. A counting global allocator would be exact but needs `unsafe`,
 //!   which the workspace forbids; `size_of::<CompletionRequest>()` plus the two names is
 //!   printed beside it as the lower bound.
+//! - `snapshot`: one `Switch::clone`, the copy the server core publishes for its API after
+//!   each batch that changed the switch: 200 lines with 500 busy calls, and the `recall`
+//!   group's switch (1,100 lines, 100 connected calls, 1,000 waiting callbacks).
 //!
 //! Run with `cargo bench -p callcomp-switch --bench engine`; `docs/benchmarks.md` has the
 //! figures and the machine.
@@ -248,5 +251,21 @@ fn memory(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, accept, recall, reload, memory);
+/// The copy of the switch the server core publishes for its API after a batch that changed
+/// it (`callcomp::core::snapshot`): one `Switch::clone`.
+fn snapshot(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot");
+    let mut busy = switch(100, 100);
+    busy_calls(&mut busy, 500, 100, 100, 1);
+    group.bench_function("clone_200_lines_500_calls", |b| {
+        b.iter(|| black_box(busy.clone()))
+    });
+    let (waiting, _) = recall_setup();
+    group.bench_function("clone_1100_lines_100_calls_1000_requests", |b| {
+        b.iter(|| black_box(waiting.clone()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, accept, recall, reload, memory, snapshot);
 criterion_main!(benches);

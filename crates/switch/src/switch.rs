@@ -43,7 +43,7 @@ impl Default for SwitchConfig {
 }
 
 /// The telephony model: lines, call appearances, and the B2BUA calls that tie them together.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Switch {
     config: SwitchConfig,
     pub(crate) lines: BTreeMap<String, Line>,
@@ -66,7 +66,7 @@ pub struct Switch {
 }
 
 /// One B2BUA call as the switch tracks it, while SIP facts can still arrive for it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) caller: Option<CallId>,
     pub(crate) callee: Option<CallId>,

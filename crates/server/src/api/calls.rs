@@ -25,6 +25,7 @@ use super::{ApiPath, AppState};
     security(("bearer" = []))
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<CallView>> {
+    state.core.catch_up().await;
     Json(state.core.calls())
 }
 
@@ -45,6 +46,7 @@ pub(crate) async fn get_call(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CallView>, ApiError> {
+    state.core.catch_up().await;
     Ok(Json(state.core.call(call_id(&id)?)?))
 }
 

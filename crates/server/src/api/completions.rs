@@ -73,6 +73,7 @@ pub(crate) async fn uncomplete(
     let id = match id.parse::<u32>() {
         Ok(id) => id,
         Err(_) => {
+            state.core.catch_up().await;
             state.core.line(&line)?;
             return Err(LineErr::InvalCompletionId.into());
         }
@@ -98,6 +99,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     ApiPath(line): ApiPath<String>,
 ) -> Result<Json<Vec<CompletionView>>, ApiError> {
+    state.core.catch_up().await;
     Ok(Json(state.core.line_completions(&line)?))
 }
 
@@ -120,6 +122,7 @@ pub(crate) async fn waiting_on(
     query: Result<Query<CompletionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<CompletionView>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::InvalParam(e.body_text()))?;
+    state.core.catch_up().await;
     Ok(Json(match query.target {
         Some(target) => state.core.completions_for(&target),
         None => state.core.completions(),

@@ -1,9 +1,10 @@
 //! The seam between the HTTP API and the server core.
 //!
-//! The API holds an `Arc<dyn Core>` and knows nothing else of the server: the core (the switch
-//! behind its lock, the B2BUA, the store) implements this trait, and tests implement it over a
-//! bare [`callcomp_switch::Switch`]. Reads are synchronous snapshots; operations that make the
-//! core talk SIP return boxed futures so the trait stays object-safe without `async_trait`.
+//! The API holds an `Arc<dyn Core>` and knows nothing else of the server: the core (which owns
+//! the switch, the B2BUA, the store) implements this trait, and tests implement it over a
+//! bare [`callcomp_switch::Switch`]. Reads are synchronous views of a snapshot, which a handler
+//! first brings up to date ([`Core::catch_up`]); operations that make the core talk SIP return
+//! boxed futures so the trait stays object-safe without `async_trait`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +19,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the API needs from the server core.
 pub trait Core: Send + Sync + 'static {
+    /// Brings the synchronous reads up to date with everything the core did until now (the
+    /// server's core publishes a copy of its switch only when asked, see
+    /// `core::snapshot`); every handler that reads awaits it first. A core whose state is at
+    /// hand has nothing to do.
+    fn catch_up(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
     /// Every line, by name.
     fn lines(&self) -> Vec<LineView>;
 

@@ -22,6 +22,7 @@ use super::{ApiFailure, ApiJson, ApiPath, AppState};
     security(("bearer" = []))
 )]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<LineView>> {
+    state.core.catch_up().await;
     Json(state.core.lines())
 }
 
@@ -42,6 +43,7 @@ pub(crate) async fn get_line(
     State(state): State<AppState>,
     ApiPath(line): ApiPath<String>,
 ) -> Result<Json<LineView>, ApiError> {
+    state.core.catch_up().await;
     Ok(Json(state.core.line(&line)?))
 }
 
@@ -82,6 +84,7 @@ pub(crate) async fn list_calls(
     State(state): State<AppState>,
     ApiPath(line): ApiPath<String>,
 ) -> Result<Json<Vec<CallView>>, ApiError> {
+    state.core.catch_up().await;
     Ok(Json(state.core.line_calls(&line)?))
 }
 
@@ -115,6 +118,7 @@ pub(crate) async fn make_call(
     ),
     ApiError,
 > {
+    state.core.catch_up().await;
     state.core.line(&line)?;
     let ApiJson(request) = body?;
     let to = request.to.trim();

@@ -1,7 +1,6 @@
 //! One B2BUA call: its two sides, its phase, and what it still owes on the wire (ACKs to
 //! relay, 2xx responses to retransmit until acknowledged).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use callcomp_sip::message::Message;
@@ -176,8 +175,9 @@ pub struct Call {
     pub third_party: Option<ThirdParty>,
     /// ACKs to relay, by the side they come from.
     pub pending_acks: Vec<PendingAck>,
-    /// ACKs sent for 2xx responses, by side and CSeq, to resend on a retransmitted 2xx.
-    pub sent_acks: HashMap<(Side, u32), (Message, Target)>,
+    /// The last ACK sent for a 2xx on each side (the caller's, then the callee's), to resend
+    /// on a retransmitted 2xx; see [`SentAck`].
+    sent_acks: [Option<SentAck>; 2],
     /// 2xx responses being retransmitted until acknowledged.
     pub unacked: Vec<Unacked>,
     /// Whether the no-answer timer is armed.
@@ -206,7 +206,7 @@ impl Call {
             attempt: Attempt::Calling,
             third_party: None,
             pending_acks: Vec::new(),
-            sent_acks: HashMap::new(),
+            sent_acks: [None, None],
             unacked: Vec::new(),
             ringing_timer: None,
             recall: None,
@@ -244,6 +244,38 @@ impl Call {
         self.last_sdp[side_index(side)].as_deref()
     }
 
+    /// The ACK sent on `side` for the 2xx to its INVITE numbered `seq`, if it is the last one.
+    pub fn sent_ack(&self, side: Side, seq: u32) -> Option<(&Message, Target)> {
+        self.sent_acks[side_index(side)]
+            .as_ref()
+            .filter(|a| a.seq == seq)
+            .map(|a| (&a.ack, a.target))
+    }
+
+    /// Whether the 2xx to `side`'s INVITE numbered `seq` was acknowledged: its ACK, or one
+    /// for a later INVITE in the dialog (which could only follow it), was sent.
+    pub fn acked(&self, side: Side, seq: u32) -> bool {
+        self.sent_acks[side_index(side)]
+            .as_ref()
+            .is_some_and(|a| a.seq >= seq)
+    }
+
+    /// Keeps `ack`, sent to `target` on `side` for the 2xx to its INVITE numbered `seq`, in
+    /// place of the one before.
+    pub fn keep_ack(&mut self, side: Side, seq: u32, ack: Message, target: Target) {
+        self.sent_acks[side_index(side)] = Some(SentAck { seq, ack, target });
+    }
+
+    /// Forgets the ACK kept for `side` (its dialog ended).
+    pub fn forget_ack(&mut self, side: Side) {
+        self.sent_acks[side_index(side)] = None;
+    }
+
+    /// How many ACKs are kept, over both sides.
+    pub fn kept_acks(&self) -> usize {
+        self.sent_acks.iter().flatten().count()
+    }
+
     /// Whether nothing is left to wait for: the call is over and every fork settled.
     pub fn finished(&self) -> bool {
         let settled = |leg: &Leg| match leg {
@@ -261,6 +293,18 @@ const fn side_index(side: Side) -> usize {
         Side::Caller => 0,
         Side::Callee => 1,
     }
+}
+
+/// The ACK sent for a 2xx, kept to resend on a retransmission of that 2xx. Only the last
+/// one per side is kept: a 2xx is retransmitted only until its ACK arrives (RFC 3261
+/// §13.3.1.4), and a new INVITE in the dialog is sent only once the one before is done
+/// (§14.1), so an older INVITE's 2xx no longer needs an answer.
+#[derive(Debug, Clone)]
+struct SentAck {
+    /// The CSeq number of the INVITE.
+    seq: u32,
+    ack: Message,
+    target: Target,
 }
 
 /// The other side.

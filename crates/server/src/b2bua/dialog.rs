@@ -112,7 +112,7 @@ impl Dialog {
 
     /// A new request in the dialog (§12.2.1.1) with the next CSeq, our Via and, for a
     /// request that can change the target, our Contact.
-    pub fn request(&mut self, method: Method, sip: &Transactions) -> Message {
+    pub fn request(&mut self, method: Method, sip: &mut Transactions) -> Message {
         self.local_seq = self.local_seq.wrapping_add(1);
         let seq = self.local_seq;
         self.build(method, seq, sip)
@@ -120,11 +120,11 @@ impl Dialog {
 
     /// The ACK for our INVITE numbered `seq` that got a 2xx (§13.2.2.4): in the dialog,
     /// with the INVITE's CSeq number and a new branch.
-    pub fn ack(&self, seq: u32, sip: &Transactions) -> Message {
+    pub fn ack(&self, seq: u32, sip: &mut Transactions) -> Message {
         self.build(Method::Ack, seq, sip)
     }
 
-    fn build(&self, method: Method, seq: u32, sip: &Transactions) -> Message {
+    fn build(&self, method: Method, seq: u32, sip: &mut Transactions) -> Message {
         let mut out = Message::new_request(method.clone(), self.remote_target.clone());
         out.push(&sip.via(self.target.proto));
         out.push(&MaxForwards(70));

@@ -124,17 +124,39 @@ impl B2bua {
         }
     }
 
-    /// Call `into` ends (a BYE passes across) while it is being joined or put back: the
-    /// endpoints close; a join not done yet fails.
+    /// Call `into` ends (a BYE passes across while it is being joined or put back, or it is
+    /// dropped): the endpoints close; a join not done yet fails; an intruder who had joined
+    /// is alone and is dropped too.
     pub(super) fn abandon_intrusion(&mut self, cx: &mut Ctx<'_>, into: CallRef) {
         let Some(intrusion) = self.intrusions.remove(&into) else {
             return;
         };
         close_media(cx, &intrusion);
-        if intrusion.stage == Stage::Moving {
-            self.intruders.remove(&intrusion.intruder);
-            cx.completion_fact(CompletionFact::IntrusionFailed { id: intrusion.id });
+        match intrusion.stage {
+            Stage::Moving => {
+                self.intruders.remove(&intrusion.intruder);
+                cx.completion_fact(CompletionFact::IntrusionFailed { id: intrusion.id });
+            }
+            Stage::Joined => {
+                self.intruders.remove(&intrusion.intruder);
+                self.drop_call(cx, intrusion.intruder, Side::Callee);
+            }
+            Stage::Restoring => {}
         }
+    }
+
+    /// Call `id` is dropped (lineDrop, shutdown): an intrusion it is the intruder of, or the
+    /// joined call of, ends with it, so that neither the entries nor the endpoints outlive it.
+    pub(super) fn intrusion_call_dropped(&mut self, cx: &mut Ctx<'_>, id: CallRef) {
+        if let Some(&into) = self.intruders.get(&id) {
+            if self.intrusions.get(&into).map(|i| i.stage) == Some(Stage::Moving) {
+                self.fail_intrusion(cx, into);
+            } else {
+                self.intruders.remove(&id);
+                self.intruder_gone(cx, into);
+            }
+        }
+        self.abandon_intrusion(cx, id);
     }
 
     /// A re-INVITE of ours on `side` of call `id` has its final outcome.
@@ -360,6 +382,12 @@ impl B2bua {
             by: Side::Caller,
         });
         self.reap(intruder);
+        self.intruder_gone(cx, into);
+    }
+
+    /// The intruder of `into` is gone: its endpoint closes and the parties left are put back
+    /// to each other (one alone gets a BYE).
+    fn intruder_gone(&mut self, cx: &mut Ctx<'_>, into: CallRef) {
         let Some(intrusion) = self.intrusions.get_mut(&into) else {
             return;
         };
@@ -387,6 +415,9 @@ impl B2bua {
     /// An original party of `into` hung up while the three talked.
     fn party_left(&mut self, cx: &mut Ctx<'_>, into: CallRef, side: Side) {
         self.close_party(cx, into, side, PartyState::Gone);
+        if let Some(call) = self.calls.get_mut(&into) {
+            call.forget_ack(side);
+        }
         let Some(intrusion) = self.intrusions.get(&into) else {
             return;
         };

@@ -25,7 +25,6 @@ use super::dialog::{copy_end_to_end, name_addr};
 use super::fork::{ForkEvent, Outgoing};
 use super::recall::{Recall, RecallStage};
 use super::{B2bua, Client, Ctx, Timer};
-use crate::core::ids;
 use crate::registrar::aor_user;
 
 /// Why a third-party call could not be started.
@@ -116,7 +115,7 @@ impl B2bua {
             .display
             .clone()
             .unwrap_or_else(|| cx.line_settings(&req.to).display);
-        let from = format!("{};tag={}", name_addr(&display, &dest_aor), ids::tag());
+        let from = format!("{};tag={}", name_addr(&display, &dest_aor), cx.sip.tag());
         let mut invite = new_invite(cx, &line_aor, &from, &line_aor);
         if let Some(cid) = req.recall {
             // RFC 6910 §6.4: the recall names the request's own cc URI and its `m`, so an RFC
@@ -286,7 +285,7 @@ impl B2bua {
             Some(line) => name_addr(&cx.line_settings(&line).display, &phone_aor),
             None => dialog.remote_uri.clone(),
         };
-        let from = format!("{from};tag={}", ids::tag());
+        let from = format!("{from};tag={}", cx.sip.tag());
         let dest_aor = cx.aor(&dest);
         let mut invite = new_invite(cx, &dest_aor, &from, &dest_aor);
         copy_end_to_end(&answer, &mut invite);
@@ -366,7 +365,7 @@ fn destination_line(to: &str) -> Option<String> {
 
 /// A new INVITE of callcomp's own (no body yet): Request-URI (replaced per fork), From with
 /// its tag, To, a new Call-ID, CSeq 1.
-fn new_invite(cx: &Ctx<'_>, uri: &str, from: &str, to: &str) -> Message {
+fn new_invite(cx: &mut Ctx<'_>, uri: &str, from: &str, to: &str) -> Message {
     let uri = Uri::parse(uri).unwrap_or_else(|_| {
         Uri::Other(callcomp_sip::uri::OtherUri {
             scheme: "sip".into(),
@@ -377,10 +376,7 @@ fn new_invite(cx: &Ctx<'_>, uri: &str, from: &str, to: &str) -> Message {
     invite.push(&MaxForwards(70));
     invite.push_raw(HeaderName::From, from.to_owned());
     invite.push_raw(HeaderName::To, format!("<{to}>"));
-    invite.push_raw(
-        HeaderName::CallId,
-        ids::call_id(&cx.sip.advertise().ip().to_string()),
-    );
+    invite.push_raw(HeaderName::CallId, cx.sip.call_id());
     invite.push(&CSeq::new(1, Method::Invite));
     invite
 }

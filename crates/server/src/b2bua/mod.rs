@@ -297,9 +297,9 @@ impl B2bua {
         if let Some((ack, target)) = self
             .calls
             .get(&id)
-            .and_then(|c| c.sent_acks.get(&(side, ess.cseq.seq)))
+            .and_then(|c| c.sent_ack(side, ess.cseq.seq))
         {
-            cx.sip.send(ack, *target);
+            cx.sip.send(ack, target);
         }
     }
 
@@ -440,6 +440,7 @@ impl B2bua {
         self.disarm(id, Timer::NoAnswer);
         cx.fact(Fact::Hangup { call: id, by });
         self.shadow_fact(cx, id, |call| Fact::Hangup { call, by });
+        self.intrusion_call_dropped(cx, id);
         self.reap(id);
         true
     }

@@ -15,13 +15,13 @@
 //! The owner of a re-INVITE learns how it ended from [`B2bua::reinvite_outcome`] after
 //! `B2bua::reinvite_settled` is called for it.
 
-use std::time::Duration;
+use std::ops::RangeInclusive;
 
 use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::cseq::CSeq;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_switch::{CallRef, Side};
-use rand::Rng;
 
 use super::call::Leg;
 use super::{B2bua, Client, Ctx, Timer};
@@ -132,8 +132,14 @@ impl B2bua {
             return;
         };
         if own.state != ReinviteState::Pending {
-            if (200..300).contains(&status) {
-                self.resend_reinvite_ack(cx, id, side, own.seq);
+            // A 2xx again (the transaction lingers for them, RFC 6026): the ACK for that
+            // 2xx's own INVITE, if it is still kept.
+            let seq = response
+                .header::<CSeq>()
+                .and_then(Result::ok)
+                .map(|c| c.seq);
+            if let (200..=299, Some(seq)) = (status, seq) {
+                self.resend_reinvite_ack(cx, id, side, seq);
             }
             return;
         }
@@ -143,7 +149,7 @@ impl B2bua {
                 ReinviteState::Answered(response.body().to_vec())
             }
             491 if own.glare < MAX_GLARE_RETRIES => {
-                let wait = glare_wait(side);
+                let wait = cx.sip.random_wait(glare_wait(side));
                 self.arm(cx.now.instant + wait, id, Timer::ReinviteRetry(side));
                 tracing::debug!(
                     call = id.0,
@@ -179,11 +185,8 @@ impl B2bua {
         }
         if self.invite_in_progress(id, side) {
             // The party's own re-INVITE is still going on: wait another round.
-            self.arm(
-                cx.now.instant + glare_wait(side),
-                id,
-                Timer::ReinviteRetry(side),
-            );
+            let wait = cx.sip.random_wait(glare_wait(side));
+            self.arm(cx.now.instant + wait, id, Timer::ReinviteRetry(side));
             return;
         }
         own.glare += 1;
@@ -256,17 +259,13 @@ impl B2bua {
         let ack = dialog.ack(seq, cx.sip);
         let target = dialog.target;
         cx.sip.send(&ack, target);
-        call.sent_acks.insert((side, seq), (ack, target));
+        call.keep_ack(side, seq, ack, target);
     }
 
     /// A 2xx to our re-INVITE numbered `seq` came again: the same ACK goes again.
     fn resend_reinvite_ack(&mut self, cx: &mut Ctx<'_>, id: CallRef, side: Side, seq: u32) {
-        if let Some((ack, target)) = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.sent_acks.get(&(side, seq)))
-        {
-            cx.sip.send(ack, *target);
+        if let Some((ack, target)) = self.calls.get(&id).and_then(|c| c.sent_ack(side, seq)) {
+            cx.sip.send(ack, target);
         }
     }
 
@@ -289,12 +288,11 @@ impl B2bua {
     }
 }
 
-/// How long to wait before trying a re-INVITE again after a 491 (RFC 3261 §14.1): callcomp
-/// chose the Call-ID of the callee's side.
-fn glare_wait(side: Side) -> Duration {
-    let ms = match side {
-        Side::Callee => rand::rng().random_range(2_100..=4_000),
-        Side::Caller => rand::rng().random_range(0..=2_000),
-    };
-    Duration::from_millis(ms)
+/// How many milliseconds to wait, at random, before trying a re-INVITE again after a 491
+/// (RFC 3261 §14.1): callcomp chose the Call-ID of the callee's side.
+fn glare_wait(side: Side) -> RangeInclusive<u64> {
+    match side {
+        Side::Callee => 2_100..=4_000,
+        Side::Caller => 0..=2_000,
+    }
 }

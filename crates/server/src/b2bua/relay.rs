@@ -275,8 +275,7 @@ impl B2bua {
         copy_end_to_end(ack, &mut relayed);
         cx.sip.send(&relayed, target);
         call.note_sdp(other(side), &relayed);
-        call.sent_acks
-            .insert((other(side), pending.to_seq), (relayed, target));
+        call.keep_ack(other(side), pending.to_seq, relayed, target);
     }
 
     /// Resends the ACK for the INVITE 2xx of `side`, when the 2xx came again.
@@ -290,8 +289,8 @@ impl B2bua {
         }) else {
             return;
         };
-        if let Some((ack, target)) = call.sent_acks.get(&(side, out.invite_seq)) {
-            cx.sip.send(ack, *target);
+        if let Some((ack, target)) = call.sent_ack(side, out.invite_seq) {
+            cx.sip.send(ack, target);
         }
     }
 
@@ -327,7 +326,7 @@ impl B2bua {
             return;
         };
         let seq = out.invite_seq;
-        if call.sent_acks.contains_key(&(side, seq)) {
+        if call.acked(side, seq) {
             return;
         }
         let Some(Leg::Out(out)) = call.leg_mut(side) else {
@@ -342,6 +341,6 @@ impl B2bua {
         cx.sip.send(&ack, target);
         call.pending_acks
             .retain(|p| p.to_seq != seq || p.from != other(side));
-        call.sent_acks.insert((side, seq), (ack, target));
+        call.keep_ack(side, seq, ack, target);
     }
 }

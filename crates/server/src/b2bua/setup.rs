@@ -28,7 +28,6 @@ use super::fork::{ForkEvent, Outgoing};
 use super::offer::add_offer;
 use super::{B2bua, Client, Ctx, Timer};
 use crate::api::metrics as m;
-use crate::core::ids;
 use crate::identity::{self, Identity};
 use crate::registrar::aor_user;
 use crate::transport::Target;
@@ -45,7 +44,7 @@ impl B2bua {
         peer: Target,
         identity: Identity,
     ) {
-        let tag = ids::tag();
+        let tag = cx.sip.tag();
         let Some(dialog) = Dialog::as_uas(&request, &tag, peer) else {
             let response = builder::response(&request, 400, Some("Missing From tag"), &tag);
             cx.sip.respond(&key, response, cx.now.instant);
@@ -449,7 +448,7 @@ impl B2bua {
         source: Target,
     ) {
         let Some(invite_key) = cancels else {
-            let response = builder::response(&request, 481, None, &ids::tag());
+            let response = builder::response(&request, 481, None, &cx.sip.tag());
             cx.sip.respond(&key, response, cx.now.instant);
             return;
         };
@@ -469,12 +468,12 @@ impl B2bua {
                 &request,
                 403,
                 Some("Not from the dialog's peer"),
-                &ids::tag(),
+                &cx.sip.tag(),
             );
             cx.sip.respond(&key, response, cx.now.instant);
             return;
         }
-        let response = builder::response(&request, 200, None, &ids::tag());
+        let response = builder::response(&request, 200, None, &cx.sip.tag());
         cx.sip.respond(&key, response, cx.now.instant);
         let Some(id) = id else {
             return;
@@ -493,7 +492,7 @@ impl B2bua {
 /// the caller's identity in From, the callee's AOR in To, Max-Forwards one less, and the
 /// body and end-to-end headers as they came.
 pub(super) fn callee_invite(
-    cx: &Ctx<'_>,
+    cx: &mut Ctx<'_>,
     caller: &Message,
     ess: &Essentials,
     callee_aor: &str,
@@ -501,16 +500,13 @@ pub(super) fn callee_invite(
     let mut invite = Message::new_request(Method::Invite, ess.to.uri.clone());
     let mut from = ess.from.clone();
     from.params.remove("tag");
-    from.set_tag(&ids::tag());
+    from.set_tag(&cx.sip.tag());
     invite.push(&MaxForwards(
         ess.max_forwards.map_or(70, |m| m.saturating_sub(1)),
     ));
     invite.push(&from);
     invite.push_raw(HeaderName::To, format!("<{callee_aor}>"));
-    invite.push_raw(
-        HeaderName::CallId,
-        ids::call_id(&cx.sip.advertise().ip().to_string()),
-    );
+    invite.push_raw(HeaderName::CallId, cx.sip.call_id());
     invite.push(&CSeq::new(1, Method::Invite));
     copy_end_to_end(caller, &mut invite);
     invite

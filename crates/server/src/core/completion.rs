@@ -30,7 +30,7 @@ use callcomp_switch::{
     Action, CallRef, CompletionFact, CompletionId, CompletionRequest, EventKind, LineErr, Snapshot,
 };
 
-use super::{lock, with_cx, Engine, Now, StoreFault, StoreJob};
+use super::{with_cx, Engine, Now, StoreFault, StoreJob};
 use crate::config::Config;
 use crate::store::StoredCompletion;
 
@@ -146,8 +146,9 @@ impl Engine {
         message_id: u32,
         now: Now,
     ) -> Result<u64, LineErr> {
-        let request =
-            lock(&self.switch).prepare_completion(requester, call, mode, message_id, now.wall)?;
+        let request = self
+            .switch
+            .prepare_completion(requester, call, mode, message_id, now.wall)?;
         let id = request.id;
         self.next_job += 1;
         let job = self.next_job;
@@ -166,8 +167,9 @@ impl Engine {
             }
             // The engine's own types always encode; if one did not, nothing can be kept.
             None => {
-                let events =
-                    lock(&self.switch).abandon_completion(id, LineErr::OperationFailed, now.wall);
+                let events = self
+                    .switch
+                    .abandon_completion(id, LineErr::OperationFailed, now.wall);
                 self.events.extend(events);
                 self.completion
                     .replies
@@ -208,7 +210,7 @@ impl Engine {
     /// the delete of its row; the request is cancelled once the delete committed, and the
     /// answer comes through [`Engine::drain_replies`] under the returned ticket.
     pub fn uncomplete_call(&mut self, line: &str, id: u32, _now: Now) -> Result<u64, LineErr> {
-        lock(&self.switch).check_uncomplete(line, id)?;
+        self.switch.check_uncomplete(line, id)?;
         if self.completion.cancelling(id) {
             // Already being cancelled: for this request it is as good as gone.
             return Err(LineErr::InvalCompletionId);
@@ -252,19 +254,21 @@ impl Engine {
                 completion = id.get(),
                 "storing a completion request failed; refused"
             );
-            let events = lock(&self.switch).abandon_completion(id, fault.line_err(), now.wall);
+            let events = self
+                .switch
+                .abandon_completion(id, fault.line_err(), now.wall);
             self.events.extend(events);
             self.completion.replies.push((job, Err(fault.line_err())));
             self.release_kept(kept, now);
             self.pump(now);
             return;
         }
-        let committed = lock(&self.switch).commit_completion(id, now.wall);
+        let committed = self.switch.commit_completion(id, now.wall);
         let accepted = match committed {
             Ok(accepted) => accepted,
             Err(e) => {
                 // The caller let go of its camp-on meanwhile: the stored row goes again.
-                let events = lock(&self.switch).abandon_completion(id, e, now.wall);
+                let events = self.switch.abandon_completion(id, e, now.wall);
                 self.events.extend(events);
                 self.next_job += 1;
                 self.jobs.push(StoreJob::DeleteCompletion {
@@ -282,7 +286,7 @@ impl Engine {
         self.events.extend(accepted.events);
         self.completion.synced = self.events.len();
         let (campon, unknown, moved) = {
-            let switch = lock(&self.switch);
+            let switch = &*self.switch;
             let request = switch.completion(id);
             let campon = request
                 .filter(|r| r.mode.original_call() == OriginalCall::StaysHeld)
@@ -329,7 +333,7 @@ impl Engine {
             self.completion.replies.push((job, Err(fault.line_err())));
             return;
         }
-        let cancelled = lock(&self.switch).uncomplete_call(line, id, now.wall);
+        let cancelled = self.switch.uncomplete_call(line, id, now.wall);
         match cancelled {
             Ok(events) => {
                 self.events.extend(events);
@@ -343,7 +347,7 @@ impl Engine {
 
     /// Tells the engine what is known of every line's registration (at start).
     pub(super) fn report_registrations(&mut self, now: Now) {
-        let names: Vec<String> = lock(&self.switch).lines().map(|l| l.name.clone()).collect();
+        let names: Vec<String> = self.switch.lines().map(|l| l.name.clone()).collect();
         for name in names {
             let registered = !self.registrar.contacts(&name, now.ms()).is_empty();
             self.registration_fact(&name, registered, now);
@@ -361,7 +365,7 @@ impl Engine {
                 line: line.to_owned(),
             }
         };
-        match lock(&self.switch).completion_fact(fact, now.wall) {
+        match self.switch.completion_fact(fact, now.wall) {
             Ok(events) => self.events.extend(events),
             Err(e) => tracing::debug!(error = %e, "registration fact refused"),
         }
@@ -372,7 +376,7 @@ impl Engine {
     pub(super) fn pump(&mut self, now: Now) {
         self.run_policy_asks(now);
         for _ in 0..64 {
-            let actions = lock(&self.switch).poll_actions();
+            let actions = self.switch.poll_actions();
             if actions.is_empty() {
                 break;
             }
@@ -418,7 +422,7 @@ impl Engine {
             return;
         }
         let dirty = std::mem::take(&mut self.completion.dirty);
-        let switch = lock(&self.switch);
+        let switch = &*self.switch;
         let mut watch = Vec::new();
         for id in dirty {
             let request = CompletionId::new(id).and_then(|cid| switch.completion(cid));
@@ -448,7 +452,6 @@ impl Engine {
                 }
             }
         }
-        drop(switch);
         for callee in watch {
             with_cx!(self, now, |cx| self
                 .subs

@@ -22,7 +22,7 @@ use callcomp_sip::transaction::TransactionKey;
 use callcomp_switch::{CompletionId, CompletionMode, LineErr};
 
 use super::monitor::{refusal, SipWait};
-use super::{ids, lock, Engine, Now};
+use super::{Engine, Now};
 use crate::b2bua::offer::{m_of, request_cc_uri};
 use crate::config::FeatureCodes;
 use crate::identity::Identity;
@@ -97,7 +97,7 @@ impl Engine {
         tracing::info!(line, ?code, "feature code dialled");
         match code {
             Code::Complete(mode) => {
-                let call = lock(&self.switch).last_completable_call(&line, None, mode);
+                let call = self.switch.last_completable_call(&line, None, mode);
                 let Some(call) = call else {
                     self.reply(&key, &request, 404, Some("No Failed Call To Complete"), now);
                     return;
@@ -114,13 +114,14 @@ impl Engine {
                         self.settle_waits(now);
                     }
                     Err(e) => {
-                        let response = refusal(&request, e);
+                        let response = refusal(&request, e, &self.sip.tag());
                         self.sip.respond(&key, response, now.instant);
                     }
                 }
             }
             Code::CancelAll => {
-                let ids: Vec<u32> = lock(&self.switch)
+                let ids: Vec<u32> = self
+                    .switch
                     .completions_of(&line)
                     .map(|rs| rs.iter().map(|r| r.id.get()).collect())
                     .unwrap_or_default();
@@ -164,8 +165,8 @@ impl Engine {
         let response = match waiting.code {
             Code::Complete(_) => match result.map(CompletionId::new) {
                 Ok(Some(id)) => self.requested(&waiting.request, id),
-                Ok(None) => builder::response(&waiting.request, 500, None, &ids::tag()),
-                Err(e) => refusal(&waiting.request, e),
+                Ok(None) => builder::response(&waiting.request, 500, None, &self.sip.tag()),
+                Err(e) => refusal(&waiting.request, e, &self.sip.tag()),
             },
             Code::CancelAll => {
                 let Some(group) = self.cancel_groups.get_mut(&waiting.group) else {
@@ -186,10 +187,10 @@ impl Engine {
                     .remove(&waiting.group)
                     .unwrap_or_default();
                 match group.error {
-                    Some(e) if group.done == 0 => refusal(&waiting.request, e),
+                    Some(e) if group.done == 0 => refusal(&waiting.request, e, &self.sip.tag()),
                     _ => {
                         let reason = format!("Completion Cancelled ({})", group.done);
-                        builder::response(&waiting.request, 480, Some(&reason), &ids::tag())
+                        builder::response(&waiting.request, 480, Some(&reason), &self.sip.tag())
                     }
                 }
             }
@@ -198,10 +199,10 @@ impl Engine {
     }
 
     /// `480 Completion Requested`, with the new request's Call-Info.
-    fn requested(&self, request: &Message, id: CompletionId) -> Message {
+    fn requested(&mut self, request: &Message, id: CompletionId) -> Message {
         let mut response =
-            builder::response(request, 480, Some("Completion Requested"), &ids::tag());
-        let m = lock(&self.switch).completion(id).map(|r| m_of(r.condition));
+            builder::response(request, 480, Some("Completion Requested"), &self.sip.tag());
+        let m = self.switch.completion(id).map(|r| m_of(r.condition));
         if let Some(uri) = request_cc_uri(&self.config.domain, id) {
             response.push(&CallInfo::call_completion(uri, m));
         }

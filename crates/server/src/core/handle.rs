@@ -1,13 +1,16 @@
-//! The API's view of the core ([`crate::api::Core`]): reads are snapshots of the switch
-//! under its lock; operations that need SIP are commands to the core task, answered through
-//! a oneshot channel; events come from a broadcast channel the core publishes to.
+//! The API's view of the core ([`crate::api::Core`]): reads are views of the copy of the
+//! switch the core last published ([`Snapshots`]), which [`Core::catch_up`] first asks the
+//! core to publish anew (a command, answered once the copy is out); operations that change
+//! something are commands to the core task, answered through a oneshot channel (with what the
+//! caller must see of the change, built inside the core); events come from a broadcast
+//! channel the core publishes to.
 
 use std::sync::{Arc, Mutex};
 
-use callcomp_switch::{CallRef, Event, LineErr, Switch};
+use callcomp_switch::{Event, LineErr, Switch};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::lock;
+use super::snapshot::Snapshots;
 use crate::api::{
     AddressCaps, ApiFailure, BoxFuture, CallView, CompletionView, Core, LineStatus, LineView,
     RegistrationView,
@@ -24,8 +27,9 @@ pub enum Command {
         line: String,
         /// The destination.
         to: String,
-        /// The new call's handle, or why there is none.
-        reply: oneshot::Sender<Result<CallRef, MakeCallError>>,
+        /// The view of the new call on the line (`None`: it ended at once), or why there is
+        /// none.
+        reply: oneshot::Sender<Result<Option<CallView>, MakeCallError>>,
     },
     /// `lineCompleteCall` (the API owns every call).
     Complete {
@@ -54,6 +58,12 @@ pub enum Command {
         /// Its bindings, best first.
         reply: oneshot::Sender<Vec<RegistrationView>>,
     },
+    /// Publish a copy of the switch if it changed since the last one, then answer: the
+    /// API's reads that follow see everything done until now.
+    Publish {
+        /// Answered once published.
+        reply: oneshot::Sender<()>,
+    },
     /// `lineDrop`.
     Drop {
         /// The call appearance.
@@ -66,7 +76,7 @@ pub enum Command {
 /// The handle the API holds.
 #[derive(Clone)]
 pub struct CoreHandle {
-    switch: Arc<Mutex<Switch>>,
+    switch: Snapshots,
     commands: mpsc::Sender<Command>,
     /// The event channel, until [`CoreHandle::close_events`]: event streams end when every
     /// sender is gone, so the handle gives its own up at shutdown.
@@ -76,9 +86,10 @@ pub struct CoreHandle {
 }
 
 impl CoreHandle {
-    /// A handle over the core's switch, command channel and event channel.
+    /// A handle over the copies of the switch the core publishes
+    /// ([`super::Engine::snapshots`]), its command channel and its event channel.
     pub fn new(
-        switch: Arc<Mutex<Switch>>,
+        switch: Snapshots,
         commands: mpsc::Sender<Command>,
         events: broadcast::Sender<Event>,
     ) -> CoreHandle {
@@ -116,7 +127,7 @@ impl CoreHandle {
     }
 
     /// The view of `call`, its completion features as the engine sees them.
-    fn call_view(switch: &Switch, call: &callcomp_switch::Call) -> CallView {
+    pub(crate) fn call_view(switch: &Switch, call: &callcomp_switch::Call) -> CallView {
         let mut view = CallView::of(call, &[]);
         let features = switch.call_features(call.id);
         view.call_features = features.features;
@@ -153,8 +164,15 @@ impl CoreHandle {
 }
 
 impl Core for CoreHandle {
+    fn catch_up(&self) -> BoxFuture<'_, ()> {
+        // A core that stopped publishes nothing more: its last copy is as fresh as it gets.
+        Box::pin(async move {
+            let _ = self.ask(|reply| Command::Publish { reply }).await;
+        })
+    }
+
     fn lines(&self) -> Vec<LineView> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         switch
             .lines()
             .map(|l| CoreHandle::line_view(&switch, l))
@@ -162,13 +180,13 @@ impl Core for CoreHandle {
     }
 
     fn line(&self, name: &str) -> Result<LineView, LineErr> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         let line = switch.line(name).ok_or(LineErr::InvalLineHandle)?;
         Ok(CoreHandle::line_view(&switch, line))
     }
 
     fn line_calls(&self, name: &str) -> Result<Vec<CallView>, LineErr> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         Ok(switch
             .line_calls(name)?
             .into_iter()
@@ -178,7 +196,7 @@ impl Core for CoreHandle {
 
     fn calls(&self) -> Vec<CallView> {
         // One snapshot under one lock, so a call moving between lines is not seen twice.
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         let mut views: Vec<CallView> = switch
             .lines()
             .filter_map(|l| switch.line_calls(&l.name).ok())
@@ -190,13 +208,13 @@ impl Core for CoreHandle {
     }
 
     fn call(&self, id: u32) -> Result<CallView, LineErr> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         Ok(CoreHandle::call_view(&switch, switch.call_by_number(id)?))
     }
 
     fn make_call(&self, line: String, to: String) -> BoxFuture<'_, Result<CallView, ApiFailure>> {
         Box::pin(async move {
-            let call = self
+            let view = self
                 .ask(|reply| Command::MakeCall { line, to, reply })
                 .await?
                 .map_err(|e| match e {
@@ -207,11 +225,6 @@ impl Core for CoreHandle {
                         detail: e.to_string(),
                     },
                 })?;
-            let switch = lock(&self.switch);
-            let view = switch
-                .calls_of(call)
-                .first()
-                .map(|c| CoreHandle::call_view(&switch, c));
             view.ok_or(ApiFailure::Detailed {
                 error: LineErr::OperationFailed,
                 detail: "the call ended at once".to_owned(),
@@ -224,6 +237,7 @@ impl Core for CoreHandle {
         name: String,
     ) -> BoxFuture<'_, Result<Vec<RegistrationView>, ApiFailure>> {
         Box::pin(async move {
+            self.catch_up().await;
             self.line(&name)?;
             self.ask(|reply| Command::Registrations { line: name, reply })
                 .await
@@ -261,18 +275,18 @@ impl Core for CoreHandle {
     }
 
     fn line_completions(&self, name: &str) -> Result<Vec<CompletionView>, LineErr> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         let requests = switch.completions_of(name)?;
         Ok(CoreHandle::completion_views(&switch, requests))
     }
 
     fn completions_for(&self, target: &str) -> Vec<CompletionView> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         CoreHandle::completion_views(&switch, switch.completions_for(target))
     }
 
     fn completions(&self) -> Vec<CompletionView> {
-        let switch = lock(&self.switch);
+        let switch = self.switch.latest();
         let names: Vec<&str> = switch.lines().map(|l| l.name.as_str()).collect();
         names
             .into_iter()

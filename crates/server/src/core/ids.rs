@@ -2,53 +2,72 @@
 //! (§8.1.1.7, with the magic cookie) and Call-IDs (§8.1.1.4). Random enough that two never
 //! collide in practice; none of them is a secret.
 //!
-//! They come from one generator per thread, seeded from the operating system; [`seed`]
-//! makes it deterministic (the core's tests seed it, so a test's identifiers, and so every
-//! message the core sends, are the same on every run).
+//! They come from one generator, [`Ids`], that the core owns (inside its transaction layer,
+//! where every part of the core that makes a message reaches it); it also draws the core's
+//! one other random choice, the RFC 3261 §14.1 glare wait. It is injected when the core is
+//! built: seeded from the operating system in the server, from a fixed seed in the core's
+//! tests ([`Ids::seeded`]), so that a test's identifiers and waits, and so every message the
+//! core sends and when, are the same on every run.
 
-use std::cell::RefCell;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use callcomp_sip::headers::via::MAGIC_COOKIE;
 use rand::distr::Alphanumeric;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-thread_local! {
-    static RNG: RefCell<StdRng> = RefCell::new(StdRng::from_os_rng());
-}
-
-/// Makes this thread's identifiers come from a generator seeded with `seed`.
-pub fn seed(seed: u64) {
-    RNG.with(|rng| *rng.borrow_mut() = StdRng::seed_from_u64(seed));
-}
-
-/// A random token of `len` letters and digits.
-fn token(len: usize) -> String {
-    RNG.with(|rng| {
-        let mut rng = rng.borrow_mut();
-        (0..len)
-            .map(|_| char::from(rng.sample(Alphanumeric)))
-            .collect()
-    })
-}
-
-/// A new From/To tag.
-pub fn tag() -> String {
-    token(12)
-}
-
-/// A new Via branch, starting with the RFC 3261 magic cookie.
-pub fn branch() -> String {
-    format!("{MAGIC_COOKIE}{}", token(16))
-}
-
 /// What every Call-ID callcomp makes starts with, so that a request of ours that comes back
 /// (a loop) is recognised and answered 482.
 pub const CALL_ID_PREFIX: &str = "callcomp-";
 
-/// A new Call-ID, `callcomp-<random>@<host>`.
-pub fn call_id(host: &str) -> String {
-    format!("{CALL_ID_PREFIX}{}@{host}", token(20))
+/// The generator of the core's identifiers.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    rng: StdRng,
+}
+
+impl Ids {
+    /// A generator seeded from the operating system (the server's).
+    pub fn from_os_rng() -> Ids {
+        Ids {
+            rng: StdRng::from_os_rng(),
+        }
+    }
+
+    /// A generator seeded with `seed`: the same identifiers in the same order on every run.
+    pub fn seeded(seed: u64) -> Ids {
+        Ids {
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// A random token of `len` letters and digits.
+    fn token(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(self.rng.sample(Alphanumeric)))
+            .collect()
+    }
+
+    /// A new From/To tag.
+    pub fn tag(&mut self) -> String {
+        self.token(12)
+    }
+
+    /// A new Via branch, starting with the RFC 3261 magic cookie.
+    pub fn branch(&mut self) -> String {
+        format!("{MAGIC_COOKIE}{}", self.token(16))
+    }
+
+    /// A new Call-ID, `callcomp-<random>@<host>`.
+    pub fn call_id(&mut self, host: &str) -> String {
+        format!("{CALL_ID_PREFIX}{}@{host}", self.token(20))
+    }
+
+    /// A wait of a random whole number of milliseconds in `ms`.
+    pub fn wait(&mut self, ms: RangeInclusive<u64>) -> Duration {
+        Duration::from_millis(self.rng.random_range(ms))
+    }
 }
 
 #[cfg(test)]
@@ -57,20 +76,19 @@ mod tests {
 
     #[test]
     fn identifiers_have_their_shapes_and_differ() {
-        assert!(branch().starts_with("z9hG4bK"));
-        assert_eq!(tag().len(), 12);
-        assert_ne!(tag(), tag());
-        assert!(call_id("192.0.2.1").ends_with("@192.0.2.1"));
-        assert!(call_id("192.0.2.1").starts_with(CALL_ID_PREFIX));
+        let mut ids = Ids::from_os_rng();
+        assert!(ids.branch().starts_with("z9hG4bK"));
+        assert_eq!(ids.tag().len(), 12);
+        assert_ne!(ids.tag(), ids.tag());
+        assert!(ids.call_id("192.0.2.1").ends_with("@192.0.2.1"));
+        assert!(ids.call_id("192.0.2.1").starts_with(CALL_ID_PREFIX));
     }
 
     #[test]
     fn a_seeded_generator_repeats_its_identifiers() {
-        seed(7);
-        let first = (tag(), branch(), call_id("h"));
-        seed(7);
-        assert_eq!((tag(), branch(), call_id("h")), first);
-        seed(8);
-        assert_ne!(tag(), first.0);
+        let draw = |ids: &mut Ids| (ids.tag(), ids.branch(), ids.call_id("h"));
+        let first = draw(&mut Ids::seeded(7));
+        assert_eq!(draw(&mut Ids::seeded(7)), first);
+        assert_ne!(draw(&mut Ids::seeded(8)).0, first.0);
     }
 }

@@ -75,7 +75,7 @@ impl Engine {
                             &message,
                             e.status(),
                             Some(&e.to_string()),
-                            &ids::tag(),
+                            &self.sip.tag(),
                         );
                         self.sip.send(&response, from);
                     }
@@ -130,7 +130,10 @@ impl Engine {
                 self.cancel_for_subscription(&line, id, now);
             }
         } else if self.subs.watches.owns(&key) {
-            self.subs.watches.response(&key, &response, now.instant);
+            with_cx!(self, now, |cx| self
+                .subs
+                .watches
+                .response(&mut cx, &key, &response));
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self
                 .delivery
@@ -193,7 +196,7 @@ impl Engine {
             match identity::admit(&mut self.auth, &request, &ess, source, directory, now.ms()) {
                 Ok(who) => identity = who,
                 Err(refusal) => {
-                    let response = refusal.response(&request, &ids::tag());
+                    let response = refusal.response(&request, &self.sip.tag());
                     self.sip.respond(&key, response, now.instant);
                     return;
                 }
@@ -209,7 +212,7 @@ impl Engine {
             }
             Method::Register => self.register(key, &request, &ess, from, now),
             Method::Options if !in_dialog => {
-                let mut response = builder::response(&request, 200, None, &ids::tag());
+                let mut response = builder::response(&request, 200, None, &self.sip.tag());
                 response.push_raw(HeaderName::Allow, ALLOWED);
                 if !ALLOW_EVENTS.is_empty() {
                     response.push_raw(HeaderName::AllowEvents, ALLOW_EVENTS.join(", "));
@@ -248,7 +251,7 @@ impl Engine {
             }
             Method::Invite if self.at_capacity() => {
                 let mut response =
-                    builder::response(&request, 503, Some("Service Unavailable"), &ids::tag());
+                    builder::response(&request, 503, Some("Service Unavailable"), &self.sip.tag());
                 response.push(&RetryAfter::new(
                     crate::transport::OVERLOAD_RETRY_AFTER_SECS,
                 ));
@@ -287,7 +290,7 @@ impl Engine {
                 self.reply(&key, &request, 481, None, now)
             }
             Method::Notify | Method::Message | Method::Refer | Method::Options | Method::Ack => {
-                let mut response = builder::response(&request, 405, None, &ids::tag());
+                let mut response = builder::response(&request, 405, None, &self.sip.tag());
                 response.push_raw(HeaderName::Allow, ALLOWED_OUT_OF_DIALOG);
                 self.sip.respond(&key, response, now.instant);
             }
@@ -333,7 +336,7 @@ impl Engine {
         reason: Option<&str>,
         now: Now,
     ) {
-        let response = builder::response(request, status, reason, &ids::tag());
+        let response = builder::response(request, status, reason, &self.sip.tag());
         self.sip.respond(key, response, now.instant);
     }
 
@@ -357,7 +360,7 @@ impl Engine {
         let decision = self.registrar.decide(req, &mut self.auth);
         let response = self
             .registrar
-            .response(&decision, request, &ids::tag(), now.ms());
+            .response(&decision, request, &self.sip.tag(), now.ms());
         let Decision::Accept {
             user,
             aor,

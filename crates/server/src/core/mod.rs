@@ -1,5 +1,6 @@
-//! The server core: one task owns every piece of SIP state (transactions, registrar,
-//! B2BUA) without locks, and the switch, which the API reads through a mutex.
+//! The server core: one task owns every piece of state (transactions, registrar, B2BUA,
+//! the switch, the identifier generator) by value, without locks; the API reads copies of
+//! the switch the core publishes ([`snapshot`]) and asks for the rest by command.
 //!
 //! [`Engine`] is the core as a sans-IO state machine: messages from the transport, commands
 //! from the API, store completions and the time go in; messages for the transport, switch
@@ -13,6 +14,7 @@
 //! - [`feature_codes`]: dialled codes (`*37`, `#37`) for phones without RFC 6910;
 //! - [`transactions`]: the transaction layer and our Via/Contact;
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
+//! - [`snapshot`]: the switch the core owns and the copies of it it publishes for the API;
 //! - [`trace`]: the SIP trace lines (`log.sip_trace`);
 //! - [`ids`]: tags, branches, Call-IDs;
 //! - [`meters`]: metric handles, registered once;
@@ -27,13 +29,14 @@ pub mod inbound;
 pub mod meters;
 pub mod monitor;
 pub mod runtime;
+pub mod snapshot;
 pub mod trace;
 pub mod transactions;
 
 use crate::media::MediaHandle;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use callcomp_sip::message::Message;
@@ -50,6 +53,8 @@ use crate::registrar::{Binding, Registrar};
 use crate::subscription::Subscriptions;
 use crate::transport::Outbound;
 
+use self::ids::Ids;
+use self::snapshot::{Published, Snapshots};
 use self::transactions::Transactions;
 
 /// The time as the core needs it: a monotonic instant for SIP timers, the wall clock (since
@@ -163,7 +168,8 @@ pub struct Engine {
     registrar: Registrar,
     auth: Authenticator,
     b2bua: B2bua,
-    switch: Arc<Mutex<Switch>>,
+    /// The switch, owned; the API reads the copies published of it.
+    switch: Published,
     events: Vec<Event>,
     jobs: Vec<StoreJob>,
     next_job: u64,
@@ -191,11 +197,10 @@ pub struct Engine {
 /// beside the B2BUA (a subscription, a delivery) can be used in the body.
 macro_rules! with_cx {
     ($engine:expr, $now:expr, |$cx:ident| $body:expr) => {{
-        let mut switch = $crate::core::lock(&$engine.switch);
         #[allow(unused_mut)]
         let mut $cx = $crate::b2bua::Ctx {
             sip: &mut $engine.sip,
-            switch: &mut switch,
+            switch: &mut $engine.switch,
             events: &mut $engine.events,
             registrar: &$engine.registrar,
             config: &$engine.config,
@@ -210,10 +215,12 @@ pub(crate) use with_cx;
 impl Engine {
     /// The core for `config`: lines for the configured users, the bindings loaded from the
     /// store (and, under open registration, a line for each of their users), our address
-    /// `advertise` for Via and Contact, and the switch the API reads.
+    /// `advertise` for Via and Contact, the switch it then owns (see [`Engine::snapshots`] for
+    /// the API's reads), and the generator of its identifiers (seeded in tests).
     pub fn new(
         config: Arc<Config>,
-        switch: Arc<Mutex<Switch>>,
+        switch: Switch,
+        ids: Ids,
         advertise: SocketAddr,
         nonce_key: [u8; 32],
         bindings: Vec<Binding>,
@@ -224,11 +231,12 @@ impl Engine {
         registrar.load(bindings, now.ms());
         let mut engine = Engine {
             sip: Transactions::new(TimerConfig::default(), advertise)
+                .with_ids(ids)
                 .with_trace(trace::SipTrace::new(config.log.sip_trace.clone())),
             registrar,
             auth: Authenticator::from_config(&config, nonce_key),
             b2bua: B2bua::new(),
-            switch,
+            switch: Published::new(switch),
             events: Vec::new(),
             jobs: Vec::new(),
             next_job: 0,
@@ -252,6 +260,8 @@ impl Engine {
             engine.ensure_line(&name);
         }
         engine.report_registrations(now);
+        // The API reads the lines from the start.
+        engine.switch.publish();
         engine
     }
 
@@ -268,16 +278,28 @@ impl Engine {
         snapshot: callcomp_switch::Snapshot,
         now: Now,
     ) -> Result<(), callcomp_switch::completion::ImportError> {
-        lock(&self.switch).import_completions(snapshot, now.wall)?;
+        self.switch.import_completions(snapshot, now.wall)?;
         // The reloaded requests learn who is registered now (a `notregistered` callee that
         // registered while the server was down is available at once).
         self.report_registrations(now);
+        self.switch.publish();
         Ok(())
     }
 
-    /// The switch the core feeds.
-    pub fn switch(&self) -> Arc<Mutex<Switch>> {
-        Arc::clone(&self.switch)
+    /// The switch, for inspection.
+    pub fn switch(&self) -> &Switch {
+        &self.switch
+    }
+
+    /// A reader of the copies of the switch the core publishes, for the API.
+    pub fn snapshots(&self) -> Snapshots {
+        self.switch.snapshots()
+    }
+
+    /// Publishes a copy of the switch for the API if it changed since the last one (the
+    /// runtime does when the API asks, before its reads); whether it did.
+    pub fn publish_switch(&mut self) -> bool {
+        self.switch.publish()
     }
 
     /// The configuration.
@@ -337,7 +359,8 @@ impl Engine {
 
     /// When [`Engine::on_timer`] is next due.
     pub fn poll_timeout(&self, now: Now) -> Option<Instant> {
-        let switch = lock(&self.switch)
+        let switch = self
+            .switch
             .next_deadline()
             .map(|at| now.instant + at.saturating_since(now.wall));
         [
@@ -358,7 +381,7 @@ impl Engine {
         self.dispatch(events, None, None, now);
         self.with_ctx(now, |b2bua, cx| b2bua.on_timer(cx));
         self.subscriptions_on_timer(now);
-        let events = lock(&self.switch).on_timer(now.wall);
+        let events = self.switch.on_timer(now.wall);
         self.events.extend(events);
         if self.next_purge.is_some_and(|at| at <= now.instant) {
             self.next_purge = Some(now.instant + PURGE_INTERVAL);
@@ -438,7 +461,7 @@ impl Engine {
     /// ends the offer window of a call whose SIP legs are over.
     pub fn drop_call(&mut self, id: u32, now: Now) -> Result<(), LineErr> {
         let (call_ref, direction, call_id) = {
-            let switch = lock(&self.switch);
+            let switch = &*self.switch;
             let call = switch.call_by_number(id)?;
             (call.call_ref, call.direction, call.id)
         };
@@ -448,7 +471,7 @@ impl Engine {
         };
         let dropped = self.with_ctx(now, |b2bua, cx| b2bua.drop_call(cx, call_ref, side));
         if !dropped {
-            let events = lock(&self.switch).drop_call(call_id, now.wall)?;
+            let events = self.switch.drop_call(call_id, now.wall)?;
             self.events.extend(events);
         }
         self.pump(now);
@@ -462,7 +485,7 @@ impl Engine {
 
     /// Adds a line for `name` if the switch has none.
     fn ensure_line(&mut self, name: &str) {
-        let mut switch = lock(&self.switch);
+        let switch = &mut *self.switch;
         if switch.line(name).is_none() {
             let aor = format!("sip:{name}@{}", self.config.domain);
             if let Err(e) = switch.add_line(Line::new(name, aor)) {
@@ -483,10 +506,9 @@ impl Engine {
 
     /// Runs `f` with the B2BUA and a context over the rest of the core.
     fn with_ctx<T>(&mut self, now: Now, f: impl FnOnce(&mut B2bua, &mut Ctx<'_>) -> T) -> T {
-        let mut switch = lock(&self.switch);
         let mut cx = Ctx {
             sip: &mut self.sip,
-            switch: &mut switch,
+            switch: &mut self.switch,
             events: &mut self.events,
             registrar: &self.registrar,
             config: &self.config,
@@ -503,16 +525,10 @@ impl Engine {
             EventKind::CallState(c) => Some(c.state),
             _ => None,
         });
-        let switch = lock(&self.switch);
+        let switch = &*self.switch;
         self.call_meters
             .record(entered, |state| switch.calls_in_state(state));
     }
-}
-
-/// Locks the switch; a poisoned lock still holds a consistent switch (nothing panics while
-/// holding it), so it is used as is.
-pub fn lock(switch: &Mutex<Switch>) -> MutexGuard<'_, Switch> {
-    switch.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A switch with the configured offer window.

@@ -36,13 +36,13 @@ use callcomp_switch::{
     CompletionFact, CompletionId, CompletionMode, EventKind, LineErr, RequestState,
 };
 
-use super::{ids, lock, with_cx, Engine, Now};
+use super::{with_cx, Engine, Now};
 use crate::b2bua::offer::{is_monitor_uri, request_of_call_info, request_of_uri};
 use crate::identity::Identity;
 use crate::registrar::aor_user;
 use crate::subscription::call_completion::{self as cc, Change};
 use crate::subscription::notifier::{requested_expires, Notifier};
-use crate::subscription::publish::{self, Ask};
+use crate::subscription::publish::{self, Ask, Published};
 use crate::transport::Target;
 
 /// How long a phone refused for a full queue should wait (`Retry-After`).
@@ -75,17 +75,15 @@ fn allow_events(response: &mut Message) {
 
 /// The answer refusing a request for completion with `error`: RFC 6910 §9.7's 480 (with
 /// `Retry-After`) for what should pass soon, 503/500 for the store, 403 otherwise.
-pub fn refusal(request: &Message, error: LineErr) -> Message {
+pub fn refusal(request: &Message, error: LineErr, tag: &str) -> Message {
     let mut response = match error {
         LineErr::ResourceUnavail | LineErr::CompletionOverrun => {
-            let mut r = builder::response(request, 480, Some(error.name()), &ids::tag());
+            let mut r = builder::response(request, 480, Some(error.name()), tag);
             r.push(&RetryAfter::new(QUEUE_RETRY_AFTER_SECS));
             r
         }
-        LineErr::OperationFailed => {
-            builder::response(request, 500, Some(error.name()), &ids::tag())
-        }
-        _ => builder::response(request, 403, Some(error.name()), &ids::tag()),
+        LineErr::OperationFailed => builder::response(request, 500, Some(error.name()), tag),
+        _ => builder::response(request, 403, Some(error.name()), tag),
     };
     allow_events(&mut response);
     response
@@ -103,7 +101,7 @@ impl Engine {
     ) {
         let event = request.header::<Event>().and_then(Result::ok);
         if !event.is_some_and(|e| e.package.eq_ignore_ascii_case(cc::EVENT)) {
-            let mut response = builder::response(&request, 489, None, &ids::tag());
+            let mut response = builder::response(&request, 489, None, &self.sip.tag());
             allow_events(&mut response);
             self.sip.respond(&key, response, now.instant);
             return;
@@ -143,7 +141,7 @@ impl Engine {
             .flatten();
         let existing = existing.or_else(|| {
             let target = target.as_deref()?;
-            let switch = lock(&self.switch);
+            let switch = &*self.switch;
             let found = switch
                 .completions_of(&line)
                 .ok()?
@@ -159,7 +157,7 @@ impl Engine {
                     self.waits.insert(job, SipWait::Unsubscribe { id });
                 }
             }
-            let mut ok = builder::response(&request, 200, None, &ids::tag());
+            let mut ok = builder::response(&request, 200, None, &self.sip.tag());
             ok.push_raw(HeaderName::Expires, "0");
             self.sip.respond(&key, ok, now.instant);
             return;
@@ -169,7 +167,8 @@ impl Engine {
             return;
         }
         let call = target.as_deref().and_then(|t| {
-            lock(&self.switch).last_completable_call(&line, Some(t), CompletionMode::Callback)
+            self.switch
+                .last_completable_call(&line, Some(t), CompletionMode::Callback)
         });
         let Some(call) = call else {
             // RFC 6910 §7.2: a subscription that could never become ready is refused.
@@ -197,7 +196,7 @@ impl Engine {
                 self.settle_waits(now);
             }
             Err(e) => {
-                let response = refusal(&request, e);
+                let response = refusal(&request, e, &self.sip.tag());
                 self.sip.respond(&key, response, now.instant);
             }
         }
@@ -227,7 +226,7 @@ impl Engine {
 
     /// Request `id` if it is outstanding on `line`.
     fn outstanding_of(&self, line: &str, id: CompletionId) -> Option<CompletionId> {
-        lock(&self.switch)
+        self.switch
             .completion(id)
             .filter(|r| r.line == line)
             .map(|r| r.id)
@@ -237,7 +236,7 @@ impl Engine {
     /// the original destination), else the Request-URI's user (subscribed at the callee's
     /// AOR).
     fn subscribed_callee(&self, request: &Message, uri: &Uri) -> Option<String> {
-        let switch = lock(&self.switch);
+        let switch = &*self.switch;
         let to = request
             .header::<callcomp_sip::headers::from_to::To>()
             .and_then(Result::ok)
@@ -265,7 +264,7 @@ impl Engine {
         now: Now,
     ) {
         let (state, left) = {
-            let switch = lock(&self.switch);
+            let switch = &*self.switch;
             let r = switch.completion(id);
             (
                 r.map(|r| r.state),
@@ -275,7 +274,7 @@ impl Engine {
         let granted = expires.min(left).max(Duration::from_secs(1));
         let Some(notifier) = Notifier::accept(
             request,
-            &ids::tag(),
+            &self.sip.tag(),
             source,
             cc::EVENT,
             granted,
@@ -320,7 +319,10 @@ impl Engine {
             return;
         };
         if expires.is_zero() {
-            self.subs.monitor.unsubscribing(id, key, request);
+            if !self.subs.monitor.unsubscribing(id, key, request) {
+                // The first unsubscribe's cancel is in flight: this one is answered with it.
+                return;
+            }
             match self.uncomplete_call(&line, id.get(), now) {
                 Ok(job) => {
                     self.waits.insert(job, SipWait::Unsubscribe { id });
@@ -334,7 +336,8 @@ impl Engine {
             }
             return;
         }
-        let left = lock(&self.switch)
+        let left = self
+            .switch
             .completion(id)
             .map_or(Duration::ZERO, |r| r.expiry.saturating_since(now.wall));
         let granted = expires.min(left).max(Duration::from_secs(1));
@@ -362,7 +365,7 @@ impl Engine {
             Err(refusal) => {
                 let reason = refusal.to_string();
                 let mut response =
-                    builder::response(&request, refusal.status(), Some(&reason), &ids::tag());
+                    builder::response(&request, refusal.status(), Some(&reason), &self.sip.tag());
                 if refusal.status() == 489 {
                     allow_events(&mut response);
                 }
@@ -395,19 +398,34 @@ impl Engine {
                 fact = fact.kind(),
                 "RFC 6910 PUBLISH"
             );
-            match lock(&self.switch).completion_fact(fact, now.wall) {
+            match self.switch.completion_fact(fact, now.wall) {
                 Ok(events) => self.events.extend(events),
                 Err(e) => tracing::debug!(error = %e, "suspend/resume refused"),
             }
         }
-        let mut ok = builder::response(&request, 200, None, &ids::tag());
+        let mut ok = builder::response(&request, 200, None, &self.sip.tag());
         if publication.expires.is_zero() {
             if let Some(tag) = &publication.if_match {
                 self.subs.etags.remove(tag);
             }
             ok.push_raw(HeaderName::Expires, "0");
         } else {
-            let tag = self.subs.etags.issue(id, publication.if_match.as_deref());
+            let state = match publication.ask {
+                Ask::Suspend => Published::Closed,
+                Ask::Resume => Published::Open,
+                // A refresh keeps the state its tag carries (the tag matched above).
+                Ask::Refresh => publication
+                    .if_match
+                    .as_deref()
+                    .and_then(|t| self.subs.etags.state_of(t))
+                    .unwrap_or(Published::Open),
+            };
+            let tag = self.subs.etags.issue(
+                id,
+                publication.if_match.as_deref(),
+                state,
+                now.instant + publication.expires,
+            );
             ok.push(&SipETag(tag));
             ok.push_raw(
                 HeaderName::Expires,
@@ -423,7 +441,7 @@ impl Engine {
         if let Some(id) = request.uri().and_then(request_of_uri) {
             return self.outstanding_of(line, id);
         }
-        let switch = lock(&self.switch);
+        let switch = &*self.switch;
         let mine = switch.completions_of(line).ok()?;
         match mine.as_slice() {
             [only] => Some(only.id),
@@ -445,7 +463,7 @@ impl Engine {
             return Ok(false);
         };
         let (target, state) = {
-            let switch = lock(&self.switch);
+            let switch = &*self.switch;
             match switch.completion(id) {
                 Some(r) if Some(r.line.as_str()) == identity.user() => (r.target.clone(), r.state),
                 // A Call-Info naming someone else's or an ended request on an ordinary call:
@@ -457,7 +475,10 @@ impl Engine {
         };
         if matches!(state, RequestState::Ready | RequestState::Recalling) {
             tracing::info!(completion = id.get(), "CC call (RFC 6910 §6.4)");
-            match lock(&self.switch).completion_fact(CompletionFact::CcCall { id }, now.wall) {
+            match self
+                .switch
+                .completion_fact(CompletionFact::CcCall { id }, now.wall)
+            {
                 Ok(events) => self.events.extend(events),
                 Err(e) => tracing::debug!(error = %e, "CC call fact refused"),
             }
@@ -500,7 +521,7 @@ impl Engine {
                     Ok(Some(id)) => self.establish(key, &request, source, &line, id, expires, now),
                     Ok(None) => self.reply(&key, &request, 500, None, now),
                     Err(e) => {
-                        let response = refusal(&request, e);
+                        let response = refusal(&request, e, &self.sip.tag());
                         self.sip.respond(&key, response, now.instant);
                     }
                 },
@@ -556,6 +577,20 @@ impl Engine {
     /// subscriptions that ran out (their requests are cancelled).
     pub(super) fn subscriptions_on_timer(&mut self, now: Now) {
         with_cx!(self, now, |cx| self.subs.watches.on_timer(&mut cx));
+        // RFC 3903: published state that ran out is gone; a suspension with it (RFC 6910 §5).
+        for id in self.subs.etags.expire(now.instant) {
+            tracing::info!(
+                completion = id.get(),
+                "RFC 6910 PUBLISH ran out: the request resumes"
+            );
+            match self
+                .switch
+                .completion_fact(CompletionFact::Resume { id }, now.wall)
+            {
+                Ok(events) => self.events.extend(events),
+                Err(e) => tracing::debug!(error = %e, "resume refused"),
+            }
+        }
         let expired = self
             .subs
             .monitor

@@ -219,7 +219,14 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
             }
         },
         Command::MakeCall { line, to, reply } => {
-            let _ = reply.send(engine.make_call(&line, &to, now()));
+            let made = engine.make_call(&line, &to, now()).map(|call| {
+                let switch = engine.switch();
+                switch
+                    .calls_of(call)
+                    .first()
+                    .map(|c| super::handle::CoreHandle::call_view(switch, c))
+            });
+            let _ = reply.send(made);
         }
         Command::Registrations { line, reply } => {
             let now = now();
@@ -233,6 +240,10 @@ fn command_step(engine: &mut Engine, command: Command, answers: &mut Answers) {
         }
         Command::Drop { id, reply } => {
             let _ = reply.send(engine.drop_call(id, now()));
+        }
+        Command::Publish { reply } => {
+            engine.publish_switch();
+            let _ = reply.send(());
         }
     }
 }

@@ -17,7 +17,7 @@ use callcomp_sip::transaction::{
 };
 use callcomp_sip::uri::Host;
 
-use super::ids;
+use super::ids::Ids;
 use super::meters::{Role, SipMeters, Way};
 use super::trace::{Direction, SipTrace};
 use crate::transport::{Outbound, Proto, Target};
@@ -62,6 +62,8 @@ pub struct Transactions {
     advertise: SocketAddr,
     trace: SipTrace,
     meters: SipMeters,
+    /// The generator of our tags, branches and Call-IDs.
+    ids: Ids,
 }
 
 impl Transactions {
@@ -74,7 +76,29 @@ impl Transactions {
             advertise,
             trace: SipTrace::default(),
             meters: SipMeters::default(),
+            ids: Ids::from_os_rng(),
         }
+    }
+
+    /// The same layer drawing its identifiers from `ids` (seeded in tests).
+    pub fn with_ids(mut self, ids: Ids) -> Transactions {
+        self.ids = ids;
+        self
+    }
+
+    /// A new From/To tag.
+    pub fn tag(&mut self) -> String {
+        self.ids.tag()
+    }
+
+    /// A new Call-ID on our address.
+    pub fn call_id(&mut self) -> String {
+        self.ids.call_id(&self.advertise.ip().to_string())
+    }
+
+    /// A random wait of `ms` milliseconds (the glare wait), from the same generator.
+    pub fn random_wait(&mut self, ms: std::ops::RangeInclusive<u64>) -> std::time::Duration {
+        self.ids.wait(ms)
     }
 
     /// The same layer tracing SIP through `trace` (`log.sip_trace`).
@@ -196,7 +220,7 @@ impl Transactions {
     }
 
     /// A new top Via for a request we send over `proto`, with a fresh branch and `rport`.
-    pub fn via(&self, proto: Proto) -> Via {
+    pub fn via(&mut self, proto: Proto) -> Via {
         let mut via = Via::new(
             match proto {
                 Proto::Udp => Transport::Udp,
@@ -204,7 +228,7 @@ impl Transactions {
             },
             host_of(self.advertise),
             Some(self.advertise.port()),
-            &ids::branch(),
+            &self.ids.branch(),
         );
         via.set_rport(None);
         via

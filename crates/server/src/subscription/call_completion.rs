@@ -92,9 +92,10 @@ struct CcSubscription {
     sent: Option<CcState>,
     /// A `cc-state` waiting for the rate limit.
     wanted: Option<CcState>,
-    /// An unsubscribe (SUBSCRIBE `Expires: 0`) waiting for the request's cancel to commit:
-    /// its transaction and request, answered 200 before the final NOTIFY.
-    unsubscribing: Option<(TransactionKey, Message)>,
+    /// Unsubscribes (SUBSCRIBE `Expires: 0`) waiting for the request's cancel to commit:
+    /// their transactions and requests, each answered 200 before the final NOTIFY (or each
+    /// refused if the cancel fails). A second one, before the first is answered, waits too.
+    unsubscribing: Vec<(TransactionKey, Message)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +112,8 @@ pub struct Monitor {
     subs: HashMap<CompletionId, CcSubscription>,
     /// (Call-ID, our tag) → the request.
     dialogs: HashMap<(String, String), CompletionId>,
+    /// Call-ID → how many of `dialogs` have it (for [`Monitor::has_call_id`], per SUBSCRIBE).
+    call_ids: HashMap<String, usize>,
     /// NOTIFY client transactions → the request.
     clients: HashMap<TransactionKey, CompletionId>,
     timers: BTreeSet<(Instant, CompletionId, Timer)>,
@@ -162,7 +165,28 @@ impl Monitor {
 
     /// Whether any live subscription has this Call-ID.
     pub fn has_call_id(&self, call_id: &str) -> bool {
-        self.dialogs.keys().any(|(c, _)| c == call_id)
+        self.call_ids.contains_key(call_id)
+    }
+
+    /// Indexes the subscription dialog `key` of request `id`.
+    fn index(&mut self, key: (String, String), id: CompletionId) {
+        let call_id = key.0.clone();
+        if self.dialogs.insert(key, id).is_none() {
+            *self.call_ids.entry(call_id).or_default() += 1;
+        }
+    }
+
+    /// Forgets the subscription dialog `key`.
+    fn unindex(&mut self, key: &(String, String)) {
+        if self.dialogs.remove(key).is_none() {
+            return;
+        }
+        if let Some(n) = self.call_ids.get_mut(&key.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.call_ids.remove(&key.0);
+            }
+        }
     }
 
     /// When [`Monitor::on_timer`] is next due.
@@ -191,7 +215,7 @@ impl Monitor {
             self.terminate(sip, id, "deactivated", now);
         }
         sip.respond(key, notifier.ok(request, sip, now), now);
-        self.dialogs.insert(notifier.key(), id);
+        self.index(notifier.key(), id);
         self.timers
             .insert((notifier.expires_at, id, Timer::Expires));
         self.subs.insert(
@@ -201,7 +225,7 @@ impl Monitor {
                 line: line.to_owned(),
                 sent: None,
                 wanted: None,
-                unsubscribing: None,
+                unsubscribing: Vec::new(),
             },
         );
         match state {
@@ -238,11 +262,20 @@ impl Monitor {
     }
 
     /// An unsubscribe of request `id` waits for the request's cancel to commit; the 200 and
-    /// the final NOTIFY go out when the request ends ([`Monitor::change`]).
-    pub fn unsubscribing(&mut self, id: CompletionId, key: TransactionKey, request: Message) {
-        if let Some(sub) = self.subs.get_mut(&id) {
-            sub.unsubscribing = Some((key, request));
-        }
+    /// the final NOTIFY go out when the request ends ([`Monitor::change`]). Whether it is
+    /// the first one waiting (the one whose cancel is to be started); a later one is answered
+    /// with it.
+    pub fn unsubscribing(
+        &mut self,
+        id: CompletionId,
+        key: TransactionKey,
+        request: Message,
+    ) -> bool {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return false;
+        };
+        sub.unsubscribing.push((key, request));
+        sub.unsubscribing.len() == 1
     }
 
     /// Whether a request in the dialog of request `id`'s subscription may be taken: it must
@@ -283,12 +316,13 @@ impl Monitor {
         status: u16,
         now: Instant,
     ) {
-        let Some((key, request)) = self.subs.get_mut(&id).and_then(|s| s.unsubscribing.take())
-        else {
+        let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
-        let response = callcomp_sip::builder::response(&request, status, None, "");
-        sip.respond(&key, response, now);
+        for (key, request) in sub.unsubscribing.drain(..) {
+            let response = callcomp_sip::builder::response(&request, status, None, "");
+            sip.respond(&key, response, now);
+        }
     }
 
     /// Request `id` changed as an engine `completion` event says.
@@ -360,12 +394,12 @@ impl Monitor {
         };
         // A NOTIFY of this subscription still in flight must not speak for a later one.
         self.clients.retain(|_, of| *of != id);
-        if let Some((key, request)) = sub.unsubscribing.take() {
+        for (key, request) in sub.unsubscribing.drain(..) {
             let mut ok = callcomp_sip::builder::response(&request, 200, None, "");
             ok.push_raw(callcomp_sip::HeaderName::Expires, "0");
             sip.respond(&key, ok, now);
         }
-        self.dialogs.remove(&sub.notifier.key());
+        self.unindex(&sub.notifier.key());
         self.timers.retain(|(_, i, _)| *i != id);
         let state = SubscriptionState::terminated(Some(reason));
         // The final NOTIFY's answer needs nothing: the subscription is gone either way.
@@ -420,7 +454,7 @@ impl Monitor {
             return None;
         }
         let sub = self.subs.remove(&id)?;
-        self.dialogs.remove(&sub.notifier.key());
+        self.unindex(&sub.notifier.key());
         self.timers.retain(|(_, i, _)| *i != id);
         Some((sub.line, id))
     }

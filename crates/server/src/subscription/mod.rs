@@ -45,9 +45,13 @@ impl Subscriptions {
 
     /// When a timer of a subscription is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.monitor.poll_timeout(), self.watches.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.monitor.poll_timeout(),
+            self.watches.poll_timeout(),
+            self.etags.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

@@ -8,9 +8,13 @@
 //! RFC §8 example) and `Event: call-completion` (what Asterisk sent) are both accepted.
 //! Removing the published state (`Expires: 0`) resumes, since a request with no published
 //! state is available (RFC 6910 §5).
+//!
+//! Published state lasts as long as the PUBLISH's `Expires` said (RFC 3903 §6 step 7): when
+//! it runs out unrefreshed its entity tag is gone (a refresh naming it gets 412) and, if it
+//! was `closed`, the request resumes, as on a removal.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use callcomp_sip::body::pidf::{self, Basic, Pidf};
 use callcomp_sip::header_name::HeaderName;
@@ -126,10 +130,30 @@ pub fn read(request: &Message) -> Result<Publication, Refusal> {
     })
 }
 
-/// The entity tags issued, each for one request.
+/// The state a PUBLISH left for its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// `closed`: the request is suspended while this lasts.
+    Closed,
+    /// `open`.
+    Open,
+}
+
+/// One entity tag: the request it is for, the state it carries, when it runs out.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: CompletionId,
+    state: Published,
+    expires_at: Instant,
+}
+
+/// The entity tags issued, each for one request (one per request), and when each runs out.
 #[derive(Debug, Default)]
 pub struct Etags {
-    tags: HashMap<String, CompletionId>,
+    tags: HashMap<String, Entry>,
+    /// The tag of each request.
+    by_request: HashMap<CompletionId, String>,
+    expiries: BTreeSet<(Instant, String)>,
     next: u64,
 }
 
@@ -139,33 +163,97 @@ impl Etags {
         Etags::default()
     }
 
-    /// Whether `tag` was issued for request `id`.
+    /// Whether `tag` was issued for request `id` (and has not run out).
     pub fn matches(&self, tag: &str, id: CompletionId) -> bool {
-        self.tags.get(tag) == Some(&id)
+        self.tags.get(tag).is_some_and(|e| e.id == id)
     }
 
-    /// A new tag for request `id`, replacing `old` (RFC 3903 §6: every successful PUBLISH
-    /// gets a fresh tag).
-    pub fn issue(&mut self, id: CompletionId, old: Option<&str>) -> String {
+    /// The state `tag` carries.
+    pub fn state_of(&self, tag: &str) -> Option<Published> {
+        self.tags.get(tag).map(|e| e.state)
+    }
+
+    /// A new tag for request `id` carrying `state` until `expires_at`, replacing `old` and
+    /// any earlier tag of the request (RFC 3903 §6: every successful PUBLISH gets a fresh
+    /// tag; one entity tag per request: an initial PUBLISH replaces the earlier one).
+    pub fn issue(
+        &mut self,
+        id: CompletionId,
+        old: Option<&str>,
+        state: Published,
+        expires_at: Instant,
+    ) -> String {
         if let Some(old) = old {
-            self.tags.remove(old);
+            self.remove(old);
         }
-        // One entity tag per request: an initial PUBLISH replaces the request's earlier one.
-        self.tags.retain(|_, of| *of != id);
+        if let Some(earlier) = self.by_request.get(&id).cloned() {
+            self.remove(&earlier);
+        }
         self.next += 1;
         let tag = format!("cc{id}x{}", self.next);
-        self.tags.insert(tag.clone(), id);
+        self.tags.insert(
+            tag.clone(),
+            Entry {
+                id,
+                state,
+                expires_at,
+            },
+        );
+        self.by_request.insert(id, tag.clone());
+        self.expiries.insert((expires_at, tag.clone()));
         tag
     }
 
     /// Forgets `tag` (a removal).
     pub fn remove(&mut self, tag: &str) {
-        self.tags.remove(tag);
+        if let Some(entry) = self.tags.remove(tag) {
+            self.expiries.remove(&(entry.expires_at, tag.to_owned()));
+            if self.by_request.get(&entry.id).is_some_and(|t| t == tag) {
+                self.by_request.remove(&entry.id);
+            }
+        }
     }
 
-    /// Forgets every tag of request `id` (it ended).
+    /// Forgets the tag of request `id` (it ended).
     pub fn forget(&mut self, id: CompletionId) {
-        self.tags.retain(|_, i| *i != id);
+        if let Some(tag) = self.by_request.get(&id).cloned() {
+            self.remove(&tag);
+        }
+    }
+
+    /// How many tags are live.
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// Whether no tag is live.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// When the next tag runs out.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.expiries.first().map(|(at, _)| *at)
+    }
+
+    /// Forgets the tags run out at `now`; the requests whose `closed` state ran out with
+    /// them (to resume).
+    pub fn expire(&mut self, now: Instant) -> Vec<CompletionId> {
+        let mut resume = Vec::new();
+        while let Some((at, tag)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            if let Some(entry) = self.tags.get(&tag).copied() {
+                self.remove(&tag);
+                if entry.state == Published::Closed {
+                    resume.push(entry.id);
+                }
+            } else {
+                self.expiries.remove(&(at, tag));
+            }
+        }
+        resume
     }
 }
 
@@ -247,14 +335,41 @@ mod tests {
     #[test]
     fn etags_belong_to_one_request_and_are_replaced() {
         let (a, b) = (CompletionId::new(1).unwrap(), CompletionId::new(2).unwrap());
+        let at = Instant::now() + DEFAULT_EXPIRES;
         let mut tags = Etags::new();
-        let t1 = tags.issue(a, None);
+        let t1 = tags.issue(a, None, Published::Closed, at);
         assert!(tags.matches(&t1, a));
         assert!(!tags.matches(&t1, b));
-        let t2 = tags.issue(a, Some(&t1));
+        let t2 = tags.issue(a, Some(&t1), Published::Closed, at);
         assert_ne!(t1, t2);
         assert!(!tags.matches(&t1, a), "the old tag is gone");
+        let t3 = tags.issue(a, None, Published::Open, at);
+        assert!(!tags.matches(&t2, a), "an initial PUBLISH replaces the tag");
+        assert_eq!(tags.state_of(&t3), Some(Published::Open));
         tags.forget(a);
-        assert!(!tags.matches(&t2, a));
+        assert!(!tags.matches(&t3, a));
+        assert!(tags.is_empty());
+        assert_eq!(tags.poll_timeout(), None, "no expiry left behind");
+    }
+
+    #[test]
+    fn tags_run_out_and_a_closed_one_asks_to_resume() {
+        let (a, b) = (CompletionId::new(1).unwrap(), CompletionId::new(2).unwrap());
+        let now = Instant::now();
+        let mut tags = Etags::new();
+        let closed = tags.issue(a, None, Published::Closed, now + Duration::from_secs(60));
+        let open = tags.issue(b, None, Published::Open, now + Duration::from_secs(30));
+        assert_eq!(tags.poll_timeout(), Some(now + Duration::from_secs(30)));
+        assert_eq!(tags.expire(now + Duration::from_secs(29)), []);
+        assert_eq!(
+            tags.expire(now + Duration::from_secs(30)),
+            [],
+            "open: nothing to resume"
+        );
+        assert!(!tags.matches(&open, b));
+        assert!(tags.matches(&closed, a));
+        assert_eq!(tags.expire(now + Duration::from_secs(60)), [a]);
+        assert!(!tags.matches(&closed, a));
+        assert!(tags.is_empty());
     }
 }

@@ -11,7 +11,13 @@
 //! the 2xx forms the subscription's dialog (RFC 6665 §4.1.2.1), a refresh goes out in that
 //! dialog before the granted time runs out (§4.1.2.2), and once the phone reported the callee
 //! idle the watch has done its work and unsubscribes (`Expires: 0`, §4.1.2.3), answering the
-//! final NOTIFY.
+//! final NOTIFY. A watch no request needs any more (every request on the callee ended, or
+//! its availability is known) unsubscribes at its 2xx or at its next refresh.
+//!
+//! Nothing outlives its use: a watch is forgotten when its SUBSCRIBE is refused or
+//! unanswered, when its 2xx forms no dialog (nothing to refresh or end it in) or grants no
+//! time, when a refresh cannot be sent or fails, and when an unsubscribe's final NOTIFY has
+//! not come [`FINAL_NOTIFY_WAIT`] after its 2xx.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -23,11 +29,10 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::CompletionFact;
+use callcomp_switch::{Availability, CompletionFact};
 
 use crate::b2bua::dialog::Dialog;
 use crate::b2bua::Ctx;
-use crate::core::ids;
 use crate::identity;
 use crate::transport::Target;
 
@@ -36,6 +41,10 @@ pub const WATCH_EXPIRES: Duration = Duration::from_secs(3_600);
 
 /// How long before the granted time runs out a refresh is sent (at most half of it).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long an unsubscribed watch waits for the final NOTIFY after the unsubscribe's 2xx
+/// before it is forgotten (64·T1, the longest a transaction takes).
+pub const FINAL_NOTIFY_WAIT: Duration = Duration::from_secs(32);
 
 /// When a subscription granted for `granted` at `now` is refreshed.
 pub fn refresh_at(now: Instant, granted: Duration) -> Instant {
@@ -90,13 +99,13 @@ impl Watches {
             return;
         }
         for d in cx.destinations(callee) {
-            let call_id = ids::call_id(&cx.sip.advertise().ip().to_string());
+            let call_id = cx.sip.call_id();
             let mut subscribe = Message::new_request(Method::Subscribe, d.uri.clone());
             subscribe.push(&cx.sip.via(d.target.proto));
             subscribe.push(&MaxForwards(70));
             subscribe.push_raw(
                 HeaderName::From,
-                format!("<sip:cc@{}>;tag={}", cx.config.domain, ids::tag()),
+                format!("<sip:cc@{}>;tag={}", cx.config.domain, cx.sip.tag()),
             );
             subscribe.push_raw(HeaderName::To, format!("<{}>", cx.aor(callee)));
             subscribe.push_raw(HeaderName::CallId, call_id.clone());
@@ -127,8 +136,10 @@ impl Watches {
     }
 
     /// The phone's answer to a SUBSCRIBE: a 2xx forms (or keeps) the dialog and arms the
-    /// refresh at the granted time; a refusal ends the watch.
-    pub fn response(&mut self, key: &TransactionKey, response: &Message, now: Instant) {
+    /// refresh at the granted time (or unsubscribes, when no request needs the watch any
+    /// more); a 2xx to an unsubscribe leaves [`FINAL_NOTIFY_WAIT`] for the final NOTIFY; a
+    /// refusal, or a 2xx that forms no dialog or grants no time, ends the watch.
+    pub fn response(&mut self, cx: &mut Ctx<'_>, key: &TransactionKey, response: &Message) {
         let status = response.status().unwrap_or(0);
         if status < 200 {
             return;
@@ -137,19 +148,22 @@ impl Watches {
             return;
         };
         if status >= 300 {
-            if let Some(w) = self.watches.remove(&call_id) {
+            if let Some(w) = self.watches.get(&call_id) {
                 tracing::debug!(
                     callee = w.callee,
                     "dialog subscription refused; availability stays unknown"
                 );
             }
-            self.timers.retain(|(_, c)| *c != call_id);
+            self.forget(&call_id);
             return;
         }
         let Some(w) = self.watches.get_mut(&call_id) else {
             return;
         };
+        let now = cx.now.instant;
+        self.timers.retain(|(_, c)| *c != call_id);
         if w.ending {
+            self.timers.insert((now + FINAL_NOTIFY_WAIT, call_id));
             return;
         }
         if w.dialog.is_none() {
@@ -159,46 +173,97 @@ impl Watches {
             .get_str(&HeaderName::Expires)
             .and_then(|e| e.trim().parse::<u64>().ok())
             .map_or(WATCH_EXPIRES, Duration::from_secs);
-        self.timers.retain(|(_, c)| *c != call_id);
-        if !granted.is_zero() {
-            self.timers.insert((refresh_at(now, granted), call_id));
+        if w.dialog.is_none() || granted.is_zero() {
+            tracing::debug!(
+                callee = w.callee,
+                "dialog subscription formed no dialog or got no time; the watch ends"
+            );
+            self.forget(&call_id);
+            return;
         }
+        if !needed(cx, &w.callee) {
+            self.unsubscribe(cx, &call_id);
+            return;
+        }
+        self.timers.insert((refresh_at(now, granted), call_id));
     }
 
     /// The SUBSCRIBE got no answer: the watch is over.
     pub fn timed_out(&mut self, key: &TransactionKey) {
         if let Some(call_id) = self.clients.remove(key) {
-            self.watches.remove(&call_id);
-            self.timers.retain(|(_, c)| *c != call_id);
+            self.forget(&call_id);
         }
     }
 
-    /// Refreshes the subscriptions whose time is nearly up.
+    /// Refreshes the subscriptions whose time is nearly up (or unsubscribes those no request
+    /// needs any more), and forgets the unsubscribed ones whose final NOTIFY did not come.
     pub fn on_timer(&mut self, cx: &mut Ctx<'_>) {
         while let Some((at, call_id)) = self.timers.first().cloned() {
             if at > cx.now.instant {
                 break;
             }
             self.timers.remove(&(at, call_id.clone()));
-            self.resubscribe(cx, &call_id, WATCH_EXPIRES);
+            let Some(w) = self.watches.get(&call_id) else {
+                continue;
+            };
+            if w.ending {
+                self.forget(&call_id);
+            } else if !needed(cx, &w.callee) {
+                self.unsubscribe(cx, &call_id);
+            } else if !self.resubscribe(cx, &call_id, WATCH_EXPIRES) {
+                self.forget(&call_id);
+            }
         }
     }
 
-    /// A SUBSCRIBE in the watch's dialog asking for `expires` (0: unsubscribe).
-    fn resubscribe(&mut self, cx: &mut Ctx<'_>, call_id: &str, expires: Duration) {
+    /// Ends the watch in its dialog (`Expires: 0`); the final NOTIFY is still answered. A
+    /// watch that cannot send it is forgotten.
+    fn unsubscribe(&mut self, cx: &mut Ctx<'_>, call_id: &str) {
+        self.timers.retain(|(_, c)| c != call_id);
+        if !self.resubscribe(cx, call_id, Duration::ZERO) {
+            self.forget(call_id);
+            return;
+        }
+        if let Some(w) = self.watches.get_mut(call_id) {
+            w.ending = true;
+        }
+    }
+
+    /// Forgets a watch, its timer and its transactions in flight.
+    fn forget(&mut self, call_id: &str) {
+        self.watches.remove(call_id);
+        self.timers.retain(|(_, c)| c != call_id);
+        self.clients.retain(|_, c| c != call_id);
+    }
+
+    /// How many watches are kept (ending ones included).
+    pub fn len(&self) -> usize {
+        self.watches.len()
+    }
+
+    /// Whether no watch is kept.
+    pub fn is_empty(&self) -> bool {
+        self.watches.is_empty()
+    }
+
+    /// A SUBSCRIBE in the watch's dialog asking for `expires` (0: unsubscribe); whether it
+    /// went.
+    fn resubscribe(&mut self, cx: &mut Ctx<'_>, call_id: &str, expires: Duration) -> bool {
         let Some(dialog) = self
             .watches
             .get_mut(call_id)
             .and_then(|w| w.dialog.as_mut())
         else {
-            return;
+            return false;
         };
         let mut subscribe = dialog.request(Method::Subscribe, cx.sip);
         with_dialog_event(&mut subscribe, expires);
         let target = dialog.target;
-        if let Some(key) = cx.sip.request(subscribe, target, cx.now.instant) {
-            self.clients.insert(key, call_id.to_owned());
-        }
+        let Some(key) = cx.sip.request(subscribe, target, cx.now.instant) else {
+            return false;
+        };
+        self.clients.insert(key, call_id.to_owned());
+        true
     }
 
     /// Whether a NOTIFY with this Call-ID belongs to a watch.
@@ -250,8 +315,7 @@ impl Watches {
                     .starts_with("terminated")
             });
         if ended {
-            self.watches.remove(&call_id);
-            self.timers.retain(|(_, c)| *c != call_id);
+            self.forget(&call_id);
             return;
         }
         if ending {
@@ -266,13 +330,18 @@ impl Watches {
             tracing::debug!(callee, "the callee's phone reports no confirmed dialog");
             cx.completion_fact(CompletionFact::CalleeDialogIdle { line: callee });
             // Its work is done: unsubscribe, and answer the final NOTIFY when it comes.
-            self.resubscribe(cx, &call_id, Duration::ZERO);
-            self.timers.retain(|(_, c)| *c != call_id);
-            if let Some(w) = self.watches.get_mut(&call_id) {
-                w.ending = true;
-            }
+            self.unsubscribe(cx, &call_id);
         }
     }
+}
+
+/// Whether a request waiting on `callee` still needs its dialog state: one that queues and
+/// whose callee's availability is unknown (the condition the watch started on).
+pub fn needed(cx: &Ctx<'_>, callee: &str) -> bool {
+    cx.switch
+        .completions_for(callee)
+        .iter()
+        .any(|r| r.availability() == Availability::Unknown && r.mode.queues())
 }
 
 /// `Event: dialog`, its `Accept` and `Expires: expires` on a SUBSCRIBE of a watch.

@@ -107,7 +107,7 @@ pub(crate) enum End {
 }
 
 /// The completion engine (see the module doc).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Engine {
     pub(crate) config: CompletionConfig,
     pub(crate) offered: Vec<CompletionMode>,

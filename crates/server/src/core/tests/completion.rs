@@ -78,7 +78,6 @@ pub(super) fn hang_up_alice(h: &mut Harness, to_bob: &Message) {
 /// The id of `line`'s call in state `state`.
 pub(super) fn call_in(h: &Harness, line: &str, state: CallState) -> u32 {
     let switch = h.engine.switch();
-    let switch = lock(&switch);
     let calls = switch.line_calls(line).unwrap();
     calls
         .iter()
@@ -136,7 +135,6 @@ pub(super) fn stored(h: &Harness) -> Vec<StoredCompletion> {
 
 pub(super) fn outstanding(h: &Harness, id: u32) -> bool {
     let switch = h.engine.switch();
-    let switch = lock(&switch);
     CompletionId::new(id).is_some_and(|id| switch.completion(id).is_some())
 }
 
@@ -180,10 +178,7 @@ fn callback_on_busy_recalls_the_caller_answers_her_then_calls_the_callee() {
     assert_eq!(stored(&h).len(), 1, "the request is stored");
     assert_eq!(stored(&h)[0].completion_id, id);
     // dave's original call went idle.
-    assert!(lock(&h.engine.switch())
-        .line_calls("dave")
-        .unwrap()
-        .is_empty());
+    assert!(h.engine.switch().line_calls("dave").unwrap().is_empty());
 
     hang_up_alice(&mut h, &to_bob);
     h.advance(Duration::from_millis(1_000));
@@ -203,7 +198,6 @@ fn callback_on_busy_recalls_the_caller_answers_her_then_calls_the_callee() {
     assert_recall(&recall);
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         let calls = switch.line_calls("dave").unwrap();
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].state, CallState::Offering);
@@ -242,7 +236,6 @@ fn callback_on_busy_recalls_the_caller_answers_her_then_calls_the_callee() {
     assert!(!outstanding(&h, id), "completed once bob answers");
     assert!(stored(&h).is_empty(), "the row is deleted");
     let switch = h.engine.switch();
-    let switch = lock(&switch);
     assert_eq!(
         switch.line_calls("dave").unwrap()[0].state,
         CallState::Connected
@@ -410,7 +403,6 @@ fn two_callers_are_recalled_in_order() {
     let carol_id = complete(&mut h, second, CALLBACK, 0).unwrap();
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         let queue: Vec<String> = switch
             .completions_for("bob")
             .iter()
@@ -431,7 +423,7 @@ fn two_callers_are_recalled_in_order() {
     let to_bob3 = h.one(BOB);
     h.recv(BOB, &reply(&to_bob3, 200, "b3", BOB, Some(SDP_B)));
     assert_eq!(
-        lock(&h.engine.switch()).line_calls("bob").unwrap()[0].state,
+        h.engine.switch().line_calls("bob").unwrap()[0].state,
         CallState::Connected,
         "bob's line sees the recall's call"
     );
@@ -569,7 +561,7 @@ fn nothing_of_an_accept_happens_before_its_commit() {
     assert_eq!(call_in(&h, "alice", CallState::Busy), call);
     {
         let switch = h.engine.switch();
-        assert!(lock(&switch).completions_of("alice").unwrap().is_empty());
+        assert!(switch.completions_of("alice").unwrap().is_empty());
     }
     // A second request on the same call meanwhile is refused as it would be afterwards.
     assert_eq!(
@@ -633,7 +625,7 @@ fn a_failed_store_write_refuses_with_only_a_reply_event() {
         assert!(h.take(ALICE).is_empty() && h.take(BOB).is_empty(), "no SIP");
         assert_eq!(call_in(&h, "alice", CallState::Busy), call);
         let switch = h.engine.switch();
-        assert!(lock(&switch).completions_of("alice").unwrap().is_empty());
+        assert!(switch.completions_of("alice").unwrap().is_empty());
     }
 }
 
@@ -735,7 +727,6 @@ fn restart_reloads_and_still_recalls() {
     h2.register("bob", BOB);
     {
         let switch = h2.engine.switch();
-        let switch = lock(&switch);
         let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
         assert_eq!(r.line, "dave");
         assert_eq!(r.target, "bob");
@@ -801,7 +792,6 @@ fn campon_from_busy_hold_goes_through_when_the_callee_is_free() {
     assert!(!outstanding(&h, id), "a camp-on completes when it fires");
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         let c = &switch.line_calls("dave").unwrap()[0];
         assert_eq!(c.reason, CallReason::Callcompletion);
         assert_eq!(c.completion_id, Some(id));
@@ -868,7 +858,7 @@ fn policies_request_completion_on_the_callers_behalf() {
     let got: Vec<u16> = h.take(CAROL).iter().filter_map(Message::status).collect();
     assert_eq!(got, [183, 182]);
     let switch = h.engine.switch();
-    let carol: Vec<String> = lock(&switch)
+    let carol: Vec<String> = switch
         .completions_of("carol")
         .unwrap()
         .iter()
@@ -881,7 +871,9 @@ fn policies_request_completion_on_the_callers_behalf() {
     h.recv(BOB, &reply(&to_bob3, 486, "b3", BOB, None));
     h.take(BOB);
     assert_eq!(h.one(ALICE).status(), Some(486));
-    let alice: Vec<String> = lock(&switch)
+    let alice: Vec<String> = h
+        .engine
+        .switch()
         .completions_of("alice")
         .unwrap()
         .iter()
@@ -931,8 +923,12 @@ fn policy_campon_waits_for_its_store_write_and_a_failed_write_releases_the_calle
     h.engine.store_done(job, Err(StoreFault::Failed), h.now);
     h.collect();
     assert_eq!(carol_gets(&mut h, "call-2"), [486]);
-    let switch = h.engine.switch();
-    assert!(lock(&switch).completions_of("carol").unwrap().is_empty());
+    assert!(h
+        .engine
+        .switch()
+        .completions_of("carol")
+        .unwrap()
+        .is_empty());
 
     // The same ask with a working store: queued once stored.
     invite_from(&mut h, "carol", CAROL, "bob", "call-3");
@@ -944,7 +940,7 @@ fn policy_campon_waits_for_its_store_write_and_a_failed_write_releases_the_calle
     h.engine.store_done(job, Ok(()), h.now);
     h.collect();
     assert_eq!(carol_gets(&mut h, "call-3"), [182]);
-    assert_eq!(lock(&switch).completions_of("carol").unwrap().len(), 1);
+    assert_eq!(h.engine.switch().completions_of("carol").unwrap().len(), 1);
 }
 
 /// alice calls bob, whose phone answers 486 although callcomp knows no call of his.
@@ -1053,6 +1049,71 @@ fn dialog_watch_refreshes_before_it_runs_out() {
     assert_eq!(header(&refresh, HeaderName::Event), "dialog");
 }
 
+/// How many dialog watches the core keeps.
+fn watches(h: &Harness) -> usize {
+    h.engine.subscriptions().watches.len()
+}
+
+/// A 2xx that forms no dialog (no To tag) leaves nothing to refresh or end the watch in: it
+/// is forgotten at once (and the callee can be watched again).
+#[test]
+fn a_dialog_watch_whose_2xx_forms_no_dialog_is_forgotten() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    assert_eq!(watches(&h), 1);
+    h.recv(
+        BOB,
+        &reply(&subscribe, 200, "bs", BOB, None).replace(";tag=bs", ""),
+    );
+    assert_eq!(watches(&h), 0);
+    assert!(!h.engine.subscriptions().watches.watching("bob"));
+    h.advance(Duration::from_secs(3_600));
+    assert!(requests(&mut h, BOB).is_empty(), "nothing to refresh");
+}
+
+/// The request ends before the watch's 2xx: the watch unsubscribes at once, and is
+/// forgotten when the final NOTIFY does not come.
+#[test]
+fn a_dialog_watch_no_request_needs_unsubscribes_and_is_forgotten() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    h.engine.uncomplete_call("alice", id, h.now).unwrap();
+    h.collect();
+    assert!(!outstanding(&h, id));
+    h.recv(BOB, &reply(&subscribe, 200, "bs", BOB, None));
+    let unsubscribe = one_request(&mut h, BOB);
+    assert_eq!(label(&unsubscribe), "SUBSCRIBE");
+    assert_eq!(header(&unsubscribe, HeaderName::Expires), "0");
+    h.recv(BOB, &reply(&unsubscribe, 200, "bs", BOB, None));
+    assert_eq!(watches(&h), 1, "waiting for the final NOTIFY");
+    h.advance(Duration::from_secs(33));
+    assert_eq!(watches(&h), 0, "the final NOTIFY never came");
+}
+
+/// A watch whose request ended after its 2xx unsubscribes at the refresh instead.
+#[test]
+fn a_dialog_watch_unsubscribes_at_its_refresh_once_no_request_needs_it() {
+    let mut h = Harness::new();
+    let call = bob_busy_elsewhere(&mut h);
+    let id = complete(&mut h, call, CALLBACK, 0).unwrap();
+    let subscribe = one_request(&mut h, BOB);
+    let ok = reply(&subscribe, 200, "bs", BOB, None)
+        .replace("Content-Length: 0", "Expires: 120\r\nContent-Length: 0");
+    h.recv(BOB, &ok);
+    h.engine.uncomplete_call("alice", id, h.now).unwrap();
+    h.collect();
+    h.advance(Duration::from_millis(90_200));
+    let unsubscribe = one_request(&mut h, BOB);
+    assert_eq!(header(&unsubscribe, HeaderName::Expires), "0");
+    // A refusal of the unsubscribe ends the watch too.
+    h.recv(BOB, &reply(&unsubscribe, 481, "bs", BOB, None));
+    assert_eq!(watches(&h), 0);
+}
+
 /// A phone that refuses the subscription leaves the availability `unknown`.
 #[test]
 fn refused_dialog_watch_leaves_availability_unknown() {
@@ -1064,7 +1125,6 @@ fn refused_dialog_watch_leaves_availability_unknown() {
     h.advance(Duration::from_secs(60));
     assert!(requests(&mut h, ALICE).is_empty());
     let switch = h.engine.switch();
-    let switch = lock(&switch);
     let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
     assert_eq!(r.availability(), callcomp_switch::Availability::Unknown);
 }

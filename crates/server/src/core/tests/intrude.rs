@@ -8,6 +8,7 @@ use callcomp_switch::{CallReason, CallState};
 use super::completion::{
     call_in, cancel_causes, complete, dave_held, invite_with, one_request, HOLD_CONFIG,
 };
+use super::recall_join::{audio_port, released};
 use super::*;
 
 const INTRUDE: u32 = 0x4;
@@ -25,12 +26,13 @@ fn from_dave(method: &str, ok: &Message, seq: u32) -> String {
     )
 }
 
-/// dave intrudes into alice's call with bob; returns (bob's INVITE, dave's 200).
-fn intruded(h: &mut Harness) -> (Message, Message) {
+/// dave intrudes into alice's call with bob; returns bob's INVITE, dave's 200, and the ports
+/// of callcomp's three endpoints in the mix (alice's, bob's, dave's).
+fn intruded(h: &mut Harness) -> (Message, Message, [u16; 3]) {
     let (to_bob, call) = dave_held(h);
     let features = {
         let switch = h.engine.switch();
-        let f = lock(&switch).call_features(callcomp_switch::CallId::new(call).unwrap());
+        let f = switch.call_features(callcomp_switch::CallId::new(call).unwrap());
         f.features2
     };
     assert_ne!(features & 0x10, 0, "COMPLINTRUDE offered");
@@ -62,16 +64,16 @@ fn intruded(h: &mut Harness) -> (Message, Message) {
     assert_eq!(ok.status(), Some(200));
     assert!(String::from_utf8_lossy(ok.body()).contains("c=IN IP4 127.0.0.1"));
     h.recv(DAVE, &from_dave("ACK", &ok, 1));
-    (to_bob, ok)
+    let ports = [to_alice.body(), to_bob2.body(), ok.body()].map(audio_port);
+    (to_bob, ok, ports)
 }
 
 #[test]
 fn the_intruder_joins_and_the_two_are_put_back_when_he_leaves() {
     let mut h = Harness::with_config(HOLD_CONFIG);
-    let (to_bob, ok) = intruded(&mut h);
+    let (to_bob, ok, _) = intruded(&mut h);
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         let dave = &switch.line_calls("dave").unwrap()[0];
         assert_eq!(
             (dave.state, dave.reason),
@@ -100,10 +102,7 @@ fn the_intruder_joins_and_the_two_are_put_back_when_he_leaves() {
     h.recv(BOB, &reply(&back_bob, 200, "b1", BOB, Some(SDP_B)));
     assert_eq!(h.one(ALICE).method(), Some(&Method::Ack));
     assert_eq!(h.one(BOB).method(), Some(&Method::Ack));
-    assert!(lock(&h.engine.switch())
-        .line_calls("dave")
-        .unwrap()
-        .is_empty());
+    assert!(h.engine.switch().line_calls("dave").unwrap().is_empty());
     // The two are an ordinary call again: alice's call is connected and bob's BYE reaches her.
     call_in(&h, "alice", CallState::Connected);
     h.recv(BOB, &from_callee("BYE", &to_bob, "b1", 9, BOB, None));
@@ -113,14 +112,13 @@ fn the_intruder_joins_and_the_two_are_put_back_when_he_leaves() {
 #[test]
 fn when_an_original_party_leaves_the_others_go_on() {
     let mut h = Harness::with_config(HOLD_CONFIG);
-    let (to_bob, ok) = intruded(&mut h);
+    let (to_bob, ok, _) = intruded(&mut h);
     // bob hangs up: he gets 200, alice is not told; dave and alice go on.
     h.recv(BOB, &from_callee("BYE", &to_bob, "b1", 9, BOB, None));
     assert_eq!(h.one(BOB).status(), Some(200));
     assert!(h.take(ALICE).is_empty(), "alice stays in the mix with dave");
     {
         let switch = h.engine.switch();
-        let switch = lock(&switch);
         assert!(switch.line_calls("bob").unwrap().is_empty());
         assert_eq!(
             switch.line_calls("dave").unwrap()[0].state,
@@ -132,6 +130,61 @@ fn when_an_original_party_leaves_the_others_go_on() {
     assert_eq!(h.one(DAVE).status(), Some(200));
     let bye = one_request(&mut h, ALICE);
     assert_eq!(bye.method(), Some(&Method::Bye));
+}
+
+/// The B2BUA's handles of the calls of `line` and of dave (the intruder).
+fn handles(h: &Harness, line: &str) -> (CallRef, CallRef) {
+    let switch = h.engine.switch();
+    let of = |l: &str| switch.line_calls(l).unwrap()[0].call_ref;
+    (of(line), of("dave"))
+}
+
+#[test]
+fn dropping_the_joined_call_ends_the_intrusion_and_frees_its_endpoints() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    let (_to_bob, _ok, ports) = intruded(&mut h);
+    let (into, dave) = handles(&h, "alice");
+    let alice = call_in(&h, "alice", CallState::Connected);
+    h.engine.drop_call(alice, h.now).unwrap();
+    h.collect();
+    for at in [ALICE, BOB, DAVE] {
+        assert_eq!(one_request(&mut h, at).method(), Some(&Method::Bye), "{at}");
+    }
+    assert!(
+        !h.engine.b2bua().is_intruded(into),
+        "the intrusion is forgotten"
+    );
+    assert!(!h.engine.b2bua().is_intruder(dave), "so is its intruder");
+    assert_eq!(h.engine.b2bua().call_count(), 0);
+    for port in ports {
+        assert!(released(port), "endpoint on {port} closed");
+    }
+}
+
+#[test]
+fn dropping_the_intruder_puts_the_two_back_and_frees_its_endpoints() {
+    let mut h = Harness::with_config(HOLD_CONFIG);
+    let (_to_bob, _ok, [alice_port, bob_port, dave_port]) = intruded(&mut h);
+    let (into, dave) = handles(&h, "alice");
+    let call = call_in(&h, "dave", CallState::Connected);
+    h.engine.drop_call(call, h.now).unwrap();
+    h.collect();
+    assert_eq!(one_request(&mut h, DAVE).method(), Some(&Method::Bye));
+    assert!(!h.engine.b2bua().is_intruder(dave));
+    assert!(released(dave_port), "the intruder's endpoint closed");
+    let back_alice = one_request(&mut h, ALICE);
+    let back_bob = one_request(&mut h, BOB);
+    assert_eq!(back_alice.body(), SDP_B.as_bytes(), "alice back to bob");
+    h.recv(ALICE, &reply(&back_alice, 200, "a1", ALICE, Some(SDP_A)));
+    h.recv(BOB, &reply(&back_bob, 200, "b1", BOB, Some(SDP_B)));
+    assert!(
+        !h.engine.b2bua().is_intruded(into),
+        "the intrusion is forgotten"
+    );
+    for port in [alice_port, bob_port] {
+        assert!(released(port), "endpoint on {port} closed");
+    }
+    call_in(&h, "alice", CallState::Connected);
 }
 
 #[test]
@@ -212,16 +265,6 @@ impl TonePhone {
         let n = (ms * 8).min(self.heard.len());
         callcomp_media::goertzel::detect(&self.heard[self.heard.len() - n..], hz).amplitude
     }
-}
-
-/// The port of the first `m=audio` line of an SDP body.
-fn audio_port(body: &[u8]) -> u16 {
-    let text = String::from_utf8_lossy(body);
-    text.lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap()
 }
 
 /// Real audio through the media thread: alice (700 Hz), bob (1100 Hz) and dave (1500 Hz)

@@ -7,7 +7,7 @@
 //! 192.0.2.100:5060.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callcomp_sip::header_name::HeaderName;
@@ -87,17 +87,23 @@ impl Harness {
     /// The core over the configuration `text`, its identifiers from a generator seeded with
     /// [`SEED`] and its time injected.
     fn with_config(text: &str) -> Harness {
-        ids::seed(SEED);
+        Harness::seeded(text, SEED)
+    }
+
+    /// The core over the configuration `text`, its identifiers from a generator seeded with
+    /// `seed`.
+    fn seeded(text: &str, seed: u64) -> Harness {
         let config = Arc::new(Config::from_toml_str(text, "test.toml").unwrap());
-        let switch = Arc::new(Mutex::new(new_switch(&config)));
+        let switch = new_switch(&config);
         let now = Now {
             instant: Instant::now(),
             wall: Time::from_millis(1_800_000_000_000),
         };
         let sounds = crate::media::Sounds::builtin(config.media.tone_set());
         let (media, media_thread) = crate::media::spawn(&config.media, sounds, None).unwrap();
-        let engine =
-            Engine::new(config, switch, addr(SERVER), [9; 32], Vec::new(), now).with_media(media);
+        let ids = ids::Ids::seeded(seed);
+        let engine = Engine::new(config, switch, ids, addr(SERVER), [9; 32], Vec::new(), now)
+            .with_media(media);
         Harness {
             engine,
             now,
@@ -582,8 +588,7 @@ fn with_a_seeded_generator_and_injected_time_the_core_sends_the_same_bytes_each_
     let first = seeded_call_bytes();
     assert_eq!(seeded_call_bytes(), first);
     // The identifiers do come from the generator: another seed, other tags and Call-IDs.
-    let mut h = Harness::new();
-    ids::seed(SEED + 1);
+    let mut h = Harness::seeded(CONFIG, SEED + 1);
     let (to_bob, _) = connected(&mut h);
     assert!(!first[1].contains(&header(&to_bob, HeaderName::CallId)));
 }

@@ -109,19 +109,16 @@ fn ack_notify(h: &mut Harness, n: &Message) {
     h.recv(DAVE, &reply(n, 200, "", DAVE, None));
 }
 
-/// bob busy with alice, dave gets 486 and subscribes at the offer's URI: the 200 and the
-/// first NOTIFY (queued); returns (bob's INVITE, the 200, the request id).
-fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
-    let (to_bob, _ok) = connected(h);
-    h.register("dave", DAVE);
-    dave_gets_busy(h, "call-2");
+/// dave subscribes at the offer's URI about bob, with Call-ID `call_id` and CSeq `seq`: the
+/// 200, then the first NOTIFY.
+fn subscribe_to_bob(h: &mut Harness, call_id: &str, seq: u32) -> Vec<Message> {
     h.recv(
         DAVE,
         &subscribe_text(
             "sip:cc@example.com;m=BS",
             "<sip:bob@example.com>",
-            "sub-1",
-            1,
+            call_id,
+            seq,
             "Expires: 3600\r\n",
         ),
     );
@@ -131,6 +128,16 @@ fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
         ["200", "NOTIFY"],
         "the 200, then the first NOTIFY"
     );
+    got
+}
+
+/// bob busy with alice, dave gets 486 and subscribes at the offer's URI: the 200 and the
+/// first NOTIFY (queued); returns (bob's INVITE, the 200, the request id).
+fn subscribed(h: &mut Harness) -> (Message, Message, u32) {
+    let (to_bob, _ok) = connected(h);
+    h.register("dave", DAVE);
+    dave_gets_busy(h, "call-2");
+    let got = subscribe_to_bob(h, "sub-1", 1);
     let ok = got[0].clone();
     assert_eq!(header(&ok, HeaderName::Expires), "3600");
     assert_eq!(header(&ok, HeaderName::AllowEvents), "call-completion");
@@ -199,7 +206,8 @@ fn the_rfc_flow_subscribe_queued_ready_cc_call_terminated() {
     let (to_bob, _ok, id) = subscribed(&mut h);
     // The API sees the request like any other: dave's line counts it.
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .line_status("dave")
             .unwrap()
             .num_call_completions,
@@ -308,6 +316,62 @@ fn unsubscribing_cancels_the_request_after_its_delete_committed() {
     assert!(stored(&h).is_empty());
 }
 
+/// A second unsubscribe while the first one's cancel is being stored: both are answered
+/// 200 once the delete committed, then the one final NOTIFY.
+#[test]
+fn a_second_unsubscribe_is_answered_with_the_first() {
+    let mut h = Harness::new();
+    let (_to_bob, ok, id) = subscribed(&mut h);
+    h.hold_store = true;
+    h.recv(DAVE, &resubscribe_text(&ok, 2, 0));
+    h.recv(DAVE, &resubscribe_text(&ok, 3, 0));
+    assert!(fresh(&mut h, DAVE).is_empty(), "nothing before the commit");
+    assert_eq!(h.held.len(), 1, "one cancel");
+    let job = h.held.pop().unwrap();
+    h.hold_store = false;
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+    let got = fresh(&mut h, DAVE);
+    assert_eq!(
+        got.iter().map(label).collect::<Vec<_>>(),
+        ["200", "200", "NOTIFY"]
+    );
+    let cseqs: Vec<String> = got[..2]
+        .iter()
+        .map(|m| header(m, HeaderName::CSeq))
+        .collect();
+    assert_eq!(cseqs, ["2 SUBSCRIBE", "3 SUBSCRIBE"]);
+    assert_eq!(notify_state(&got[2]).1, "terminated;reason=noresource");
+    assert!(!outstanding(&h, id));
+}
+
+/// The Call-ID of an ended subscription is free again (RFC 6910 §7.2's 482 is for a live
+/// one only), however the subscription ended.
+#[test]
+fn an_ended_subscriptions_call_id_is_no_longer_redundant() {
+    let mut h = Harness::new();
+    let (_to_bob, ok, _id) = subscribed(&mut h);
+    let monitor = |h: &Harness| h.engine.subscriptions().monitor.has_call_id("sub-1");
+    assert!(monitor(&h));
+    h.recv(DAVE, &resubscribe_text(&ok, 2, 0));
+    let got = fresh(&mut h, DAVE);
+    assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
+    assert!(
+        !monitor(&h),
+        "the unsubscribed dialog's Call-ID is forgotten"
+    );
+    // The same Call-ID in a new SUBSCRIBE (a new request for bob): not 482.
+    dave_gets_busy(&mut h, "call-3");
+    let got = subscribe_to_bob(&mut h, "sub-1", 3);
+    assert!(monitor(&h));
+    // Ended by a 481 to its NOTIFY this time.
+    h.recv(DAVE, &reply(&got[1], 481, "", DAVE, None));
+    assert!(
+        !monitor(&h),
+        "forgotten when the subscriber says it is gone"
+    );
+}
+
 /// A refresh gets 200 and a NOTIFY of the current state; the granted time never exceeds
 /// the request's lifetime.
 #[test]
@@ -381,7 +445,8 @@ fn publish_suspends_and_resumes() {
     let etag = header(&ok, HeaderName::SipEtag);
     assert!(!etag.is_empty());
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .completion(CompletionId::new(id).unwrap())
             .unwrap()
             .state,
@@ -419,6 +484,74 @@ fn publish_suspends_and_resumes() {
         "resumed: recalled and ready"
     );
     assert_eq!(notify_state(&got[1]).0, Some(CcState::Ready));
+}
+
+/// RFC 3903: published state lasts its `Expires`; a refresh extends it and keeps it
+/// `closed`; when it runs out the entity tag is gone and the suspended request resumes.
+#[test]
+fn a_closed_publication_that_runs_out_resumes_the_request() {
+    let mut h = Harness::new();
+    let (to_bob, _ok, id) = subscribed(&mut h);
+    let uri = format!("sip:cc-{id}@example.com");
+    let state = |h: &Harness| {
+        h.engine
+            .switch()
+            .completion(CompletionId::new(id).unwrap())
+            .unwrap()
+            .state
+    };
+    h.recv(
+        DAVE,
+        &publish_text(&uri, Some(Basic::Closed), 1, "Expires: 60\r\n"),
+    );
+    let ok = one_fresh(&mut h, DAVE);
+    assert_eq!(header(&ok, HeaderName::Expires), "60");
+    let etag = header(&ok, HeaderName::SipEtag);
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_secs(40));
+    assert!(requests(&mut h, DAVE).is_empty(), "suspended: no recall");
+    // A refresh (no body) keeps the suspension for another 60 s.
+    h.recv(
+        DAVE,
+        &publish_text(
+            &uri,
+            None,
+            2,
+            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
+        ),
+    );
+    let ok = one_fresh(&mut h, DAVE);
+    assert_eq!(ok.status(), Some(200));
+    let etag = header(&ok, HeaderName::SipEtag);
+    h.advance(Duration::from_secs(59));
+    assert_eq!(state(&h), callcomp_switch::RequestState::Suspended);
+    assert!(requests(&mut h, DAVE).is_empty(), "still suspended");
+    assert_eq!(h.engine.subscriptions().etags.len(), 1);
+    // It runs out: the tag is gone and the request resumes (recall, NOTIFY ready).
+    h.advance(Duration::from_millis(1_100));
+    assert!(h.engine.subscriptions().etags.is_empty());
+    assert_ne!(state(&h), callcomp_switch::RequestState::Suspended);
+    h.advance(Duration::from_millis(1_600));
+    let got = requests(&mut h, DAVE);
+    assert_eq!(
+        got.iter().map(label).collect::<Vec<_>>(),
+        ["INVITE", "NOTIFY"],
+        "resumed: recalled and ready"
+    );
+    h.recv(
+        DAVE,
+        &publish_text(
+            &uri,
+            None,
+            3,
+            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
+        ),
+    );
+    assert_eq!(
+        one_fresh(&mut h, DAVE).status(),
+        Some(412),
+        "the tag ran out"
+    );
 }
 
 /// A suspend of a selected request withdraws it: NOTIFY `queued` (RFC 6910 §7.5).
@@ -507,7 +640,8 @@ fn a_second_subscription_replaces_the_first() {
     assert_eq!(header(&got[2], HeaderName::CallId), "sub-2");
     assert_eq!(cc_uri_of(&got[2]), format!("sip:cc-{id}@example.com"));
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .line_status("dave")
             .unwrap()
             .num_call_completions,
@@ -528,7 +662,8 @@ fn a_failed_store_write_refuses_the_subscribe() {
     assert_eq!(refused.status(), Some(480));
     assert!(h.engine.subscriptions().monitor.is_empty());
     assert_eq!(
-        lock(&h.engine.switch())
+        h.engine
+            .switch()
             .line_status("dave")
             .unwrap()
             .num_call_completions,
@@ -687,13 +822,12 @@ fn feature_codes_request_and_cancel() {
     assert!(info.ends_with(";purpose=call-completion;m=BS"), "{info}");
     assert!(outstanding(&h, id));
     let switch = h.engine.switch();
-    let r = lock(&switch)
+    let r = switch
         .completion(CompletionId::new(id).unwrap())
         .unwrap()
         .clone();
     assert_eq!((r.line.as_str(), r.target.as_str()), ("dave", "bob"));
     assert_eq!(r.mode, callcomp_switch::CompletionMode::Callback);
-    drop(switch);
     assert!(
         h.events
             .iter()

@@ -149,7 +149,6 @@ fn alice_misses_bob(h: &mut Harness, call_id: &str) -> u32 {
     h.invite_from_alice("bob", call_id);
     assert_eq!(h.one(ALICE).status(), Some(480));
     let switch = h.engine.switch();
-    let switch = lock(&switch);
     let calls = switch.line_calls("alice").unwrap();
     calls
         .iter()

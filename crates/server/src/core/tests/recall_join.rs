@@ -12,7 +12,7 @@ use super::*;
 const CALLBACK: u32 = 0x2;
 
 /// The port of the first `m=audio` line of an SDP body.
-fn audio_port(body: &[u8]) -> u16 {
+pub(super) fn audio_port(body: &[u8]) -> u16 {
     String::from_utf8_lossy(body)
         .lines()
         .find_map(|l| l.strip_prefix("m=audio "))
@@ -34,7 +34,7 @@ fn released_within(port: u16, wait: Duration) -> bool {
 }
 
 /// The endpoint on `port` closed (the media thread has up to 5 s to act on the close).
-fn released(port: u16) -> bool {
+pub(super) fn released(port: u16) -> bool {
     released_within(port, Duration::from_secs(5))
 }
 

@@ -14,7 +14,7 @@ const SDP_MIX: &str = "v=0\r\no=callcomp 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4
 fn call_of(h: &mut Harness) -> (CallRef, Message, Message) {
     let (to_bob, ok) = connected(h);
     let switch = h.engine.switch();
-    let r = lock(&switch).line_calls("alice").unwrap()[0].call_ref;
+    let r = switch.line_calls("alice").unwrap()[0].call_ref;
     (r, to_bob, ok)
 }
 
@@ -81,6 +81,37 @@ fn own_reinvite_goes_in_the_dialog_and_its_2xx_is_acknowledged() {
 
 /// RFC 3261 §14.1: 491 is glare; callcomp chose the Call-ID of bob's side, so it waits
 /// 2.1-4 s and sends the same offer again with a new CSeq.
+#[test]
+fn only_the_last_ack_of_each_side_is_kept_for_a_retransmitted_2xx() {
+    let mut h = Harness::new();
+    let (r, _, _) = call_of(&mut h);
+    let kept = |h: &Harness| h.engine.b2bua().call(r).unwrap().kept_acks();
+    assert_eq!(kept(&h), 1, "the ACK to bob's 200");
+    let mut first = None;
+    let mut last = None;
+    for _ in 0..5 {
+        reinvite(&mut h, r, Side::Callee).unwrap();
+        let re = h.one(BOB);
+        h.recv(BOB, &reply(&re, 200, "b1", BOB, Some(SDP_B)));
+        assert_eq!(h.one(BOB).method(), Some(&Method::Ack));
+        first.get_or_insert_with(|| re.clone());
+        last = Some(re);
+    }
+    assert_eq!(kept(&h), 1, "one per side, not one per re-INVITE");
+    // The last 2xx, retransmitted, still gets its ACK; the first one's is forgotten.
+    let last = last.unwrap();
+    h.recv(BOB, &reply(&last, 200, "b1", BOB, Some(SDP_B)));
+    assert_eq!(header(&h.one(BOB), HeaderName::CSeq), "6 ACK");
+    h.recv(BOB, &reply(&first.unwrap(), 200, "b1", BOB, Some(SDP_B)));
+    let got: Vec<String> = h.take(BOB).iter().map(label).collect();
+    assert!(got.is_empty(), "{got:?}");
+    // The first INVITE's 2xx counts as acknowledged still: a drop sends bob a BYE, no ACK.
+    let alice = h.engine.switch().line_calls("alice").unwrap()[0].id.get();
+    h.engine.drop_call(alice, h.now).unwrap();
+    h.collect();
+    assert_eq!(h.one(BOB).method(), Some(&Method::Bye));
+}
+
 #[test]
 fn glare_is_tried_again_after_the_wait() {
     let mut h = Harness::new();

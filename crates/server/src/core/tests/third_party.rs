@@ -40,7 +40,7 @@ fn third_party_call() {
     assert_eq!(h.states(), ["alice:connected", "bob:connected"]);
 
     // Dropping the call through the API sends BYE both ways.
-    let id = lock(&h.engine.switch()).calls_of(call)[0].id.get();
+    let id = h.engine.switch().calls_of(call)[0].id.get();
     h.engine.drop_call(id, h.now).unwrap();
     h.collect();
     assert_eq!(label(&h.one(ALICE)), "BYE");
