@@ -239,7 +239,8 @@ impl AckBase {
         };
         let (cseq, _) = key::cseq(request)?;
         let mut ack = Message::new_request(Method::Ack, uri.clone());
-        ack.push_raw(HeaderName::Via, TopVia::of(request)?.whole);
+        TopVia::of(request)?;
+        ack.push_raw(HeaderName::Via, TopVia::whole(request)?);
         ack.push_raw(HeaderName::MaxForwards, "70");
         copy_fields(request, &mut ack, &HeaderName::From);
         copy_fields(request, &mut ack, &HeaderName::CallId);
