@@ -87,7 +87,7 @@ impl Watch {
                     self.started(key);
                     self.incoming.push((key.clone(), request.clone()));
                 }
-                LayerOutput::Transaction { key, output } => match output {
+                LayerOutput::Transaction { key, output, .. } => match output {
                     Output::Terminated => {
                         self.terminated.insert(key.clone());
                         self.live.retain(|k| k != key);

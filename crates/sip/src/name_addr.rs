@@ -13,6 +13,7 @@ use crate::headers::HeaderError;
 use crate::params::Params;
 use crate::text;
 use crate::uri::Uri;
+use std::fmt::Write as _;
 
 /// An address with an optional display name and header parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +60,9 @@ impl NameAddr {
             out.push(' ');
         }
         out.push('<');
-        out.push_str(&self.uri.to_string());
+        let _ = write!(out, "{}", self.uri);
         out.push('>');
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 
     /// The value in wire form.

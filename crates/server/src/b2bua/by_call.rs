@@ -8,6 +8,12 @@ use std::time::Instant;
 
 use callcomp_switch::CallRef;
 
+/// A hash map with foldhash instead of SipHash: these maps are looked up several times per
+/// message (dialogs by Call-ID and tag, transactions by key, calls by reference), where SipHash
+/// over `String` keys showed in the profile. foldhash seeds each map at random, which is the
+/// flooding defence (docs/decisions.md).
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A value that belongs to a call.
 pub trait OwnedBy {
     /// The call it belongs to.
@@ -29,15 +35,15 @@ impl OwnedBy for CallRef {
 /// A map whose values belong to calls, with the keys of each call kept beside it.
 #[derive(Debug)]
 pub struct ByCall<K, V> {
-    map: HashMap<K, V>,
-    keys: HashMap<CallRef, Vec<K>>,
+    map: FastMap<K, V>,
+    keys: FastMap<CallRef, Vec<K>>,
 }
 
 impl<K, V> Default for ByCall<K, V> {
     fn default() -> Self {
         ByCall {
-            map: HashMap::new(),
-            keys: HashMap::new(),
+            map: FastMap::default(),
+            keys: FastMap::default(),
         }
     }
 }
@@ -123,14 +129,14 @@ impl<K: Hash + Eq + Clone, V: OwnedBy> ByCall<K, V> {
 #[derive(Debug)]
 pub struct Timers<T> {
     queue: BTreeSet<(Instant, CallRef, T)>,
-    armed: HashMap<CallRef, Vec<(Instant, T)>>,
+    armed: FastMap<CallRef, Vec<(Instant, T)>>,
 }
 
 impl<T> Default for Timers<T> {
     fn default() -> Self {
         Timers {
             queue: BTreeSet::new(),
-            armed: HashMap::new(),
+            armed: FastMap::default(),
         }
     }
 }

@@ -184,7 +184,7 @@ enum Timer {
 /// All calls of the B2BUA and the indexes that find them.
 #[derive(Debug, Default)]
 pub struct B2bua {
-    calls: HashMap<CallRef, Call>,
+    calls: by_call::FastMap<CallRef, Call>,
     next_ref: u64,
     /// (Call-ID, our tag) → the call and side of the dialog.
     dialogs: ByCall<(String, String), (CallRef, Side)>,

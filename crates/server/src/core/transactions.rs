@@ -5,7 +5,6 @@
 //! This is also where callcomp's own Via and Contact are made (RFC 3261 §8.1.1.7, §18.1.1,
 //! RFC 3581 `rport`), and where SIP messages are counted for the metrics.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -54,10 +53,10 @@ pub enum TuEvent {
     Ack(Message),
 }
 
-/// The transaction layer, the destination of every live transaction, and the outbox.
+/// The transaction layer (each live transaction keeping its destination as its route) and
+/// the outbox.
 pub struct Transactions {
-    layer: TransactionLayer,
-    routes: HashMap<TransactionKey, Target>,
+    layer: TransactionLayer<Target>,
     outbox: Vec<Outbound>,
     advertise: SocketAddr,
     trace: SipTrace,
@@ -70,8 +69,7 @@ impl Transactions {
     /// An empty layer; `advertise` is the address put in our Via and Contact headers.
     pub fn new(timers: TimerConfig, advertise: SocketAddr) -> Transactions {
         Transactions {
-            layer: TransactionLayer::new(timers),
-            routes: HashMap::new(),
+            layer: TransactionLayer::routed(timers),
             outbox: Vec::new(),
             advertise,
             trace: SipTrace::default(),
@@ -151,14 +149,16 @@ impl Transactions {
         now: Instant,
     ) -> Result<Vec<TuEvent>, callcomp_sip::transaction::KeyError> {
         count(&mut self.meters, Way::In, &message);
-        let outputs = self.layer.receive(message, from.proto.is_reliable(), now)?;
-        Ok(self.settle(outputs, Some(from)))
+        let outputs = self
+            .layer
+            .receive_from(message, from.proto.is_reliable(), from, now)?;
+        Ok(self.settle(outputs))
     }
 
     /// Fires the layer's timers.
     pub fn on_timer(&mut self, now: Instant) -> Vec<TuEvent> {
         let outputs = self.layer.on_timer(now);
-        self.settle(outputs, None)
+        self.settle(outputs)
     }
 
     /// Starts a client transaction sending `request` to `target`; `None` if the layer
@@ -174,13 +174,12 @@ impl Transactions {
         }
         match self
             .layer
-            .send_request(request, target.proto.is_reliable(), now)
+            .send_request_to(request, target.proto.is_reliable(), target, now)
         {
             Ok((key, outputs)) => {
                 self.meters.transaction(Role::Client, key.method());
-                self.routes.insert(key.clone(), target);
                 // Starting a client transaction only ever sends; nothing goes to the TU yet.
-                let events = self.settle(outputs, None);
+                let events = self.settle(outputs);
                 if !events.is_empty() {
                     tracing::warn!(%key, "a new client transaction reported to its TU at once");
                 }
@@ -201,7 +200,7 @@ impl Transactions {
         }
         match self.layer.send_response(key, response, now) {
             Ok(outputs) => {
-                self.settle(outputs, None);
+                self.settle(outputs);
             }
             Err(e) => tracing::debug!(error = %e, "response not sent"),
         }
@@ -244,15 +243,12 @@ impl Transactions {
         }
     }
 
-    fn settle(&mut self, outputs: Vec<LayerOutput>, from: Option<Target>) -> Vec<TuEvent> {
+    fn settle(&mut self, outputs: Vec<LayerOutput<Target>>) -> Vec<TuEvent> {
         let mut events = Vec::new();
         for output in outputs {
             match output {
-                LayerOutput::Transaction { key, output } => match output {
-                    Output::Send(message) => match self.routes.get(&key) {
-                        Some(&target) => self.send(&message, target),
-                        None => tracing::warn!(%key, "no destination for a transaction's message"),
-                    },
+                LayerOutput::Transaction { key, output, route } => match output {
+                    Output::Send(message) => self.send(&message, route),
                     Output::ToTransactionUser(message) if key.is_client() => {
                         events.push(TuEvent::Response {
                             key,
@@ -264,19 +260,16 @@ impl Transactions {
                     Output::TransportError if key.is_client() => {
                         events.push(TuEvent::TimedOut(key))
                     }
-                    Output::Terminated => {
-                        self.routes.remove(&key);
-                    }
-                    Output::TimedOut | Output::TransportError | Output::SetTimer(..) => {}
+                    Output::Terminated
+                    | Output::TimedOut
+                    | Output::TransportError
+                    | Output::SetTimer(..) => {}
                 },
                 LayerOutput::NewRequest {
                     key,
                     request,
                     cancels,
                 } => {
-                    if let Some(from) = from {
-                        self.routes.insert(key.clone(), from);
-                    }
                     self.meters.transaction(Role::Server, key.method());
                     events.push(TuEvent::NewRequest {
                         key,

@@ -6,6 +6,7 @@ use crate::header_name::HeaderName;
 use crate::params::Params;
 use crate::text;
 use crate::uri::Uri;
+use std::fmt::Write as _;
 
 /// The `purpose` value RFC 6910 registers.
 pub const PURPOSE_CALL_COMPLETION: &str = "call-completion";
@@ -78,9 +79,9 @@ impl Header for CallInfo {
 
     fn write(&self, out: &mut String) {
         out.push('<');
-        out.push_str(&self.uri.to_string());
+        let _ = write!(out, "{}", self.uri);
         out.push('>');
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

@@ -9,6 +9,7 @@ use crate::header_name::HeaderName;
 use crate::headers::{Header, HeaderError};
 use crate::params::{Params, ParamsError};
 use crate::text;
+use std::fmt::Write as _;
 
 /// A `Content-Type` value such as `application/sdp` or `multipart/mixed;boundary=x`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl Header for ContentType {
         out.push_str(&self.ty);
         out.push('/');
         out.push_str(&self.subtype);
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

@@ -11,6 +11,7 @@ use crate::header_name::HeaderName;
 use crate::headers::{parse_number, Header, HeaderError};
 use crate::method::Method;
 use crate::text;
+use std::fmt::Write as _;
 
 /// Largest sequence number a CSeq can carry (RFC 3261 §20.16: 32 bits unsigned).
 pub const MAX_SEQ: u32 = u32::MAX;
@@ -55,7 +56,7 @@ impl Header for CSeq {
     }
 
     fn write(&self, out: &mut String) {
-        out.push_str(&self.seq.to_string());
+        let _ = write!(out, "{}", self.seq);
         out.push(' ');
         out.push_str(self.method.as_str());
     }

@@ -9,6 +9,7 @@ use crate::header_name::HeaderName;
 use crate::headers::{Header, HeaderError};
 use crate::params::Params;
 use crate::text;
+use std::fmt::Write as _;
 
 /// An `Event` value: `call-completion`, `presence.winfo;id=4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +90,7 @@ impl Header for Event {
 
     fn write(&self, out: &mut String) {
         out.push_str(&self.event_type());
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

@@ -13,6 +13,7 @@ use crate::header_name::HeaderName;
 use crate::headers::{parse_number, Header, HeaderError};
 use crate::params::Params;
 use crate::text;
+use std::fmt::Write as _;
 
 /// `Max-Forwards`: how many more hops a request may take, 0 to 255.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,7 +55,7 @@ impl Header for MaxForwards {
     }
 
     fn write(&self, out: &mut String) {
-        out.push_str(&self.0.to_string());
+        let _ = write!(out, "{}", self.0);
     }
 }
 
@@ -66,7 +67,7 @@ impl Header for ContentLength {
     }
 
     fn write(&self, out: &mut String) {
-        out.push_str(&self.0.to_string());
+        let _ = write!(out, "{}", self.0);
     }
 }
 
@@ -79,7 +80,7 @@ impl Header for Expires {
     }
 
     fn write(&self, out: &mut String) {
-        out.push_str(&self.0.to_string());
+        let _ = write!(out, "{}", self.0);
     }
 }
 
@@ -91,7 +92,7 @@ impl Header for MinExpires {
     }
 
     fn write(&self, out: &mut String) {
-        out.push_str(&self.0.to_string());
+        let _ = write!(out, "{}", self.0);
     }
 }
 
@@ -152,7 +153,7 @@ impl Header for RetryAfter {
 
     /// Writes the comment with `(`, `)` and `\` escaped, so any text reads back unchanged.
     fn write(&self, out: &mut String) {
-        out.push_str(&self.seconds.to_string());
+        let _ = write!(out, "{}", self.seconds);
         if let Some(comment) = &self.comment {
             out.push_str(" (");
             for c in comment.chars() {
@@ -163,7 +164,7 @@ impl Header for RetryAfter {
             }
             out.push(')');
         }
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

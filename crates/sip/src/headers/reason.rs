@@ -9,6 +9,7 @@ use crate::header_name::HeaderName;
 use crate::headers::{parse_number, Header, HeaderError};
 use crate::params::Params;
 use crate::text;
+use std::fmt::Write as _;
 
 /// One `Reason` element, such as `SIP;cause=486;text="Busy Here"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +95,7 @@ impl Header for Reason {
 
     fn write(&self, out: &mut String) {
         out.push_str(&self.protocol);
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

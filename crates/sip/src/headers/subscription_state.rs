@@ -6,6 +6,7 @@
 //! are written in lower case, any other is kept as written.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::header_name::HeaderName;
 use crate::headers::{parse_number, Header, HeaderError};
@@ -149,7 +150,7 @@ impl Header for SubscriptionState {
 
     fn write(&self, out: &mut String) {
         out.push_str(self.state.as_str());
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

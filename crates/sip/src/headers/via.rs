@@ -7,6 +7,7 @@
 //! brackets, RFC 5118 §4.6), `rport` empty or a port, `branch` a token.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::{parse_number, Header, HeaderError};
@@ -206,12 +207,12 @@ impl Header for Via {
         out.push_str("SIP/2.0/");
         out.push_str(self.transport.as_str());
         out.push(' ');
-        out.push_str(&self.host.to_string());
+        let _ = write!(out, "{}", self.host);
         if let Some(port) = self.port {
             out.push(':');
-            out.push_str(&port.to_string());
+            let _ = write!(out, "{}", port);
         }
-        out.push_str(&self.params.to_string());
+        let _ = write!(out, "{}", self.params);
     }
 }
 

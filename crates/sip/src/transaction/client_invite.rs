@@ -38,9 +38,9 @@ pub enum ClientInviteState {
 pub struct ClientInvite {
     /// The INVITE, retransmitted on Timer A; released on the final response (Accepted
     /// hands 2xx to the TU, Completed re-sends its own ACK).
-    request: Option<Message>,
+    request: Option<Box<Message>>,
     /// What the ACK of §17.1.1.3 copies from the INVITE; released with `request`.
-    ack_base: Option<AckBase>,
+    ack_base: Option<Box<AckBase>>,
     reliable: bool,
     config: TimerConfig,
     state: State,
@@ -73,8 +73,8 @@ impl ClientInvite {
         let ack_base = AckBase::of(&request)?;
         let mut out = vec![Output::Send(request.clone())];
         let mut txn = ClientInvite {
-            request: Some(request),
-            ack_base: Some(ack_base),
+            request: Some(Box::new(request)),
+            ack_base: Some(Box::new(ack_base)),
             reliable,
             config,
             state: State::Calling,
@@ -107,7 +107,7 @@ impl ClientInvite {
     /// The INVITE this transaction sends, until a final response arrives; then it is
     /// released (Accepted and Completed never send it again).
     pub fn request(&self) -> Option<&Message> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// True while the transaction holds the ACK it built for a non-2xx (Completed).
@@ -180,7 +180,7 @@ impl ClientInvite {
                     let Some(request) = &self.request else {
                         continue;
                     };
-                    out.push(Output::Send(request.clone()));
+                    out.push(Output::Send(Message::clone(request)));
                     // Timer A doubles without the T2 cap (§17.1.1.2).
                     self.interval_a = self.interval_a.saturating_mul(2);
                     self.armed.arm(Timer::A, now, self.interval_a, &mut out);
@@ -239,7 +239,8 @@ impl AckBase {
         };
         let (cseq, _) = key::cseq(request)?;
         let mut ack = Message::new_request(Method::Ack, uri.clone());
-        ack.push_raw(HeaderName::Via, TopVia::of(request)?.whole);
+        TopVia::of(request)?;
+        ack.push_raw(HeaderName::Via, TopVia::whole(request)?);
         ack.push_raw(HeaderName::MaxForwards, "70");
         copy_fields(request, &mut ack, &HeaderName::From);
         copy_fields(request, &mut ack, &HeaderName::CallId);

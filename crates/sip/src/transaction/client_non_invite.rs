@@ -31,7 +31,7 @@ pub enum ClientNonInviteState {
 pub struct ClientNonInvite {
     /// The request, retransmitted on Timer E; released on the final response, since
     /// Completed only absorbs.
-    request: Option<Message>,
+    request: Option<Box<Message>>,
     reliable: bool,
     config: TimerConfig,
     state: ClientNonInviteState,
@@ -60,7 +60,7 @@ impl ClientNonInvite {
         }
         let mut out = vec![Output::Send(request.clone())];
         let mut txn = ClientNonInvite {
-            request: Some(request),
+            request: Some(Box::new(request)),
             reliable,
             config,
             state: ClientNonInviteState::Trying,
@@ -87,7 +87,7 @@ impl ClientNonInvite {
     /// The request this transaction sends, until a final response arrives; then it is
     /// released (Completed only absorbs retransmitted responses).
     pub fn request(&self) -> Option<&Message> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// The earliest instant a timer is due.
@@ -136,7 +136,7 @@ impl ClientNonInvite {
                     let Some(request) = &self.request else {
                         continue;
                     };
-                    out.push(Output::Send(request.clone()));
+                    out.push(Output::Send(Message::clone(request)));
                     // §17.1.2.2: doubling up to T2 in Trying, every T2 in Proceeding.
                     self.interval_e = if self.state == Trying {
                         self.config.backoff(self.interval_e)

@@ -16,6 +16,7 @@
 //! the normal form the typed Via writes, so white space does not matter).
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::header_name::HeaderName;
 use crate::headers::call_id::CallId;
@@ -172,7 +173,7 @@ impl TransactionKey {
                     call_id,
                     cseq: seq,
                     method,
-                    top_via: via.normalized,
+                    top_via: via.normalized(),
                 })))
             }
         }
@@ -245,16 +246,16 @@ impl fmt::Display for TransactionKey {
     }
 }
 
-/// The top Via of a message: the typed value and the text it was read from.
+/// The top Via of a message: what every key needs from it. The RFC 2543 forms (the value as
+/// written, its normal form) are made only when asked for, since RFC 3261 peers never need
+/// them.
 pub(crate) struct TopVia {
-    /// The first value of the first Via field, unfolded and trimmed, as written.
-    pub(crate) whole: String,
+    /// The typed value.
+    via: Via,
     /// `host[:port]`, host lower-cased.
     pub(crate) sent_by: String,
     /// The `branch` parameter.
     pub(crate) branch: Option<String>,
-    /// The value in normal form, lower-cased: what RFC 2543 matching compares.
-    pub(crate) normalized: String,
 }
 
 impl TopVia {
@@ -265,24 +266,34 @@ impl TopVia {
             Some(Err(_)) => return Err(KeyError::MalformedVia),
             Some(Ok(via)) => via,
         };
+        let mut sent_by = String::with_capacity(32);
+        let _ = write!(sent_by, "{}", via.host);
+        sent_by.make_ascii_lowercase();
+        if let Some(port) = via.port {
+            let _ = write!(sent_by, ":{port}");
+        }
+        let branch = via.branch().filter(|b| !b.is_empty()).map(str::to_string);
+        Ok(TopVia {
+            via,
+            sent_by,
+            branch,
+        })
+    }
+
+    /// The value in normal form, lower-cased: what RFC 2543 matching compares.
+    pub(crate) fn normalized(&self) -> String {
+        self.via.to_value().to_ascii_lowercase()
+    }
+
+    /// The first value of the first Via field of `message`, unfolded and trimmed, as written.
+    pub(crate) fn whole(message: &Message) -> Result<String, KeyError> {
         let value = message
             .get_str(&HeaderName::Via)
             .ok_or(KeyError::MissingVia)?;
-        let whole = text::split_top_level(&value, b',')
+        text::split_top_level(&value, b',')
             .next()
             .map(|v| text::trim_wsp(v).to_string())
-            .ok_or(KeyError::MalformedVia)?;
-        let mut sent_by = via.host.to_string().to_ascii_lowercase();
-        if let Some(port) = via.port {
-            sent_by.push(':');
-            sent_by.push_str(&port.to_string());
-        }
-        Ok(TopVia {
-            whole,
-            sent_by,
-            branch: via.branch().map(str::to_string).filter(|b| !b.is_empty()),
-            normalized: via.to_value().to_ascii_lowercase(),
-        })
+            .ok_or(KeyError::MalformedVia)
     }
 }
 

@@ -8,8 +8,12 @@
 //! are for the TU to judge.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::hash::BuildHasher;
 use std::time::Instant;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::message::Message;
 use crate::method::Method;
@@ -20,15 +24,18 @@ use super::{
     TransactionError,
 };
 
-/// What the layer asks of its driver and its TU.
+/// What the layer asks of its driver and its TU. `R` is the route the driver gave the
+/// transaction (where its messages go); `()` for a driver that keeps none.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LayerOutput {
+pub enum LayerOutput<R = ()> {
     /// An output of the transaction with this key.
     Transaction {
         /// Which transaction.
         key: TransactionKey,
         /// What it asks for.
         output: Output,
+        /// The transaction's route, as given when it was created.
+        route: R,
     },
     /// A request created a server transaction: the TU answers it with
     /// [`TransactionLayer::send_response`] under `key`. For a CANCEL, `cancels` is the live
@@ -47,22 +54,83 @@ pub enum LayerOutput {
     StrayAck(Message),
 }
 
-/// All the transactions of one SIP endpoint.
-#[derive(Debug, Default)]
-pub struct TransactionLayer {
+/// All the transactions of one SIP endpoint, each with the route `R` its driver gave it.
+///
+/// Every transaction lives in one slot of `slots`, with its key stored once: the hash index
+/// and the timer heap refer to it by slot number. A finished transaction lingering for
+/// Timers J, L or M (32 s on UDP) so costs its key, its machine and one slot, not three copies
+/// of its key in three maps. The index hashes with foldhash (seeded per layer), not SipHash:
+/// keys come from the network, and foldhash's per-instance random seed is the cheap answer to
+/// flooding with colliding branches that the hot path can afford (docs/decisions.md).
+pub struct TransactionLayer<R = ()> {
     config: TimerConfig,
-    transactions: HashMap<TransactionKey, Entry>,
-    /// Entry ids to keys, for the timer heap.
-    ids: HashMap<u64, TransactionKey>,
-    /// Deadlines by entry id, earliest first. Entries go stale when a transaction re-arms or
-    /// ends; a stale entry is recognised by `Entry::scheduled` and skipped.
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    next_id: u64,
+    /// The transactions; `None` is a free slot, listed in `free`.
+    slots: Vec<Option<Entry<R>>>,
+    free: Vec<u32>,
+    /// Slot numbers, found by the hash of their entry's key.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// Deadlines by slot, earliest first. Entries go stale when a transaction re-arms or
+    /// ends; a stale entry is recognised by `Entry::scheduled` and skipped (when a reused
+    /// slot's transaction is due at that very instant, firing it then is right anyway).
+    heap: BinaryHeap<Reverse<(Instant, u32)>>,
+}
+
+impl<R> fmt::Debug for TransactionLayer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransactionLayer")
+            .field("config", &self.config)
+            .field("live", &self.index.len())
+            .finish()
+    }
+}
+
+impl<R> Default for TransactionLayer<R> {
+    fn default() -> TransactionLayer<R> {
+        TransactionLayer {
+            config: TimerConfig::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            heap: BinaryHeap::new(),
+        }
+    }
 }
 
 impl TransactionLayer {
-    /// An empty layer whose transactions use `config`.
+    /// An empty layer whose transactions use `config` and keep no route.
     pub fn new(config: TimerConfig) -> TransactionLayer {
+        TransactionLayer::routed(config)
+    }
+}
+
+impl<R: Clone + Default> TransactionLayer<R> {
+    /// [`TransactionLayer::receive_from`] with the default route.
+    pub fn receive(
+        &mut self,
+        message: Message,
+        reliable: bool,
+        now: Instant,
+    ) -> Result<Vec<LayerOutput<R>>, KeyError> {
+        self.receive_from(message, reliable, R::default(), now)
+    }
+
+    /// [`TransactionLayer::send_request_to`] with the default route.
+    pub fn send_request(
+        &mut self,
+        request: Message,
+        reliable: bool,
+        now: Instant,
+    ) -> Result<(TransactionKey, Vec<LayerOutput<R>>), TransactionError> {
+        self.send_request_to(request, reliable, R::default(), now)
+    }
+}
+
+impl<R: Clone> TransactionLayer<R> {
+    /// An empty layer whose transactions use `config`, each keeping the route its driver
+    /// gives it.
+    pub fn routed(config: TimerConfig) -> TransactionLayer<R> {
         TransactionLayer {
             config,
             ..TransactionLayer::default()
@@ -70,51 +138,41 @@ impl TransactionLayer {
     }
 
     /// Handles a message from the transport. `reliable` says whether it came over a
-    /// reliable transport; it matters only for a server transaction it creates.
+    /// reliable transport and `route` is where the answers go; both matter only for a
+    /// server transaction it creates.
     ///
     /// Fails when the message cannot be keyed (no Via, no CSeq, CSeq method differing from
     /// the request method): the caller answers such a request with a stateless 400 and
     /// drops such a response.
-    pub fn receive(
+    pub fn receive_from(
         &mut self,
         message: Message,
         reliable: bool,
+        route: R,
         now: Instant,
-    ) -> Result<Vec<LayerOutput>, KeyError> {
+    ) -> Result<Vec<LayerOutput<R>>, KeyError> {
         let mut out = Vec::new();
         if !message.is_request() {
             let key = TransactionKey::client_for_response(&message)?;
-            match self.transactions.get_mut(&key) {
-                Some(entry) => {
-                    let outputs = entry.txn.receive(message, now);
-                    self.settle(key, outputs, &mut out);
-                }
+            match self.find(&key) {
+                Some(slot) => self.feed(slot, message, now, &mut out),
                 None => out.push(LayerOutput::StrayResponse(message)),
             }
             return Ok(out);
         }
         let key = TransactionKey::server_for_request(&message)?;
         if message.method() == Some(&Method::Ack) {
-            let found = if self.transactions.contains_key(&key) {
-                Some(key)
-            } else {
-                key.without_to_tag()
-                    .filter(|bare| self.transactions.contains_key(bare))
-            };
+            let found = self
+                .find(&key)
+                .or_else(|| key.without_to_tag().and_then(|bare| self.find(&bare)));
             match found {
-                Some(key) => {
-                    if let Some(entry) = self.transactions.get_mut(&key) {
-                        let outputs = entry.txn.receive(message, now);
-                        self.settle(key, outputs, &mut out);
-                    }
-                }
+                Some(slot) => self.feed(slot, message, now, &mut out),
                 None => out.push(LayerOutput::StrayAck(message)),
             }
             return Ok(out);
         }
-        if let Some(entry) = self.transactions.get_mut(&key) {
-            let outputs = entry.txn.receive(message, now);
-            self.settle(key, outputs, &mut out);
+        if let Some(slot) = self.find(&key) {
+            self.feed(slot, message, now, &mut out);
             return Ok(out);
         }
         let cancels = self.find_cancel_target(&message);
@@ -130,30 +188,31 @@ impl TransactionLayer {
         let Ok((txn, outputs)) = created else {
             return Err(KeyError::NotARequest);
         };
-        self.insert(key.clone(), txn);
+        let slot = self.insert(key.clone(), txn, route);
         out.push(LayerOutput::NewRequest {
-            key: key.clone(),
+            key,
             request: message,
             cancels,
         });
-        self.settle(key, outputs, &mut out);
+        self.settle(slot, outputs, &mut out);
         Ok(out)
     }
 
-    /// Starts a client transaction for a request from the TU and returns its key. The top
-    /// Via must carry a fresh branch starting with `z9hG4bK`. ACK is refused: an ACK for a
-    /// 2xx goes straight to the transport.
-    pub fn send_request(
+    /// Starts a client transaction for a request from the TU, its messages going to
+    /// `route`, and returns its key. The top Via must carry a fresh branch starting with
+    /// `z9hG4bK`. ACK is refused: an ACK for a 2xx goes straight to the transport.
+    pub fn send_request_to(
         &mut self,
         request: Message,
         reliable: bool,
+        route: R,
         now: Instant,
-    ) -> Result<(TransactionKey, Vec<LayerOutput>), TransactionError> {
+    ) -> Result<(TransactionKey, Vec<LayerOutput<R>>), TransactionError> {
         if request.method() == Some(&Method::Ack) {
             return Err(TransactionError::AckIsNotATransaction);
         }
         let key = TransactionKey::client_for_request(&request)?;
-        if self.transactions.contains_key(&key) {
+        if self.find(&key).is_some() {
             return Err(TransactionError::DuplicateKey(key));
         }
         let (txn, outputs) = if request.method() == Some(&Method::Invite) {
@@ -163,9 +222,9 @@ impl TransactionLayer {
             let (txn, outputs) = ClientNonInvite::start(request, reliable, self.config, now)?;
             (Txn::UacOther(Box::new(txn)), outputs)
         };
-        self.insert(key.clone(), txn);
+        let slot = self.insert(key.clone(), txn, route);
         let mut out = Vec::new();
-        self.settle(key.clone(), outputs, &mut out);
+        self.settle(slot, outputs, &mut out);
         Ok((key, out))
     }
 
@@ -175,39 +234,40 @@ impl TransactionLayer {
         key: &TransactionKey,
         response: Message,
         now: Instant,
-    ) -> Result<Vec<LayerOutput>, TransactionError> {
-        let entry = self
-            .transactions
-            .get_mut(key)
+    ) -> Result<Vec<LayerOutput<R>>, TransactionError> {
+        let slot = self
+            .find(key)
             .ok_or_else(|| TransactionError::NoSuchTransaction(key.clone()))?;
+        let Some(entry) = self.entry_mut(slot) else {
+            return Err(TransactionError::NoSuchTransaction(key.clone()));
+        };
         let outputs = entry.txn.send_response(response, now)?;
         let mut out = Vec::new();
-        self.settle(key.clone(), outputs, &mut out);
+        self.settle(slot, outputs, &mut out);
         Ok(out)
     }
 
     /// Reports that the transport failed to send for transaction `key`; it terminates.
-    pub fn transport_error(&mut self, key: &TransactionKey) -> Vec<LayerOutput> {
+    pub fn transport_error(&mut self, key: &TransactionKey) -> Vec<LayerOutput<R>> {
         let mut out = Vec::new();
-        if let Some(entry) = self.transactions.get_mut(key) {
-            let outputs = entry.txn.transport_error();
-            self.settle(key.clone(), outputs, &mut out);
+        if let Some(slot) = self.find(key) {
+            if let Some(entry) = self.entry_mut(slot) {
+                let outputs = entry.txn.transport_error();
+                self.settle(slot, outputs, &mut out);
+            }
         }
         out
     }
 
     /// Fires every timer due by `now`, across all transactions.
-    pub fn on_timer(&mut self, now: Instant) -> Vec<LayerOutput> {
+    pub fn on_timer(&mut self, now: Instant) -> Vec<LayerOutput<R>> {
         let mut out = Vec::new();
-        while let Some(&Reverse((at, id))) = self.heap.peek() {
+        while let Some(&Reverse((at, slot))) = self.heap.peek() {
             if at > now {
                 break;
             }
             self.heap.pop();
-            let Some(key) = self.ids.get(&id).cloned() else {
-                continue;
-            };
-            let Some(entry) = self.transactions.get_mut(&key) else {
+            let Some(entry) = self.entry_mut(slot) else {
                 continue;
             };
             if entry.scheduled != Some(at) {
@@ -215,7 +275,7 @@ impl TransactionLayer {
             }
             entry.scheduled = None;
             let outputs = entry.txn.on_timer(now);
-            self.settle(key, outputs, &mut out);
+            self.settle(slot, outputs, &mut out);
         }
         out
     }
@@ -229,74 +289,127 @@ impl TransactionLayer {
     /// The live INVITE server transaction a CANCEL targets (§9.2), if any.
     pub fn find_cancel_target(&self, cancel: &Message) -> Option<TransactionKey> {
         let target = TransactionKey::cancel_target(cancel).ok()?;
-        match self.transactions.get(&target) {
-            Some(Entry {
+        let slot = self.find(&target)?;
+        match self.slots.get(slot as usize) {
+            Some(Some(Entry {
                 txn: Txn::UasInvite(_),
                 ..
-            }) => Some(target),
+            })) => Some(target),
             _ => None,
         }
     }
 
     /// True when a live transaction has this key.
     pub fn contains(&self, key: &TransactionKey) -> bool {
-        self.transactions.contains_key(key)
+        self.find(key).is_some()
     }
 
     /// Number of live transactions.
     pub fn len(&self) -> usize {
-        self.transactions.len()
+        self.index.len()
     }
 
     /// True when no transaction is live.
     pub fn is_empty(&self) -> bool {
-        self.transactions.is_empty()
+        self.index.is_empty()
     }
 
-    fn insert(&mut self, key: TransactionKey, txn: Txn) {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
-        self.ids.insert(id, key.clone());
-        self.transactions.insert(
+    /// The slot of the live transaction with this key.
+    fn find(&self, key: &TransactionKey) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.index
+            .find(
+                hash,
+                |&slot| matches!(slots.get(slot as usize), Some(Some(e)) if e.key == *key),
+            )
+            .copied()
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry<R>> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Hands a received message to the transaction in `slot`.
+    fn feed(&mut self, slot: u32, message: Message, now: Instant, out: &mut Vec<LayerOutput<R>>) {
+        if let Some(entry) = self.entry_mut(slot) {
+            let outputs = entry.txn.receive(message, now);
+            self.settle(slot, outputs, out);
+        }
+    }
+
+    fn insert(&mut self, key: TransactionKey, txn: Txn, route: R) -> u32 {
+        let hash = self.hasher.hash_one(&key);
+        let entry = Entry {
             key,
-            Entry {
-                txn,
-                id,
-                scheduled: None,
-            },
-        );
+            txn,
+            route,
+            scheduled: None,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(free) = self.slots.get_mut(slot as usize) {
+                    *free = Some(entry);
+                }
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                // Slots past u32::MAX would need 4 billion live transactions.
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, slot, |&s| match slots.get(s as usize) {
+                Some(Some(e)) => hasher.hash_one(&e.key),
+                _ => 0,
+            });
+        slot
     }
 
-    /// Tags `outputs` with `key`, drops the transaction if it terminated, and otherwise
-    /// keeps its next deadline in the heap.
-    fn settle(&mut self, key: TransactionKey, outputs: Vec<Output>, out: &mut Vec<LayerOutput>) {
-        out.extend(outputs.into_iter().map(|output| LayerOutput::Transaction {
-            key: key.clone(),
-            output,
-        }));
-        let Some(entry) = self.transactions.get_mut(&key) else {
+    /// Frees `slot`, dropping its transaction.
+    fn remove(&mut self, slot: u32) {
+        let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
+        let hash = self.hasher.hash_one(&entry.key);
+        if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
+            found.remove();
+        }
+        self.free.push(slot);
+    }
+
+    /// Tags `outputs` with the transaction's key and route, drops the transaction if it
+    /// terminated, and otherwise keeps its next deadline in the heap.
+    fn settle(&mut self, slot: u32, outputs: Vec<Output>, out: &mut Vec<LayerOutput<R>>) {
+        let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        out.extend(outputs.into_iter().map(|output| LayerOutput::Transaction {
+            key: entry.key.clone(),
+            output,
+            route: entry.route.clone(),
+        }));
         if entry.txn.is_terminated() {
-            let id = entry.id;
-            self.transactions.remove(&key);
-            self.ids.remove(&id);
+            self.remove(slot);
             return;
         }
         let next = entry.txn.poll_timeout();
         if next != entry.scheduled {
             entry.scheduled = next;
             if let Some(at) = next {
-                self.heap.push(Reverse((at, entry.id)));
+                self.heap.push(Reverse((at, slot)));
             }
         }
     }
 }
 
 #[derive(Debug)]
-struct Entry {
+struct Entry<R> {
+    key: TransactionKey,
     txn: Txn,
-    id: u64,
+    route: R,
     /// The deadline of this entry's live heap element.
     scheduled: Option<Instant>,
 }
@@ -383,7 +496,7 @@ mod tests {
         outputs
             .iter()
             .map(|o| match o {
-                LayerOutput::Transaction { key, output } => {
+                LayerOutput::Transaction { key, output, .. } => {
                     let side = if key.is_client() { "client" } else { "server" };
                     let what = describe(std::slice::from_ref(output), base).join("");
                     format!("{side} {}: {what}", key.method())
@@ -400,6 +513,28 @@ mod tests {
                 ),
                 LayerOutput::StrayResponse(m) => format!("stray {}", m.status().unwrap_or(0)),
                 LayerOutput::StrayAck(_) => "stray ACK".to_string(),
+            })
+            .collect()
+    }
+
+    /// `key-kind -> route: output` lines for sends, for a layer with `u8` routes.
+    fn show_routed(outputs: &[LayerOutput<u8>]) -> Vec<String> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                LayerOutput::Transaction {
+                    key,
+                    output: Output::Send(m),
+                    route,
+                } => {
+                    let side = if key.is_client() { "client" } else { "server" };
+                    let what = match (m.method(), m.status()) {
+                        (Some(method), _) => method.to_string(),
+                        (None, status) => status.unwrap_or(0).to_string(),
+                    };
+                    Some(format!("{side} {} -> {route}: send {what}", key.method()))
+                }
+                _ => None,
             })
             .collect()
     }
@@ -575,6 +710,82 @@ mod tests {
             parse("OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(layer.receive(no_via, false, t0), Err(KeyError::MissingVia));
         assert_eq!(layer.len(), 1);
+    }
+
+    #[test]
+    fn every_output_carries_the_route_its_transaction_was_given() {
+        let t0 = Instant::now();
+        let mut layer: TransactionLayer<u8> = TransactionLayer::routed(TimerConfig::default());
+        let (client, out) = layer
+            .send_request_to(request("OPTIONS", "z9hG4bKc"), false, 7, t0)
+            .unwrap();
+        let routes = |out: &[LayerOutput<u8>]| -> Vec<u8> {
+            out.iter()
+                .filter_map(|o| match o {
+                    LayerOutput::Transaction { route, .. } => Some(*route),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(routes(&out), [7, 7, 7], "{out:?}");
+        let out = layer.receive_from(invite(), false, 9, t0).unwrap();
+        let LayerOutput::NewRequest { key, .. } = &out[0] else {
+            panic!("{out:?}");
+        };
+        let server = key.clone();
+        // A retransmission from elsewhere does not move the transaction.
+        layer.receive_from(invite(), false, 3, t0 + ms(10)).unwrap();
+        let out = layer
+            .send_response(&server, invite_response(486), t0 + ms(20))
+            .unwrap();
+        assert_eq!(routes(&out), [9, 9, 9], "{out:?}");
+        let out = layer.on_timer(t0 + ms(500));
+        assert_eq!(show_routed(&out), ["client OPTIONS -> 7: send OPTIONS"]);
+        let out = layer.on_timer(t0 + ms(520));
+        assert_eq!(show_routed(&out), ["server INVITE -> 9: send 486"]);
+        assert!(layer.contains(&client));
+    }
+
+    #[test]
+    fn a_freed_slot_serves_a_new_transaction_under_its_own_key_only() {
+        let t0 = Instant::now();
+        let mut layer = TransactionLayer::new(TimerConfig::default());
+        let (first, _) = layer
+            .send_request(request("OPTIONS", "z9hG4bK1"), true, t0)
+            .unwrap();
+        let (second, _) = layer
+            .send_request(request("OPTIONS", "z9hG4bK2"), true, t0)
+            .unwrap();
+        layer.transport_error(&first);
+        assert!(!layer.contains(&first));
+        let (third, _) = layer
+            .send_request(request("OPTIONS", "z9hG4bK3"), true, t0 + ms(1))
+            .unwrap();
+        assert_eq!(layer.len(), 2);
+        assert!(!layer.contains(&first));
+        assert!(layer.contains(&second) && layer.contains(&third));
+        // A late response for the freed transaction is a stray, not the new one's.
+        let late = layer
+            .receive(response(200, "OPTIONS", "z9hG4bK1"), true, t0 + ms(2))
+            .unwrap();
+        assert_eq!(show(&late, t0), ["stray 200"]);
+        let out = layer
+            .receive(response(200, "OPTIONS", "z9hG4bK3"), true, t0 + ms(3))
+            .unwrap();
+        assert_eq!(
+            show(&out, t0),
+            ["client OPTIONS: tu 200", "client OPTIONS: terminated"]
+        );
+        // The first transaction's Timer F entry is stale; only the second's fires.
+        let out = layer.on_timer(t0 + Duration::from_secs(32));
+        assert_eq!(
+            show(&out, t0),
+            ["client OPTIONS: timeout", "client OPTIONS: terminated"]
+        );
+        assert!(layer.is_empty());
+        // The third's Timer F entry is stale too: it wakes the driver once, for nothing.
+        assert!(layer.on_timer(t0 + ms(32_001)).is_empty());
+        assert_eq!(layer.poll_timeout(), None);
     }
 
     #[test]

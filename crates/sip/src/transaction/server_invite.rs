@@ -49,7 +49,7 @@ impl ServerInviteState {
 pub struct ServerInvite {
     /// The INVITE, kept only while Proceeding (for `100 Trying`); released on the final
     /// response, since no later state reads it.
-    request: Option<Message>,
+    request: Option<Box<Message>>,
     reliable: bool,
     config: TimerConfig,
     state: State,
@@ -62,11 +62,11 @@ pub struct ServerInvite {
 enum State {
     /// Holds the last provisional response sent, if any.
     Proceeding {
-        last: Option<Message>,
+        last: Option<Box<Message>>,
     },
     /// Holds the final response to retransmit.
     Completed {
-        response: Message,
+        response: Box<Message>,
     },
     Confirmed,
     Accepted,
@@ -88,7 +88,7 @@ impl ServerInvite {
             });
         }
         let mut txn = ServerInvite {
-            request: Some(request),
+            request: Some(Box::new(request)),
             reliable,
             config,
             state: State::Proceeding { last: None },
@@ -120,7 +120,7 @@ impl ServerInvite {
     /// is released once a final response is sent (Completed, Confirmed and Accepted only
     /// retransmit the final response, absorb, or pass ACKs to the TU).
     pub fn request(&self) -> Option<&Message> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// True while the transaction holds a copy of a response to retransmit (the last
@@ -142,10 +142,10 @@ impl ServerInvite {
         let mut out = Vec::new();
         match (request.method(), &self.state) {
             (Some(Method::Invite), State::Proceeding { last: Some(last) }) => {
-                out.push(Output::Send(last.clone()));
+                out.push(Output::Send(Message::clone(last)));
             }
             (Some(Method::Invite), State::Completed { response }) => {
-                out.push(Output::Send(response.clone()));
+                out.push(Output::Send(Message::clone(response)));
             }
             (Some(Method::Ack), State::Completed { .. }) => {
                 self.armed.clear(Timer::G);
@@ -184,7 +184,7 @@ impl ServerInvite {
                 self.armed.clear(Timer::Trying);
                 out.push(Output::Send(response.clone()));
                 self.state = State::Proceeding {
-                    last: Some(response),
+                    last: Some(Box::new(response)),
                 };
             }
             (State::Proceeding { .. }, Class::Success) => {
@@ -198,7 +198,9 @@ impl ServerInvite {
             (State::Proceeding { .. }, Class::Failure) => {
                 self.armed.clear(Timer::Trying);
                 out.push(Output::Send(response.clone()));
-                self.state = State::Completed { response };
+                self.state = State::Completed {
+                    response: Box::new(response),
+                };
                 self.request = None;
                 if !self.reliable {
                     self.armed.arm(Timer::G, now, self.interval_g, &mut out);
@@ -229,10 +231,12 @@ impl ServerInvite {
                     };
                     let trying = trying_for(request);
                     out.push(Output::Send(trying.clone()));
-                    self.state = State::Proceeding { last: Some(trying) };
+                    self.state = State::Proceeding {
+                        last: Some(Box::new(trying)),
+                    };
                 }
                 (Timer::G, State::Completed { response }) => {
-                    out.push(Output::Send(response.clone()));
+                    out.push(Output::Send(Message::clone(response)));
                     self.interval_g = self.config.backoff(self.interval_g);
                     self.armed.arm(Timer::G, now, self.interval_g, &mut out);
                 }

@@ -9,9 +9,17 @@ use std::time::Instant;
 
 use crate::message::Message;
 use crate::method::Method;
+use crate::parse::Limits;
 
 use super::timers::{Armed, Timer, TimerConfig};
 use super::{Class, Output, TransactionError};
+
+/// No bounds, for parsing back the response this transaction serialized itself.
+const UNBOUNDED: Limits = Limits {
+    max_message_size: usize::MAX,
+    max_headers: usize::MAX,
+    max_header_line: usize::MAX,
+};
 
 /// The state of a non-INVITE server transaction, for inspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +50,14 @@ impl ServerNonInviteState {
 pub struct ServerNonInvite {
     /// The request, released on the final response: Completed answers retransmissions
     /// from `last` alone.
-    request: Option<Message>,
+    request: Option<Box<Message>>,
     reliable: bool,
     config: TimerConfig,
     state: ServerNonInviteState,
-    /// The last response sent: what a retransmitted request gets.
-    last: Option<Message>,
+    /// The last response sent, in wire form: what a retransmitted request gets. Kept as
+    /// bytes, one allocation, because a Completed transaction lingers for Timer J (32 s on
+    /// UDP) and a built response is a dozen; a retransmission, rare, parses it again.
+    last: Option<Box<[u8]>>,
     armed: Armed,
 }
 
@@ -69,7 +79,7 @@ impl ServerNonInvite {
             Some(_) => {}
         }
         Ok(ServerNonInvite {
-            request: Some(request),
+            request: Some(Box::new(request)),
             reliable,
             config,
             state: ServerNonInviteState::Trying,
@@ -91,7 +101,7 @@ impl ServerNonInvite {
     /// The request that created the transaction, until a final response is sent; then it
     /// is released (Completed needs only that response).
     pub fn request(&self) -> Option<&Message> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// True while the transaction holds the last response sent, to answer retransmissions.
@@ -108,7 +118,12 @@ impl ServerNonInvite {
     pub fn receive_request(&mut self, _request: Message, _now: Instant) -> Vec<Output> {
         match (&self.last, self.state) {
             (Some(last), ServerNonInviteState::Proceeding | ServerNonInviteState::Completed) => {
-                vec![Output::Send(last.clone())]
+                // Our own serialized response parses back (the serializer and parser
+                // round-trip); no bound applies to it, it was already sent once.
+                match Message::parse_datagram(last, &UNBOUNDED) {
+                    Ok(message) => vec![Output::Send(message)],
+                    Err(_) => Vec::new(),
+                }
             }
             _ => Vec::new(),
         }
@@ -142,8 +157,8 @@ impl ServerNonInvite {
                 })
             }
         }
-        out.push(Output::Send(response.clone()));
-        self.last = Some(response);
+        self.last = Some(response.to_bytes().into_boxed_slice());
+        out.push(Output::Send(response));
         if self.state == Completed {
             let linger = self.config.timer_j(self.reliable);
             if linger.is_zero() {
@@ -242,6 +257,26 @@ mod tests {
             matches!(state, Proceeding | Completed),
             "{at}: response"
         );
+    }
+
+    #[test]
+    fn a_retransmission_gets_the_very_bytes_of_the_response_sent() {
+        let t0 = Instant::now();
+        let req = || request("BYE", "z9hG4bKbye");
+        let mut txn = ServerNonInvite::new(req(), false, TimerConfig::default()).unwrap();
+        // A built response, not a parsed one: its headers are edited, so it is serialized.
+        let mut ok = response(200, "BYE", "z9hG4bKbye");
+        ok.push_raw(crate::header_name::HeaderName::Server, "callcomp/test");
+        let sent = txn.send_response(ok, t0).unwrap();
+        let Some(Output::Send(first)) = sent.first() else {
+            panic!("{sent:?}");
+        };
+        let again = txn.receive_request(req(), t0 + ms(10));
+        let [Output::Send(resent)] = again.as_slice() else {
+            panic!("{again:?}");
+        };
+        assert_eq!(resent.to_bytes(), first.to_bytes());
+        assert!(String::from_utf8_lossy(&resent.to_bytes()).contains("Server: callcomp/test"));
     }
 
     #[test]
