@@ -191,7 +191,7 @@ impl Engine {
                 open: self.registrar.policy().open,
             };
             match identity::admit(&mut self.auth, &request, &ess, source, directory, now.ms()) {
-                Ok(who) => identity = who,
+                Ok(who) => identity = self.trunk_identity(who, &ess.from.uri, source),
                 Err(refusal) => {
                     let response = refusal.response(&request, &ids::tag());
                     self.sip.respond(&key, response, now.instant);
@@ -257,7 +257,7 @@ impl Engine {
             Method::Invite => {
                 let Some(from) = from else { return };
                 let mut request = request;
-                match self.cc_call(&mut request, &identity, now) {
+                match self.cc_call(&mut request, &identity, from, now) {
                     Err((status, reason)) => {
                         self.reply(&key, &request, status, Some(reason), now);
                         return;
