@@ -24,6 +24,7 @@
 
 pub mod by_call;
 pub mod call;
+pub mod cc_call;
 pub mod classify;
 pub mod completion;
 pub mod dialog;
@@ -412,6 +413,9 @@ impl B2bua {
         self.recall_outcome(cx, id, recall::RecallStage::Settled, |cid| {
             CompletionFact::RecallUnanswered { id: cid }
         });
+        if self.calls.get(&id).is_some_and(|c| c.phase == Phase::Setup) {
+            self.cc_call_outcome(cx, id, cc_call::dropped(by));
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return false;
         };

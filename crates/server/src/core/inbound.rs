@@ -24,6 +24,7 @@ use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 
+use super::monitor::CcCall;
 use super::trace::Direction;
 use super::transactions::TuEvent;
 use super::{ids, with_cx, Engine, Now, StoreJob};
@@ -257,13 +258,14 @@ impl Engine {
             Method::Invite => {
                 let Some(from) = from else { return };
                 let mut request = request;
-                match self.cc_call(&mut request, &identity, from, now) {
+                let cc = match self.cc_call(&mut request, &identity, from, now) {
                     Err((status, reason)) => {
                         self.reply(&key, &request, status, Some(reason), now);
                         return;
                     }
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(CcCall::Started(id)) => Some(id),
+                    Ok(CcCall::Readdressed) => None,
+                    Ok(CcCall::NotOne) => {
                         let code = super::feature_codes::recognise(
                             &self.config.completion.feature_codes,
                             &request,
@@ -272,10 +274,11 @@ impl Engine {
                             self.feature_code(key, request, &identity, code, now);
                             return;
                         }
+                        None
                     }
-                }
+                };
                 self.with_ctx(now, |b2bua, cx| {
-                    b2bua.invite(cx, key, request, &ess, from, identity)
+                    b2bua.invite(cx, key, request, &ess, from, identity, cc)
                 });
             }
             Method::Subscribe => {
