@@ -26,6 +26,7 @@ pub mod by_call;
 pub mod call;
 pub mod cc_call;
 pub mod classify;
+pub mod code_tone;
 pub mod completion;
 pub mod dialog;
 pub mod fork;
@@ -181,6 +182,8 @@ enum Timer {
     ReinviteRetry(Side),
     /// A recall's caller heard the busy tone long enough: BYE.
     RecallFarewell,
+    /// A feature code's tone has played long enough: BYE.
+    CodeTone,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -206,6 +209,8 @@ pub struct B2bua {
     intruders: HashMap<CallRef, CallRef>,
     /// Failed calls from trunks' users, for their subscriptions (callcomp as their monitor).
     trunk_failures: trunk_failures::TrunkFailures,
+    /// Feature codes answered with a tone: the call → its endpoint (`code_tone`).
+    code_tones: HashMap<CallRef, recall::OwnedEndpoint>,
 }
 
 impl B2bua {
@@ -249,6 +254,7 @@ impl B2bua {
                 Timer::Queued => self.queued_keepalive(cx, call),
                 Timer::ReinviteRetry(side) => self.reinvite_retry(cx, call, side),
                 Timer::RecallFarewell => self.recall_farewell_over(cx, call),
+                Timer::CodeTone => self.code_tone_over(cx, call),
             }
         }
     }
@@ -389,6 +395,7 @@ impl B2bua {
             return;
         }
         self.calls.remove(&id);
+        self.code_tones.remove(&id);
         self.dialogs.remove_call(id, |_| false);
         self.servers.remove_call(id, |_| false);
         // A relayed request's response still goes back to its sender.

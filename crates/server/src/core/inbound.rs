@@ -271,7 +271,7 @@ impl Engine {
                             &request,
                         );
                         if let Some(code) = code {
-                            self.feature_code(key, request, &identity, code, now);
+                            self.feature_code(key, request, (&identity, from), code, now);
                             return;
                         }
                         None

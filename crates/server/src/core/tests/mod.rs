@@ -20,6 +20,7 @@ use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
+mod feature_tones;
 mod identity;
 mod intrude;
 mod monitor;
