@@ -174,10 +174,7 @@ impl Engine {
         };
         let in_dialog = ess.to.tag().is_some();
         if !in_dialog && !matches!(method, Method::Ack | Method::Cancel) {
-            // Another callcomp behind a trunk makes Call-IDs of the same shape: only the Via
-            // check tells its requests from our own come back.
-            let from_trunk = from.is_some_and(|t| self.config.trunk_at(t.remote).is_some());
-            if let Some(why) = self.looped(&request, &ess, from_trunk) {
+            if let Some(why) = self.looped(&request, &ess) {
                 ::metrics::counter!(m::LOOPS_DETECTED).increment(1);
                 tracing::warn!(call_id = %ess.call_id.0, %method, why, "loop detected");
                 self.reply(&key, &request, 482, Some(why), now);
@@ -304,13 +301,14 @@ impl Engine {
     }
 
     /// Why an out-of-dialog request is one of ours come back, if it is.
+    /// Another callcomp (a trunk) makes Call-IDs of the same shape, with its own process
+    /// token: only ours is a loop.
     fn looped(
         &self,
         request: &Message,
         ess: &callcomp_sip::check::Essentials,
-        from_trunk: bool,
     ) -> Option<&'static str> {
-        if !from_trunk && ess.call_id.0.starts_with(ids::CALL_ID_PREFIX) {
+        if ids::is_own_call_id(&ess.call_id.0) {
             return Some("Loop Detected: a Call-ID of this server");
         }
         let own = &self.registrar.policy().own;
