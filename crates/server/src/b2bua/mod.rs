@@ -24,7 +24,9 @@
 
 pub mod by_call;
 pub mod call;
+pub mod cc_call;
 pub mod classify;
+pub mod code_tone;
 pub mod completion;
 pub mod dialog;
 pub mod fork;
@@ -38,6 +40,7 @@ pub mod reinvite;
 pub mod relay;
 pub mod setup;
 pub mod trunk;
+pub mod trunk_failures;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -179,6 +182,8 @@ enum Timer {
     ReinviteRetry(Side),
     /// A recall's caller heard the busy tone long enough: BYE.
     RecallFarewell,
+    /// A feature code's tone has played long enough: BYE.
+    CodeTone,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -202,6 +207,10 @@ pub struct B2bua {
     intrusions: HashMap<CallRef, intrude::Intrusion>,
     /// Intruders' calls → the call each joins.
     intruders: HashMap<CallRef, CallRef>,
+    /// Failed calls from trunks' users, for their subscriptions (callcomp as their monitor).
+    trunk_failures: trunk_failures::TrunkFailures,
+    /// Feature codes answered with a tone: the call → its endpoint (`code_tone`).
+    code_tones: HashMap<CallRef, recall::OwnedEndpoint>,
 }
 
 impl B2bua {
@@ -213,6 +222,16 @@ impl B2bua {
     /// The number of calls in progress.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The condition of `caller`'s newest failed call to `callee`, while its offer is open.
+    pub fn trunk_failure(
+        &self,
+        caller: &callcomp_switch::TrunkCaller,
+        callee: &str,
+        now: Instant,
+    ) -> Option<callcomp_switch::CompletionCond> {
+        self.trunk_failures.condition(caller, callee, now)
     }
 
     /// The call with this handle.
@@ -235,6 +254,7 @@ impl B2bua {
                 Timer::Queued => self.queued_keepalive(cx, call),
                 Timer::ReinviteRetry(side) => self.reinvite_retry(cx, call, side),
                 Timer::RecallFarewell => self.recall_farewell_over(cx, call),
+                Timer::CodeTone => self.code_tone_over(cx, call),
             }
         }
     }
@@ -375,6 +395,7 @@ impl B2bua {
             return;
         }
         self.calls.remove(&id);
+        self.code_tones.remove(&id);
         self.dialogs.remove_call(id, |_| false);
         self.servers.remove_call(id, |_| false);
         // A relayed request's response still goes back to its sender.
@@ -399,6 +420,9 @@ impl B2bua {
         self.recall_outcome(cx, id, recall::RecallStage::Settled, |cid| {
             CompletionFact::RecallUnanswered { id: cid }
         });
+        if self.calls.get(&id).is_some_and(|c| c.phase == Phase::Setup) {
+            self.cc_call_outcome(cx, id, cc_call::dropped(by));
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return false;
         };

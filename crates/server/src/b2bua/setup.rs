@@ -19,7 +19,7 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
+use callcomp_switch::{CallRef, Caller, CallerLeg, CompletionFact, Fact, Party, Side};
 
 use super::call::{Attempt, Call, Incoming, Leg, PendingAck, Phase};
 use super::classify::{classify, Outcome};
@@ -35,6 +35,8 @@ use crate::transport::Target;
 impl B2bua {
     /// A new INVITE outside any dialog, from `peer`, speaking for `identity` (decided by
     /// the identity gate, never by the From alone): a local user's line places the call.
+    /// `cc_call`: the request whose CC call this is (its outcome is reported, `super::cc_call`).
+    #[allow(clippy::too_many_arguments)]
     pub fn invite(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -43,6 +45,7 @@ impl B2bua {
         ess: &Essentials,
         peer: Target,
         identity: Identity,
+        cc_call: Option<callcomp_switch::CompletionId>,
     ) {
         let tag = cx.sip.tag();
         let Some(dialog) = Dialog::as_uas(&request, &tag, peer) else {
@@ -85,8 +88,14 @@ impl B2bua {
             dialog,
             offered: false,
         };
+        let trunk_caller = caller_line
+            .is_none()
+            .then(|| super::trunk_failures::trunk_caller(cx.config, peer, &ess.from.uri))
+            .flatten();
         let mut call = Call::new(id, Leg::In(incoming));
         call.caller_line = caller_line.clone();
+        call.trunk_caller = trunk_caller.clone();
+        call.cc_call = cc_call;
         self.calls.insert(id, call);
 
         if let Some(trunk) = trunk {
@@ -118,7 +127,11 @@ impl B2bua {
             self.fail(cx, id, None, Outcome::NotRegistered);
             return;
         }
-        if cx.switch.is_reserved(&callee, caller_line.as_deref()) {
+        let caller = match (&caller_line, trunk_caller) {
+            (Some(line), _) => Some(Caller::Line(line.clone())),
+            (None, trunk) => trunk.map(Caller::Trunk),
+        };
+        if cx.switch.is_reserved_for(&callee, caller.as_ref()) {
             // The callee is kept for a completion waiter (guard or recall): busy for others.
             self.fail(cx, id, None, Outcome::BusyOnBusy);
             return;
@@ -349,6 +362,7 @@ impl B2bua {
         cx.sip.respond(&key, relayed.clone(), cx.now.instant);
         self.track_2xx(cx, id, Side::Caller, caller_seq, relayed, target);
         cx.fact(Fact::Answered { call: id });
+        self.cc_call_outcome(cx, id, |id| CompletionFact::RecallConnected { id });
     }
 
     /// Every fork failed: classify, answer the caller, tell the switch.
@@ -386,7 +400,9 @@ impl B2bua {
             return;
         }
         let classified = classify(&outcome, rang.unwrap_or(call.attempt.rang()));
-        let hold = classified.failure == callcomp_switch::Failure::Busy
+        // A CC call is not held after a busy: its request goes back to the queue.
+        let hold = call.cc_call.is_none()
+            && classified.failure == callcomp_switch::Failure::Busy
             && call.caller_line.as_deref().is_some_and(|line| {
                 let s = cx.line_settings(line);
                 !s.busy_hold.is_zero() || s.on_busy == crate::config::Policy::Campon
@@ -409,12 +425,28 @@ impl B2bua {
                 cx.sip.respond(&key, response, cx.now.instant);
             }
         }
+        let offered = classified.offer_mode().is_some();
+        let condition = super::trunk_failures::condition_of(classified.failure);
+        if let (true, Some(trunk), Some(callee), Some(condition)) = (
+            offered,
+            call.trunk_caller.clone(),
+            call.callee_line.clone(),
+            condition,
+        ) {
+            let until = cx.now.instant + cx.config.completion.offer_window;
+            self.trunk_failures
+                .record(trunk, &callee, condition, cx.now.instant, until);
+        }
         cx.fact(Fact::Failed {
             call: id,
             cause: classified.failure,
             caller_leg: CallerLeg::Released,
         });
-        self.apply_policy(cx, id, classified.failure);
+        if self.is_cc_call(id) {
+            self.cc_call_outcome(cx, id, super::cc_call::failed(classified.failure));
+        } else {
+            self.apply_policy(cx, id, classified.failure);
+        }
         self.reap(id);
     }
 

@@ -10,6 +10,7 @@
 //! core sends and when, are the same on every run.
 
 use std::ops::RangeInclusive;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use callcomp_sip::headers::via::MAGIC_COOKIE;
@@ -59,15 +60,41 @@ impl Ids {
         format!("{MAGIC_COOKIE}{}", self.token(16))
     }
 
-    /// A new Call-ID, `callcomp-<random>@<host>`.
+    /// A new Call-ID, `callcomp-<process token>-<random>@<host>`.
     pub fn call_id(&mut self, host: &str) -> String {
-        format!("{CALL_ID_PREFIX}{}@{host}", self.token(20))
+        format!(
+            "{CALL_ID_PREFIX}{}-{}@{host}",
+            process_token(),
+            self.token(20)
+        )
     }
 
     /// A wait of a random whole number of milliseconds in `ms`.
     pub fn wait(&mut self, ms: RangeInclusive<u64>) -> Duration {
         Duration::from_millis(self.rng.random_range(ms))
     }
+}
+
+/// This process's token, in every Call-ID it makes: a request of ours that comes back (a loop)
+/// carries it and is answered 482, while another callcomp (a trunk), whose Call-IDs have the
+/// same shape, has its own. Drawn once from the operating system's randomness (not from the
+/// injected generator: it must differ between two servers even when both are seeded alike).
+fn process_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let mut rng = StdRng::from_os_rng();
+        (0..8)
+            .map(|_| char::from(rng.sample(Alphanumeric)))
+            .collect()
+    })
+}
+
+/// Whether `call_id` is one this process made (it carries this process's token).
+pub fn is_own_call_id(call_id: &str) -> bool {
+    call_id
+        .strip_prefix(CALL_ID_PREFIX)
+        .and_then(|rest| rest.strip_prefix(process_token()))
+        .is_some_and(|rest| rest.starts_with('-'))
 }
 
 #[cfg(test)]
@@ -82,6 +109,32 @@ mod tests {
         assert_ne!(ids.tag(), ids.tag());
         assert!(ids.call_id("192.0.2.1").ends_with("@192.0.2.1"));
         assert!(ids.call_id("192.0.2.1").starts_with(CALL_ID_PREFIX));
+    }
+
+    /// Only this process's Call-IDs are its own: another callcomp's (same shape, its own
+    /// token) and anyone else's are not.
+    #[test]
+    fn own_call_ids_carry_this_processs_token() {
+        let ours = Ids::from_os_rng().call_id("192.0.2.1");
+        assert!(is_own_call_id(&ours));
+        let token = process_token();
+        assert_eq!(token.len(), 8);
+        let other_token: String = token
+            .chars()
+            .map(|c| if c == 'a' { 'b' } else { 'a' })
+            .collect();
+        let theirs = format!("{CALL_ID_PREFIX}{other_token}-Xy12@192.0.2.9");
+        assert!(!is_own_call_id(&theirs), "another callcomp's");
+        assert!(!is_own_call_id("callcomp-abc@127.0.0.1"));
+        assert!(
+            !is_own_call_id(&format!("{CALL_ID_PREFIX}{token}")),
+            "no random part"
+        );
+        assert!(!is_own_call_id("1-2345@192.0.2.1"));
+        // A seeded generator does not change the token.
+        let seeded = Ids::seeded(7).call_id("h");
+        assert!(is_own_call_id(&seeded));
+        assert!(seeded.starts_with(&format!("{CALL_ID_PREFIX}{token}-")));
     }
 
     #[test]

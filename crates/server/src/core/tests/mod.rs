@@ -20,9 +20,11 @@ use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
 mod completion;
+mod feature_tones;
 mod identity;
 mod intrude;
 mod monitor;
+mod monitor_trunk;
 mod operator;
 mod overload;
 mod recall_join;
