@@ -387,6 +387,10 @@ impl B2bua {
             return;
         }
         let classified = classify(&outcome, rang.unwrap_or(call.attempt.rang()));
+        self.keep_remote_target(cx, id);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let hold = classified.failure == callcomp_switch::Failure::Busy
             && call.caller_line.as_deref().is_some_and(|line| {
                 let s = cx.line_settings(line);

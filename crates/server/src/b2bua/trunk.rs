@@ -12,7 +12,7 @@
 use callcomp_sip::check::Essentials;
 use callcomp_sip::message::Message;
 use callcomp_sip::uri::Uri;
-use callcomp_switch::{CallRef, Fact};
+use callcomp_switch::{CallRef, Fact, RemoteTarget};
 
 use super::call::Leg;
 use super::classify::Outcome;
@@ -88,6 +88,37 @@ impl B2bua {
         }
         self.arm(at, id, Timer::NoAnswer);
         self.check_all_failed(cx, id);
+    }
+
+    /// Call `id` is failing: if it went out over a trunk and the failure carried the remote
+    /// monitor's offer, the switch learns the remote callee (the AOR as dialled, the monitor
+    /// URI, `m`), so the caller's call can be completed toward it (RFC 6910 §5).
+    pub(super) fn keep_remote_target(&self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(Leg::Out(out)) = self.calls.get(&id).and_then(|c| c.callee.as_ref()) else {
+            return;
+        };
+        let (Some(offer), Some(fork)) = (out.remote_offer.as_ref(), out.forks.first()) else {
+            return;
+        };
+        let over_trunk = fork
+            .invite
+            .uri()
+            .is_some_and(|uri| trunk_of(cx.config, uri).is_some());
+        let to = fork
+            .invite
+            .header::<callcomp_sip::headers::from_to::To>()
+            .and_then(Result::ok);
+        let (true, Some(to)) = (over_trunk, to) else {
+            return;
+        };
+        let target = RemoteTarget {
+            aor: to.0.uri.to_string(),
+            monitor: offer.uri.to_string(),
+            m: offer.m().map(str::to_owned),
+            cc_uri: None,
+        };
+        tracing::info!(call = id.0, aor = %target.aor, monitor = %target.monitor, "remote completion offer kept");
+        cx.switch.set_remote_target(id, target);
     }
 }
 

@@ -18,6 +18,7 @@ use crate::completion::io::{Action, CompletionFact, CompletionFactError};
 use crate::completion::mode::Fires;
 use crate::completion::queue::CalleeQueue;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
+use crate::completion::target::CompletionTarget;
 use crate::completion::validate::{Limits, Valid};
 use crate::events::EventKind;
 use crate::tapi::{CompletionCond, CompletionMode, LineErr};
@@ -209,7 +210,7 @@ impl Engine {
     /// The 1-based place of request `id` in its callee's queue (`None` for messages).
     pub fn position(&self, id: CompletionId) -> Option<u32> {
         let r = self.requests.get(&id)?;
-        self.callees.get(&r.target)?.queue.position(r.seq)
+        self.callees.get(r.target.key())?.queue.position(r.seq)
     }
 
     /// Whether a call from `caller` (a line name, or `None` for anyone else) to `callee` must
@@ -254,7 +255,7 @@ impl Engine {
         id: CompletionId,
         valid: Valid,
         line: &str,
-        target: &str,
+        target: &CompletionTarget,
         call: CallId,
         held_call: Option<CallRef>,
         now: Time,
@@ -271,7 +272,7 @@ impl Engine {
         CompletionRequest {
             id,
             line: line.to_owned(),
-            target: target.to_owned(),
+            target: target.clone(),
             mode: valid.mode,
             condition: valid.condition,
             message_id: valid.message_id,
@@ -295,7 +296,7 @@ impl Engine {
     pub(crate) fn insert(&mut self, mut r: CompletionRequest, now: Time) {
         r.condition_met = self.condition_met(r.condition, &r.target);
         let (id, mode, call, expiry) = (r.id, r.mode, r.call, r.expiry);
-        let (line, target) = (r.line.clone(), r.target.clone());
+        let (line, target) = (r.line.clone(), r.target.key().to_owned());
         self.deadlines.insert((expiry, Timer::Expiry(id)));
         self.enqueue(r);
         let count = self.count(&line);
@@ -347,7 +348,11 @@ impl Engine {
 
     /// Whether `condition` is already met for `target` (the callee's call in progress, a
     /// `notregistered` callee registered again).
-    fn condition_met(&self, condition: CompletionCond, target: &str) -> bool {
+    fn condition_met(&self, condition: CompletionCond, target: &CompletionTarget) -> bool {
+        // A remote callee's availability comes only from its monitor's NOTIFY.
+        let Some(target) = target.line() else {
+            return false;
+        };
         match condition {
             CompletionCond::Busy => self.in_call(target),
             CompletionCond::Noanswer => false,
@@ -410,7 +415,7 @@ impl Engine {
                 if !r.suspended_by_caller {
                     return Ok(());
                 }
-                let target = r.target.clone();
+                let target = r.target.key().to_owned();
                 if let Some(r) = self.requests.get_mut(&id) {
                     r.suspended_by_caller = false;
                 }
@@ -439,7 +444,7 @@ impl Engine {
                 // already reported that leg (it offers the callee's side before the phone
                 // alerts), the reservation is over now.
                 if let Some(r) = self.requests.get(&id) {
-                    let (target, caller) = (r.target.clone(), r.line.clone());
+                    let (target, caller) = (r.target.key().to_owned(), r.line.clone());
                     let leg_open = self.lines.get(&target).is_some_and(|l| l.open_legs > 0);
                     if leg_open {
                         self.release_any(&target);
@@ -452,7 +457,7 @@ impl Engine {
             }
             CompletionFact::CcCall { id } => {
                 let r = self.get(id)?;
-                let (state, target, caller) = (r.state, r.target.clone(), r.line.clone());
+                let (state, target, caller) = (r.state, r.target.key().to_owned(), r.line.clone());
                 match state {
                     RequestState::Ready | RequestState::Recalling => {}
                     other => {
@@ -486,6 +491,11 @@ impl Engine {
             CompletionFact::MessageFailed { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Message))?;
                 self.set_state(id, RequestState::Queued);
+            }
+            CompletionFact::RemoteReady { id, cc_uri } => self.remote_ready(id, cc_uri, now)?,
+            CompletionFact::RemoteEnded { id, cause } => {
+                self.get(id)?;
+                self.abort(id, cause, now);
             }
             CompletionFact::IntrusionJoined { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
@@ -594,7 +604,7 @@ impl Engine {
     }
 
     pub(crate) fn enqueue(&mut self, r: CompletionRequest) {
-        let callee = self.callees.entry(r.target.clone()).or_default();
+        let callee = self.callees.entry(r.target.key().to_owned()).or_default();
         match r.mode.fires() {
             Fires::CalleeFree(_) => callee.queue.push(r.seq, r.id),
             Fires::Delivery => {
@@ -694,7 +704,7 @@ impl Engine {
             self.deadlines.remove(&(until, Timer::Ring(id)));
         }
         let mut reselect = false;
-        if let Some(c) = self.callees.get_mut(&r.target) {
+        if let Some(c) = self.callees.get_mut(r.target.key()) {
             c.queue.remove(r.seq);
             c.messages.remove(&id);
             reselect = c
@@ -703,7 +713,7 @@ impl Engine {
                 .is_some_and(|h| h.request == id && !matches!(h.phase, HoldPhase::Connecting(_)));
         }
         if reselect {
-            self.release_any(&r.target);
+            self.release_any(r.target.key());
         }
         if let Some(l) = self.lines.get_mut(&r.line) {
             l.requests.remove(&id);
@@ -724,7 +734,7 @@ impl Engine {
             &r.line, count,
         )));
         if reselect {
-            self.select(&r.target, now);
+            self.select(r.target.key(), now);
         }
     }
 

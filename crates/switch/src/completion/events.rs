@@ -176,7 +176,7 @@ impl CompletionEvent {
         CompletionEvent {
             completion_id: r.id,
             line: r.line.clone(),
-            target: r.target.clone(),
+            target: r.target.key().to_owned(),
             mode: r.mode,
             condition: r.condition,
             state,

@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
 
 use crate::call::{CallId, CallRef};
+use crate::completion::target::CompletionTarget;
 use crate::tapi::{CompletionCond, CompletionMode};
 use crate::time::Time;
 
@@ -91,6 +92,11 @@ pub enum CancelCause {
     /// The intrusion could not be set up (the callee's call ended first, or its parties
     /// could not be moved onto callcomp's media).
     IntrusionFailed,
+    /// A remote target: the remote monitor refused the subscription (or never answered it).
+    MonitorRefused,
+    /// A remote target: the remote monitor ended the subscription (`Subscription-State:
+    /// terminated` before the CC call; the reason is logged).
+    MonitorTerminated,
 }
 
 impl CancelCause {
@@ -107,6 +113,8 @@ impl CancelCause {
             CancelCause::CallerUnregistered => "caller_unregistered",
             CancelCause::CallerReleased => "caller_released",
             CancelCause::IntrusionFailed => "intrusion_failed",
+            CancelCause::MonitorRefused => "monitor_refused",
+            CancelCause::MonitorTerminated => "monitor_terminated",
         }
     }
 }
@@ -132,8 +140,8 @@ pub struct CompletionRequest {
     pub id: CompletionId,
     /// The caller's line (the line that asked).
     pub line: String,
-    /// The callee's line.
-    pub target: String,
+    /// The callee: a line, or a remote party (RFC 6910 agent role).
+    pub target: CompletionTarget,
     /// How the call is to be completed.
     pub mode: CompletionMode,
     /// Why the original call failed.
@@ -183,6 +191,8 @@ impl CompletionRequest {
     pub fn availability(&self) -> Availability {
         match (self.condition_met, self.condition) {
             (true, _) => Availability::Met,
+            // A remote callee is available when its monitor says `ready`, never guessed.
+            (false, _) if self.target.remote().is_some() => Availability::Waiting,
             (false, CompletionCond::Busy) => Availability::Unknown,
             (false, _) => Availability::Waiting,
         }
@@ -218,6 +228,8 @@ mod tests {
             CancelCause::CallerUnregistered,
             CancelCause::CallerReleased,
             CancelCause::IntrusionFailed,
+            CancelCause::MonitorRefused,
+            CancelCause::MonitorTerminated,
         ] {
             assert_eq!(
                 serde_json::to_string(&c).unwrap(),
