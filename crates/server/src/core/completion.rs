@@ -376,8 +376,9 @@ impl Engine {
     pub(super) fn pump(&mut self, now: Now) {
         self.run_policy_asks(now);
         for _ in 0..64 {
+            let agents = self.drive_agents(now);
             let actions = lock(&self.switch).poll_actions();
-            if actions.is_empty() {
+            if actions.is_empty() && !agents {
                 break;
             }
             for action in actions {

@@ -131,6 +131,11 @@ impl Engine {
             }
         } else if self.subs.watches.owns(&key) {
             self.subs.watches.response(&key, &response, now.instant);
+        } else if self.subs.agents.owns(&key) {
+            with_cx!(self, now, |cx| self
+                .subs
+                .agents
+                .response(&mut cx, &key, &response));
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self
                 .delivery
@@ -148,6 +153,8 @@ impl Engine {
             }
         } else if self.subs.watches.owns(&key) {
             self.subs.watches.timed_out(&key);
+        } else if self.subs.agents.owns(&key) {
+            with_cx!(self, now, |cx| self.subs.agents.timed_out(&mut cx, &key));
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self.delivery.timed_out(&mut cx, &key));
         } else {
@@ -222,6 +229,13 @@ impl Engine {
                 with_cx!(self, now, |cx| self
                     .subs
                     .watches
+                    .notify(&mut cx, key, &request, from));
+            }
+            Method::Notify if self.subs.agents.is_agent(&ess.call_id.0) => {
+                let Some(from) = from else { return };
+                with_cx!(self, now, |cx| self
+                    .subs
+                    .agents
                     .notify(&mut cx, key, &request, from));
             }
             Method::Subscribe if in_dialog => {

@@ -562,6 +562,7 @@ impl Engine {
     /// subscriptions that ran out (their requests are cancelled).
     pub(super) fn subscriptions_on_timer(&mut self, now: Now) {
         with_cx!(self, now, |cx| self.subs.watches.on_timer(&mut cx));
+        with_cx!(self, now, |cx| self.subs.agents.on_timer(&mut cx));
         let expired = self
             .subs
             .monitor

@@ -19,6 +19,7 @@
 //! | `Suspended` | the own user is free | `Queued` | PUBLISH `open` (§6.6) |
 //! | `CcCall` | CC call answered | `Ended(Completed)` | report `completed` |
 //! | `CcCall` | CC call failed | `Queued` | (the monitor keeps the entry: `cc-service-retention`) |
+//! | `Recalling`, `CcCall` | the request went back to the queue | `Queued` | (the next `ready` recalls again) |
 //! | any live | the own user cancels | `Unsubscribing` | SUBSCRIBE `Expires: 0` |
 //! | any | NOTIFY `terminated` | `Ended(Terminated)` (or `Completed` after the CC call, `Cancelled` after an unsubscribe) | report `ended` |
 //!
@@ -118,6 +119,9 @@ pub enum Input<'a> {
     RecallFailed,
     /// The own user is free again after a failed recall.
     OwnUserFree,
+    /// The request went back to the queue after the monitor's `ready` (its recall was not
+    /// answered, or the CC call failed): the next `ready` recalls again.
+    Requeued,
     /// The CC call ended: answered by the remote callee or not.
     CcCallEnded {
         /// Whether the remote callee answered.
@@ -219,6 +223,11 @@ impl RemoteRequest {
                     cc_uri: cc_uri.clone(),
                     open: true,
                 });
+                Some(AgentState::Queued {
+                    cc_uri: Some(cc_uri.clone()),
+                })
+            }
+            (AgentState::Recalling { cc_uri } | AgentState::CcCall { cc_uri }, Input::Requeued) => {
                 Some(AgentState::Queued {
                     cc_uri: Some(cc_uri.clone()),
                 })
@@ -483,6 +492,24 @@ mod tests {
             vec![Action::Persist]
         );
         assert_eq!(r.state, queued_at_cc());
+    }
+
+    /// An unanswered recall (or a failed CC call the engine re-queued) waits for the next
+    /// `ready`, which recalls again.
+    #[test]
+    fn a_requeued_request_recalls_again_on_the_next_ready() {
+        let mut r = recalling();
+        assert_eq!(r.handle(Input::Requeued), vec![Action::Persist]);
+        assert_eq!(r.state, queued_at_cc());
+        let ready = body(CcState::Ready, None);
+        let active = SubscriptionState::active(60);
+        let actions = notify(&mut r, &active, Some(&ready));
+        assert_eq!(actions, vec![Action::Recall, Action::Persist]);
+        assert!(r.handle(Input::Requeued).contains(&Action::Persist));
+        assert!(
+            request().handle(Input::Requeued).is_empty(),
+            "not before a ready"
+        );
     }
 
     #[test]

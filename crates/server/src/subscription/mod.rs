@@ -8,6 +8,8 @@
 //! - [`publish`]: suspend and resume by PUBLISH (RFC 6910 §7.5-§7.6, RFC 3903);
 //! - [`agent`]: the RFC 6910 agent role (§5) toward another server's monitor, for a local
 //!   user's call that failed over a trunk: the request's states and the messages it sends;
+//! - [`agents`]: those subscriptions on the wire (over the trunk: dialog, refresh, NOTIFYs,
+//!   PUBLISH suspend/resume, unsubscribe), wired to the engine;
 //! - [`watch`]: the subscriber side, RFC 4235 dialog-state watches of callees (dialog,
 //!   refresh, unsubscribe).
 //!
@@ -15,6 +17,7 @@
 //! a completion request through the durable accept path before its 200.
 
 pub mod agent;
+pub mod agents;
 pub mod call_completion;
 pub mod notifier;
 pub mod publish;
@@ -35,6 +38,8 @@ pub struct Subscriptions {
     pub etags: publish::Etags,
     /// RFC 4235 dialog watches (callcomp is the subscriber).
     pub watches: watch::Watches,
+    /// RFC 6910 agent subscriptions at other servers' monitors (callcomp is the subscriber).
+    pub agents: agents::Agents,
 }
 
 impl Subscriptions {
@@ -45,9 +50,13 @@ impl Subscriptions {
 
     /// When a timer of a subscription is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.monitor.poll_timeout(), self.watches.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.monitor.poll_timeout(),
+            self.watches.poll_timeout(),
+            self.agents.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
