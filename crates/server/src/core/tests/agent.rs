@@ -345,3 +345,58 @@ fn after_a_restart_the_request_subscribes_again() {
     assert_eq!(header(&again, HeaderName::To), "<sip:frank@b.test>");
     assert_eq!(agent_state(&h2, id), Some(AgentState::Subscribing));
 }
+
+/// dave's dialled code `code` (an INVITE to `sip:<code>@example.com`); the final answer.
+fn dial_code(h: &mut Harness, code: &str, n: u32) -> Message {
+    let branch = h.next_branch();
+    h.recv(
+        DAVE,
+        &format!(
+            "INVITE sip:{code}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\n\
+             Max-Forwards: 70\r\nTo: <sip:{code}@example.com>\r\nFrom: <sip:dave@example.com>;tag=fc{n}\r\n\
+             Call-ID: fcode-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\nContent-Length: 0\r\n\r\n"
+        ),
+    );
+    let finals: Vec<Message> = h
+        .take(DAVE)
+        .into_iter()
+        .filter(|m| m.status().is_some_and(|s| s >= 200))
+        .collect();
+    assert_eq!(finals.len(), 1, "one final answer to {code}");
+    finals.into_iter().next().unwrap()
+}
+
+/// `*37` completes dave's failed trunk call toward the remote party and subscribes at its
+/// monitor; `#37` cancels it, which unsubscribes.
+#[test]
+fn feature_codes_request_and_cancel_a_remote_request() {
+    let mut h = Harness::with_config(AGENT_CONFIG);
+    h.register("dave", DAVE);
+    dave_busy_at_b(&mut h, "to-frank-code");
+    let done = dial_code(&mut h, "*37", 1);
+    assert_eq!(
+        (done.status(), done.reason_phrase().unwrap().into_owned()),
+        (Some(480), "Completion Requested".to_owned())
+    );
+    let requests: Vec<(u32, String)> = {
+        let switch = h.engine.switch();
+        let switch = lock(&switch);
+        switch
+            .completions_of("dave")
+            .unwrap()
+            .iter()
+            .map(|r| (r.id.get(), r.target.key().to_owned()))
+            .collect()
+    };
+    assert_eq!(requests.len(), 1);
+    let (id, target) = requests[0].clone();
+    assert_eq!(target, "sip:frank@b.test");
+    subscribed(&mut h, 600);
+    assert_eq!(agent_state(&h, id), Some(AgentState::Queued { cc_uri: None }));
+    let cancelled = dial_code(&mut h, "%2337", 2);
+    assert_eq!(cancelled.status(), Some(480));
+    let unsubscribe = one_request(&mut h, TRUNK);
+    assert_eq!(label(&unsubscribe), "SUBSCRIBE");
+    assert_eq!(header(&unsubscribe, HeaderName::Expires), "0");
+    assert!(!super::completion::outstanding(&h, id));
+}
