@@ -13,7 +13,7 @@
 //! - the engine's own changes ([`Agents::phase`]): suspended → PUBLISH `closed`, back in the
 //!   queue → PUBLISH `open` (if it was suspended), cancelled by the user → unsubscribe.
 //!
-//! A NOTIFY is believed only from the trunk the subscription went to. Subscriptions are soft
+//! A NOTIFY is believed only from the trunk the subscription went to (its IP address). Subscriptions are soft
 //! state (RFC 6665): the request's row keeps its remote target (AOR, monitor, `m`, `cc-URI`)
 //! and a restart subscribes again, to the `cc-URI` when one was named.
 
@@ -333,7 +333,10 @@ impl Agents {
             .unwrap_or_default();
         let (status, reason) = match self.links.get(&call_id) {
             None => (481, None),
-            Some(l) if l.target.remote != source.remote => (403, Some("Not From The Trunk")),
+            // By address only: over TCP the trunk's requests may come from any port.
+            Some(l) if l.target.remote.ip() != source.remote.ip() => {
+                (403, Some("Not From The Trunk"))
+            }
             Some(_) => (200, None),
         };
         let response = builder::response(request, status, reason, "");

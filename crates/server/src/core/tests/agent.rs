@@ -168,7 +168,8 @@ fn a_remote_request_subscribes_recalls_and_places_the_cc_call_over_the_trunk() {
     let recall = one_request(&mut h, DAVE);
     assert_eq!(label(&recall), "INVITE");
     assert!(
-        header(&recall, HeaderName::From).contains("<sip:frank@b.test>"),
+        header(&recall, HeaderName::From)
+            .starts_with("\"Callback: frank@b.test\" <sip:frank@b.test>"),
         "the recall shows the remote party: {}",
         header(&recall, HeaderName::From)
     );
@@ -392,7 +393,10 @@ fn feature_codes_request_and_cancel_a_remote_request() {
     let (id, target) = requests[0].clone();
     assert_eq!(target, "sip:frank@b.test");
     subscribed(&mut h, 600);
-    assert_eq!(agent_state(&h, id), Some(AgentState::Queued { cc_uri: None }));
+    assert_eq!(
+        agent_state(&h, id),
+        Some(AgentState::Queued { cc_uri: None })
+    );
     let cancelled = dial_code(&mut h, "%2337", 2);
     assert_eq!(cancelled.status(), Some(480));
     let unsubscribe = one_request(&mut h, TRUNK);
