@@ -5,7 +5,6 @@
 //! remote server recognises the CC call and gives it the callee. Its answer or failure is the
 //! recall's, as for a local callee ([`super::recall`]).
 
-use callcomp_sip::headers::call_info::CallInfo;
 use callcomp_sip::message::Message;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{CallRef, RemoteTarget};
@@ -17,6 +16,7 @@ use super::fork::{Destination, Outgoing};
 use super::join::{new_invite, phone_from};
 use super::trunk::{trunk_of, trunk_target};
 use super::{B2bua, Ctx, Timer};
+use crate::subscription::agent::cc_call_info;
 
 impl B2bua {
     /// The own user answered recall `id` (her 2xx `answer`): place the CC call to `remote`.
@@ -41,16 +41,14 @@ impl B2bua {
             .ok()
             .and_then(|aor| trunk_of(config, &aor));
         let cc_uri = Uri::parse(remote.cc_call_uri()).ok();
-        let (Some(trunk), Some(cc_uri)) = (trunk, cc_uri) else {
+        let info = cc_call_info(remote.cc_call_uri(), remote.m.as_deref());
+        let (Some(trunk), Some(cc_uri), Some(info)) = (trunk, cc_uri, info) else {
             tracing::warn!(call = id.0, aor = %remote.aor, "recall: no trunk to the remote callee");
             return self.join_failed(cx, id, Outcome::NotRegistered);
         };
         let mut invite = new_invite(cx, remote.cc_call_uri(), &from, &remote.aor);
         copy_end_to_end(answer, &mut invite);
-        invite.push(&CallInfo::call_completion(
-            cc_uri.clone(),
-            remote.m.as_deref(),
-        ));
+        invite.push(&info);
         if !self.recall_offer(cx, id, &mut invite) {
             return self.join_failed(cx, id, Outcome::NotRegistered);
         }

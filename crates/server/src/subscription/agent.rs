@@ -330,9 +330,9 @@ pub fn subscribe(
 }
 
 /// The `Call-Info` a CC call to `cc_uri` carries (§6.4), with the offer's `m`.
-pub fn cc_call_info(request: &RemoteRequest, cc_uri: &str) -> Option<CallInfo> {
+pub fn cc_call_info(cc_uri: &str, m: Option<&str>) -> Option<CallInfo> {
     let uri = Uri::parse(cc_uri).ok()?;
-    Some(CallInfo::call_completion(uri, request.offer.m.as_deref()))
+    Some(CallInfo::call_completion(uri, m))
 }
 
 #[cfg(test)]
@@ -594,7 +594,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} in {text}");
         }
-        let info = cc_call_info(&r, CC).unwrap();
+        let info = cc_call_info(CC, r.offer.m.as_deref()).unwrap();
         assert_eq!(info.uri.to_string(), CC);
         assert!(info.is_call_completion());
         assert_eq!(info.m(), Some("BS"));

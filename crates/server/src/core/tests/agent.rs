@@ -47,15 +47,20 @@ fn with_header(text: &str, header: &str) -> String {
 /// dave's INVITE to `frank@b.test` goes over the trunk and is answered 486 with the remote
 /// monitor's offer; returns dave's busy call.
 fn dave_busy_at_b(h: &mut Harness, call_id: &str) -> u32 {
+    busy_at_b(h, "dave", DAVE, call_id)
+}
+
+/// [`dave_busy_at_b`] for `user` whose phone is at `at`.
+fn busy_at_b(h: &mut Harness, user: &str, at: &str, call_id: &str) -> u32 {
     let branch = h.next_branch();
     let text = format!(
-        "INVITE sip:frank@b.test SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\nMax-Forwards: 70\r\n\
-         To: <sip:frank@b.test>\r\nFrom: <sip:dave@example.com>;tag=dv1\r\nCall-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\nContent-Type: application/sdp\r\n\
+        "INVITE sip:frank@b.test SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
+         To: <sip:frank@b.test>\r\nFrom: <sip:{user}@example.com>;tag=dv1\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:{user}@{at}>\r\nContent-Type: application/sdp\r\n\
          Content-Length: {}\r\n\r\n{SDP_A}",
         SDP_A.len()
     );
-    h.recv(DAVE, &text);
+    h.recv(at, &text);
     let invite = one_request(h, TRUNK);
     assert_eq!(invite.uri().unwrap().to_string(), "sip:frank@b.test");
     let busy = with_header(
@@ -65,9 +70,9 @@ fn dave_busy_at_b(h: &mut Harness, call_id: &str) -> u32 {
     h.recv(TRUNK, &busy);
     let acks: Vec<String> = h.take(TRUNK).iter().map(label).collect();
     assert_eq!(acks, ["ACK"]);
-    let to_dave: Vec<u16> = h.take(DAVE).iter().filter_map(Message::status).collect();
-    assert!(to_dave.contains(&486), "{to_dave:?}");
-    call_in(h, "dave", CallState::Busy)
+    let to_phone: Vec<u16> = h.take(at).iter().filter_map(Message::status).collect();
+    assert!(to_phone.contains(&486), "{to_phone:?}");
+    call_in(h, user, CallState::Busy)
 }
 
 /// The SUBSCRIBE sent to the monitor, answered 200 with `expires`; returns it.
@@ -403,4 +408,37 @@ fn feature_codes_request_and_cancel_a_remote_request() {
     assert_eq!(label(&unsubscribe), "SUBSCRIBE");
     assert_eq!(header(&unsubscribe, HeaderName::Expires), "0");
     assert!(!super::completion::outstanding(&h, id));
+}
+
+/// The per-user policy (`on_busy = "callback"`) asks for completion of a failed trunk call
+/// like the API: a remote request, subscribed at the monitor.
+#[test]
+fn the_busy_policy_requests_completion_toward_the_remote_party() {
+    let config = AGENT_CONFIG.replace("[users.alice]\n", "[users.alice]\non_busy = \"callback\"\n");
+    let mut h = Harness::with_config(&config);
+    h.register("alice", ALICE);
+    let branch = h.next_branch();
+    let text = format!(
+        "INVITE sip:frank@b.test SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch={branch}\r\nMax-Forwards: 70\r\n\
+         To: <sip:frank@b.test>\r\nFrom: <sip:alice@example.com>;tag=al1\r\nCall-ID: alice-frank\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:alice@{ALICE}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    h.recv(ALICE, &text);
+    let invite = one_request(&mut h, TRUNK);
+    let busy = with_header(
+        &reply(&invite, 486, "fr1", TRUNK, None),
+        "Call-Info: <sip:cc@b.test>;purpose=call-completion;m=BS",
+    );
+    h.recv(TRUNK, &busy);
+    let sent: Vec<String> = h.take(TRUNK).iter().map(label).collect();
+    assert_eq!(
+        sent,
+        ["ACK", "SUBSCRIBE"],
+        "the policy's request subscribes at once"
+    );
+    let switch = h.engine.switch();
+    let switch = lock(&switch);
+    let requests = switch.completions_of("alice").unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].target.key(), "sip:frank@b.test");
 }
