@@ -323,9 +323,12 @@ pub fn subscribe(
         Method::Subscribe,
     ));
     subscribe.push(&callcomp_sip::headers::numbers::MaxForwards(70));
-    subscribe.push_raw(HeaderName::Event, EVENT);
-    subscribe.push_raw(HeaderName::Accept, "application/call-completion");
-    subscribe.push_raw(HeaderName::Expires, expires_secs.to_string());
+    super::subscriber::with_event(
+        &mut subscribe,
+        EVENT,
+        "application/call-completion",
+        std::time::Duration::from_secs(expires_secs),
+    );
     Some(subscribe)
 }
 

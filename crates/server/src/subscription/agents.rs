@@ -2,7 +2,7 @@
 //! completion request whose callee is on another server, a `call-completion` subscription to
 //! that server's monitor, sent over the callee's trunk. Wired like the dialog watches
 //! ([`super::watch`]): the 2xx forms the dialog, a refresh goes out in it before the granted
-//! time runs out ([`super::watch::refresh_at`]), `Expires: 0` unsubscribes. What each message
+//! time runs out ([`super::subscriber`], shared with the watches), `Expires: 0` unsubscribes. What each message
 //! means for the request is [`super::agent::RemoteRequest`]'s state machine; this module
 //! carries out its actions and tells the engine what the monitor said:
 //!
@@ -36,12 +36,15 @@ use callcomp_switch::{CancelCause, CompletionFact, CompletionId, CompletionPhase
 
 use super::agent::{self, Action, AgentEnd, AgentState, Input, RemoteOffer, RemoteRequest};
 use super::call_completion::EVENT;
-use super::watch::refresh_at;
+use super::subscriber::{granted, in_dialog, refresh_at};
 use crate::b2bua::dialog::Dialog;
 use crate::b2bua::trunk::{trunk_of, trunk_target};
 use crate::b2bua::Ctx;
 use crate::core::ids;
 use crate::transport::Target;
+
+/// The bodies the subscription asks for.
+const CC_BODY: &str = "application/call-completion";
 
 /// How long a subscription is asked for (and refreshed for).
 pub const AGENT_EXPIRES: Duration = Duration::from_secs(3_600);
@@ -251,10 +254,7 @@ impl Agents {
                 link.dialog = Dialog::as_uac(&link.subscribe, response, link.target);
             }
         }
-        let granted = response
-            .and_then(|r| r.get_str(&HeaderName::Expires))
-            .and_then(|e| e.trim().parse::<u64>().ok())
-            .map_or(AGENT_EXPIRES, Duration::from_secs);
+        let granted = response.map_or(AGENT_EXPIRES, |r| granted(r, AGENT_EXPIRES));
         match state {
             AgentState::Subscribing => {
                 link.request.handle(Input::Subscribed(status));
@@ -307,10 +307,7 @@ impl Agents {
         let Some(dialog) = self.links.get_mut(call_id).and_then(|l| l.dialog.as_mut()) else {
             return;
         };
-        let mut subscribe = dialog.request(Method::Subscribe, cx.sip);
-        subscribe.push_raw(HeaderName::Event, EVENT);
-        subscribe.push_raw(HeaderName::Accept, "application/call-completion");
-        subscribe.push_raw(HeaderName::Expires, expires.as_secs().to_string());
+        let subscribe = in_dialog(dialog, cx.sip, EVENT, CC_BODY, expires);
         let target = dialog.target;
         if let Some(key) = cx.sip.request(subscribe, target, cx.now.instant) {
             self.clients

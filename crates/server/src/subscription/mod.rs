@@ -11,7 +11,9 @@
 //! - [`agents`]: those subscriptions on the wire (over the trunk: dialog, refresh, NOTIFYs,
 //!   PUBLISH suspend/resume, unsubscribe), wired to the engine;
 //! - [`watch`]: the subscriber side, RFC 4235 dialog-state watches of callees (dialog,
-//!   refresh, unsubscribe).
+//!   refresh, unsubscribe);
+//! - [`subscriber`]: what the watches and the agents share as subscribers (granted time,
+//!   refresh time, in-dialog SUBSCRIBEs).
 //!
 //! The core ([`crate::core`]) wires them to the engine: a `call-completion` SUBSCRIBE becomes
 //! a completion request through the durable accept path before its 200.
@@ -21,6 +23,7 @@ pub mod agents;
 pub mod call_completion;
 pub mod notifier;
 pub mod publish;
+pub mod subscriber;
 pub mod watch;
 
 use std::time::Instant;

@@ -25,22 +25,19 @@ use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_switch::CompletionFact;
 
+use super::subscriber::{granted, in_dialog, refresh_at, with_event};
 use crate::b2bua::dialog::Dialog;
 use crate::b2bua::Ctx;
 use crate::core::ids;
 use crate::identity;
 use crate::transport::Target;
 
+/// The event package watched, and the bodies it asks for.
+const DIALOG: &str = "dialog";
+const DIALOG_INFO: &str = "application/dialog-info+xml";
+
 /// How long a dialog subscription is asked for (and refreshed for).
 pub const WATCH_EXPIRES: Duration = Duration::from_secs(3_600);
-
-/// How long before the granted time runs out a refresh is sent (at most half of it).
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
-
-/// When a subscription granted for `granted` at `now` is refreshed.
-pub fn refresh_at(now: Instant, granted: Duration) -> Instant {
-    now + granted.saturating_sub(REFRESH_MARGIN.min(granted / 2))
-}
 
 /// One watch of one phone of a callee.
 #[derive(Debug)]
@@ -102,7 +99,7 @@ impl Watches {
             subscribe.push_raw(HeaderName::CallId, call_id.clone());
             subscribe.push(&CSeq::new(1, Method::Subscribe));
             subscribe.push_raw(HeaderName::Contact, cx.sip.contact(d.target.proto));
-            with_dialog_event(&mut subscribe, WATCH_EXPIRES);
+            with_event(&mut subscribe, DIALOG, DIALOG_INFO, WATCH_EXPIRES);
             let sent = subscribe.clone();
             if let Some(key) = cx.sip.request(subscribe, d.target, cx.now.instant) {
                 tracing::debug!(callee, "watching the callee's dialog state (RFC 4235)");
@@ -155,10 +152,7 @@ impl Watches {
         if w.dialog.is_none() {
             w.dialog = Dialog::as_uac(&w.subscribe, response, w.target);
         }
-        let granted = response
-            .get_str(&HeaderName::Expires)
-            .and_then(|e| e.trim().parse::<u64>().ok())
-            .map_or(WATCH_EXPIRES, Duration::from_secs);
+        let granted = granted(response, WATCH_EXPIRES);
         self.timers.retain(|(_, c)| *c != call_id);
         if !granted.is_zero() {
             self.timers.insert((refresh_at(now, granted), call_id));
@@ -193,8 +187,7 @@ impl Watches {
         else {
             return;
         };
-        let mut subscribe = dialog.request(Method::Subscribe, cx.sip);
-        with_dialog_event(&mut subscribe, expires);
+        let subscribe = in_dialog(dialog, cx.sip, DIALOG, DIALOG_INFO, expires);
         let target = dialog.target;
         if let Some(key) = cx.sip.request(subscribe, target, cx.now.instant) {
             self.clients.insert(key, call_id.to_owned());
@@ -275,13 +268,6 @@ impl Watches {
     }
 }
 
-/// `Event: dialog`, its `Accept` and `Expires: expires` on a SUBSCRIBE of a watch.
-fn with_dialog_event(subscribe: &mut Message, expires: Duration) {
-    subscribe.push_raw(HeaderName::Event, "dialog".to_owned());
-    subscribe.push_raw(HeaderName::Accept, "application/dialog-info+xml".to_owned());
-    subscribe.push_raw(HeaderName::Expires, expires.as_secs().to_string());
-}
-
 /// Whether a dialog-info document (RFC 4235 §4) shows a dialog in state `confirmed`.
 ///
 /// A light reading, enough for the question asked: the text of every `<state>` element.
@@ -305,20 +291,6 @@ pub fn has_confirmed_dialog(body: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refreshes_go_before_the_granted_time_runs_out() {
-        let now = Instant::now();
-        assert_eq!(
-            refresh_at(now, Duration::from_secs(3600)),
-            now + Duration::from_secs(3570)
-        );
-        assert_eq!(
-            refresh_at(now, Duration::from_secs(40)),
-            now + Duration::from_secs(20),
-            "at most half the time early"
-        );
-    }
 
     /// RFC 4235 §5 examples, reduced.
     #[test]
