@@ -291,13 +291,11 @@ fn completion_across_two_servers(ask: Ask) {
 }
 
 #[test]
-#[ignore = "needs B's monitor side for a trunk's subscriber (issue #11 step 3, branch wt-trunkmon): B answers the SUBSCRIBE 403 today"]
 fn a_user_of_a_completes_a_call_to_a_busy_user_of_b_through_the_api() {
     completion_across_two_servers(Ask::Api);
 }
 
 #[test]
-#[ignore = "needs B's monitor side for a trunk's subscriber (issue #11 step 3, branch wt-trunkmon): B answers the SUBSCRIBE 403 today"]
 fn a_user_of_a_completes_a_call_to_a_busy_user_of_b_by_feature_code() {
     completion_across_two_servers(Ask::FeatureCode);
 }

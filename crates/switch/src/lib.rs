@@ -26,10 +26,10 @@ pub mod time;
 
 pub use call::{Call, CallFeatures, CallId, CallRef, Direction, IdAllocator, StateMode};
 pub use completion::{
-    Accepted, Action, AddressCaps, Availability, CancelCause, CompletionConfig, CompletionEvent,
-    CompletionFact, CompletionFactError, CompletionId, CompletionPhase, CompletionRequest,
-    CompletionTarget, LineDevState, LineLimits, LineStatus, RemoteTarget, Reply, RequestState,
-    Snapshot,
+    Accepted, Action, AddressCaps, Availability, Caller, CancelCause, CompletionConfig,
+    CompletionEvent, CompletionFact, CompletionFactError, CompletionId, CompletionPhase,
+    CompletionRequest, CompletionTarget, LineDevState, LineLimits, LineStatus, RemoteTarget, Reply,
+    RequestState, Snapshot, TrunkCaller,
 };
 pub use events::{AppNewCall, CallInfoChange, CallStateChange, Event, EventKind};
 pub use facts::{CallerLeg, Fact, FactError, Failure, Party, Side};

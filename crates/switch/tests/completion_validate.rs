@@ -619,8 +619,8 @@ fn acceptance_events() {
     );
     let r = rig.sw.completion(a.id).unwrap();
     assert_eq!(
-        (r.line.as_str(), r.target.key(), r.call.get()),
-        ("alice", "bob", 1)
+        (r.line(), r.target.key(), r.call.map(|c| c.get())),
+        (Some("alice"), "bob", Some(1))
     );
     assert_eq!(r.expiry, completion_common::t(100 + 3_600_000));
     assert_eq!(rig.sw.line_status("alice").unwrap().num_call_completions, 1);

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::views::{
-    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, Health,
-    LaggedMessage, LineStatus, LineView, MakeCallRequest, RegistrationView,
+    AddressCaps, CallView, CompleteRequest, CompleteResponse, CompletionView, ExternalCallerView,
+    Health, LaggedMessage, LineStatus, LineView, MakeCallRequest, RegistrationView,
 };
 use super::{calls, completions, events, health, lines};
 
@@ -48,6 +48,7 @@ use super::{calls, completions, events, health, lines};
         CompleteRequest,
         CompleteResponse,
         CompletionView,
+        ExternalCallerView,
         Health,
         LaggedMessage,
         ErrorBody,

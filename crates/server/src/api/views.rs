@@ -256,8 +256,12 @@ pub struct CompleteResponse {
 pub struct CompletionView {
     /// The request's id (never 0).
     pub completion_id: u32,
-    /// The caller's line, which asked for it.
+    /// The caller's line, which asked for it; for another server's subscriber (see
+    /// `external_caller`) the callee's line, through which the API cancels it.
     pub line: String,
+    /// Only for a request of another server's subscriber (RFC 6910 over a trunk): who asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_caller: Option<ExternalCallerView>,
     /// The callee: a line's name, or a remote party's AOR (`sip:user@<trunk domain>`).
     pub target: String,
     /// `line`, or `remote` for a callee on another server (RFC 6910 agent role).
@@ -286,8 +290,9 @@ pub struct CompletionView {
     pub availability: callcomp_switch::Availability,
     /// The 1-based place in the callee's queue (none for messages).
     pub queue_position: Option<u32>,
-    /// The original call's id.
-    pub call_id: u32,
+    /// The original call's id; none for another server's subscriber (the call was its
+    /// server's).
+    pub call_id: Option<u32>,
     /// When the request was accepted, in ms since the UNIX epoch.
     pub created_ms: u64,
     /// When it expires unless it fires first.
@@ -301,7 +306,11 @@ impl CompletionView {
     pub fn of(r: &callcomp_switch::CompletionRequest, position: Option<u32>) -> CompletionView {
         CompletionView {
             completion_id: r.id.get(),
-            line: r.line.clone(),
+            line: r.speaking_line().to_owned(),
+            external_caller: r.caller.trunk().map(|t| ExternalCallerView {
+                trunk: t.trunk.clone(),
+                aor: t.aor.clone(),
+            }),
             target: r.target.key().to_owned(),
             target_kind: r.target.kind().to_owned(),
             remote: r.target.remote().cloned(),
@@ -312,12 +321,24 @@ impl CompletionView {
             state: r.state,
             availability: r.availability(),
             queue_position: position,
-            call_id: r.call.get(),
+            call_id: r.call.map(|c| c.get()),
             created_ms: r.created.as_millis(),
             expires_ms: r.expiry.as_millis(),
             recall_until_ms: r.recall_until.map(|t| t.as_millis()),
         }
     }
+}
+
+/// Another server's subscriber whose request callcomp keeps as its monitor: the trunk it
+/// came over and its address of record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExternalCallerView {
+    /// The trunk's domain (`[[trunks]].domain`).
+    #[schema(example = "b.example")]
+    pub trunk: String,
+    /// The subscriber's address of record.
+    #[schema(example = "sip:carol@b.example")]
+    pub aor: String,
 }
 
 /// The query of `GET /v1/completions`.

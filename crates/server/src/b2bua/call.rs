@@ -189,6 +189,9 @@ pub struct Call {
     pub shadow: Option<CallRef>,
     /// The caller's line, when the caller is one of ours.
     pub caller_line: Option<String>,
+    /// The caller, when it is another server's user over a trunk (its failure is kept for
+    /// its subscription, and its CC call passes the reservation made for it).
+    pub trunk_caller: Option<callcomp_switch::TrunkCaller>,
     /// The last SDP each side was sent (the caller's, then the callee's), so that an
     /// intrusion can put the two back to each other as they were.
     pub last_sdp: [Option<Vec<u8>>; 2],
@@ -212,6 +215,7 @@ impl Call {
             recall: None,
             shadow: None,
             caller_line: None,
+            trunk_caller: None,
             last_sdp: [None, None],
         }
     }

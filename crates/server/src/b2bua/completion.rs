@@ -38,6 +38,20 @@ impl B2bua {
         }
     }
 
+    /// Whether the caller answered the recall of request `id` and its call to the callee (for
+    /// a remote callee, the CC call) is under way.
+    pub fn recall_answered(&self, id: CompletionId) -> bool {
+        self.recalls
+            .get(&id)
+            .and_then(|call| self.calls.get(call))
+            .is_some_and(|c| {
+                matches!(
+                    c.third_party,
+                    Some(super::call::ThirdParty::CallingDestination)
+                )
+            })
+    }
+
     /// Action `CancelRecall`: stops the recall of request `id` (the engine already ended or
     /// re-queued the request, so nothing is reported back).
     pub fn cancel_recall(&mut self, cx: &mut Ctx<'_>, id: CompletionId) {

@@ -40,6 +40,7 @@ pub mod reinvite;
 pub mod relay;
 pub mod setup;
 pub mod trunk;
+pub mod trunk_failures;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -204,6 +205,8 @@ pub struct B2bua {
     intrusions: HashMap<CallRef, intrude::Intrusion>,
     /// Intruders' calls → the call each joins.
     intruders: HashMap<CallRef, CallRef>,
+    /// Failed calls from trunks' users, for their subscriptions (callcomp as their monitor).
+    trunk_failures: trunk_failures::TrunkFailures,
 }
 
 impl B2bua {
@@ -215,6 +218,16 @@ impl B2bua {
     /// The number of calls in progress.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The condition of `caller`'s newest failed call to `callee`, while its offer is open.
+    pub fn trunk_failure(
+        &self,
+        caller: &callcomp_switch::TrunkCaller,
+        callee: &str,
+        now: Instant,
+    ) -> Option<callcomp_switch::CompletionCond> {
+        self.trunk_failures.condition(caller, callee, now)
     }
 
     /// The call with this handle.

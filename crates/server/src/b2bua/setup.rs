@@ -19,7 +19,7 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, CallerLeg, Fact, Party, Side};
+use callcomp_switch::{CallRef, Caller, CallerLeg, Fact, Party, Side};
 
 use super::call::{Attempt, Call, Incoming, Leg, PendingAck, Phase};
 use super::classify::{classify, Outcome};
@@ -86,8 +86,13 @@ impl B2bua {
             dialog,
             offered: false,
         };
+        let trunk_caller = caller_line
+            .is_none()
+            .then(|| super::trunk_failures::trunk_caller(cx.config, peer, &ess.from.uri))
+            .flatten();
         let mut call = Call::new(id, Leg::In(incoming));
         call.caller_line = caller_line.clone();
+        call.trunk_caller = trunk_caller.clone();
         self.calls.insert(id, call);
 
         if let Some(trunk) = trunk {
@@ -119,7 +124,11 @@ impl B2bua {
             self.fail(cx, id, None, Outcome::NotRegistered);
             return;
         }
-        if cx.switch.is_reserved(&callee, caller_line.as_deref()) {
+        let caller = match (&caller_line, trunk_caller) {
+            (Some(line), _) => Some(Caller::Line(line.clone())),
+            (None, trunk) => trunk.map(Caller::Trunk),
+        };
+        if cx.switch.is_reserved_for(&callee, caller.as_ref()) {
             // The callee is kept for a completion waiter (guard or recall): busy for others.
             self.fail(cx, id, None, Outcome::BusyOnBusy);
             return;
@@ -413,6 +422,18 @@ impl B2bua {
                 }
                 cx.sip.respond(&key, response, cx.now.instant);
             }
+        }
+        let offered = classified.offer_mode().is_some();
+        let condition = super::trunk_failures::condition_of(classified.failure);
+        if let (true, Some(trunk), Some(callee), Some(condition)) = (
+            offered,
+            call.trunk_caller.clone(),
+            call.callee_line.clone(),
+            condition,
+        ) {
+            let until = cx.now.instant + cx.config.completion.offer_window;
+            self.trunk_failures
+                .record(trunk, &callee, condition, cx.now.instant, until);
         }
         cx.fact(Fact::Failed {
             call: id,

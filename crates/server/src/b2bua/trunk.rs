@@ -10,6 +10,9 @@
 //! is refused 403, so callcomp never relays between two other servers.
 
 use callcomp_sip::check::Essentials;
+use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::from_to::From as FromHeader;
+use callcomp_sip::headers::Header;
 use callcomp_sip::message::Message;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{CallRef, Fact, RemoteTarget};
@@ -40,6 +43,21 @@ pub fn trunk_target(trunk: &TrunkConfig) -> Target {
         remote: trunk.address,
         conn: None,
     }
+}
+
+/// The other server knows callcomp's user by her address of record in callcomp's domain
+/// (`sip:erin@a.test`), whatever host her phone wrote in From: that is the subscriber its
+/// monitor will see in the agent's SUBSCRIBE (RFC 6910 §6.2). The display name and the tag
+/// stay.
+fn as_own_user(cx: &Ctx<'_>, invite: &mut Message, line: &str) {
+    let Some(Ok(mut from)) = invite.header::<FromHeader>() else {
+        return;
+    };
+    let Ok(aor) = Uri::parse(&cx.aor(line)) else {
+        return;
+    };
+    from.0.uri = aor;
+    invite.set_raw(HeaderName::From, from.to_value());
 }
 
 impl B2bua {
@@ -73,7 +91,10 @@ impl B2bua {
             return;
         };
         let to = ess.to.uri.to_string();
-        let invite: Message = super::setup::callee_invite(cx, &incoming.invite, ess, &to);
+        let mut invite: Message = super::setup::callee_invite(cx, &incoming.invite, ess, &to);
+        if let Some(line) = call.caller_line.as_deref() {
+            as_own_user(cx, &mut invite, line);
+        }
         let destination = Destination {
             uri: dialled,
             target: trunk_target(trunk),

@@ -285,6 +285,14 @@ const BAD: &[Bad] = &[
         column: 13,
         says: "not in sip.transports",
     },
+    Bad {
+        text: "[[trunks]]\ndomain = \"b.example\"\naddress = \"192.0.2.2:5060\"\n\
+               max_call_completions = 10001\n",
+        key: "trunks[0].max_call_completions",
+        line: 4,
+        column: 24,
+        says: "0 to 10000",
+    },
     // issue #11: feature codes
     Bad {
         text: "[completion.feature_codes]\ncallback = \"*3a\"\n",
@@ -947,6 +955,11 @@ fn trunks_load_resolve_and_warn_when_untrusted() {
     let trunk = config.trunk_for("B.Example").unwrap();
     assert_eq!(trunk.address, "192.0.2.2:5070".parse().unwrap());
     assert_eq!(trunk.transport, super::Transport::Udp);
+    assert_eq!(
+        trunk.max_call_completions,
+        super::trunks::DEFAULT_TRUNK_COMPLETIONS,
+        "the default limit of the trunk's subscribers"
+    );
     assert!(config.trunk_for("a.example").is_none());
     assert!(config
         .trunk_at("192.0.2.2:40000".parse().unwrap())

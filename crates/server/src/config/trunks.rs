@@ -24,10 +24,21 @@ pub struct TrunkConfig {
     /// The transport to reach it over.
     #[serde(default = "udp")]
     pub transport: Transport,
+    /// The most completion requests the trunk's subscribers may have outstanding here at once
+    /// (callcomp as their RFC 6910 monitor); 0 refuses their subscriptions.
+    #[serde(default = "default_trunk_completions")]
+    pub max_call_completions: u32,
 }
 
 fn udp() -> Transport {
     Transport::Udp
+}
+
+/// `[[trunks]].max_call_completions` when not given.
+pub const DEFAULT_TRUNK_COMPLETIONS: u32 = 20;
+
+fn default_trunk_completions() -> u32 {
+    DEFAULT_TRUNK_COMPLETIONS
 }
 
 /// Most `[[trunks]]` entries (each out-of-domain call is checked against every one).
@@ -74,6 +85,13 @@ pub(super) fn check(config: &Config, f: &mut Findings) {
                 },
             );
         }
+        f.range(
+            &key("max_call_completions"),
+            trunk.max_call_completions.into(),
+            0,
+            10_000,
+            "0 to 10000",
+        );
         if let Some(j) = config.trunks[..i]
             .iter()
             .position(|t| t.domain.eq_ignore_ascii_case(&trunk.domain))

@@ -657,7 +657,7 @@ impl Findings {
         }
     }
 
-    fn range(&mut self, key: &str, n: u64, min: u64, max: u64, range: &'static str) {
+    pub(super) fn range(&mut self, key: &str, n: u64, min: u64, max: u64, range: &'static str) {
         if n == 0 && min > 0 {
             self.push(key, ConfigErrorKind::MustBePositive);
         } else if n < min || n > max {

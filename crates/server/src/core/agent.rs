@@ -47,7 +47,7 @@ impl Engine {
             let switch = lock(&self.switch);
             ids.iter()
                 .filter_map(|id| switch.completion(*id))
-                .filter_map(|r| Some((r.id, r.line.clone(), r.target.remote()?.clone())))
+                .filter_map(|r| Some((r.id, r.line()?.to_owned(), r.target.remote()?.clone())))
                 .collect()
         };
         for (id, line, target) in remote {

@@ -59,7 +59,7 @@ pub fn stored_row(r: &CompletionRequest) -> Option<StoredCompletion> {
     let data = serde_json::to_string(r).ok()?;
     Some(StoredCompletion {
         completion_id: r.id.get(),
-        line: r.line.clone(),
+        line: r.speaking_line().to_owned(),
         target: r.target.key().to_owned(),
         mode: r.mode.as_str().to_owned(),
         state: r.state.as_str().to_owned(),
@@ -155,6 +155,29 @@ impl Engine {
     ) -> Result<u64, LineErr> {
         let request =
             lock(&self.switch).prepare_completion(requester, call, mode, message_id, now.wall)?;
+        Ok(self.store_prepared(request, now))
+    }
+
+    /// The request of another server's subscriber (callcomp as its RFC 6910 monitor over
+    /// `caller`'s trunk), on its failed call to `target` with `condition`: checked against the
+    /// trunk's limit `max` and built by the switch, then stored and accepted as every request
+    /// ([`Engine::request_completion`]'s path from the build on).
+    pub(crate) fn request_trunk_completion(
+        &mut self,
+        caller: callcomp_switch::TrunkCaller,
+        target: &str,
+        condition: callcomp_switch::CompletionCond,
+        max: u32,
+        now: Now,
+    ) -> Result<u64, LineErr> {
+        let request = lock(&self.switch)
+            .prepare_trunk_completion(caller, target, condition, max, now.wall)?;
+        Ok(self.store_prepared(request, now))
+    }
+
+    /// The accept path of every prepared request: a held caller leg kept open if the mode
+    /// needs it, the store write queued; the answer comes under the returned ticket.
+    fn store_prepared(&mut self, request: CompletionRequest, now: Now) -> u64 {
         let id = request.id;
         self.next_job += 1;
         let job = self.next_job;
@@ -182,7 +205,7 @@ impl Engine {
                 self.release_kept(kept, now);
             }
         }
-        Ok(job)
+        job
     }
 
     /// The completions the per-user policy asked for during the last input, run through

@@ -198,7 +198,7 @@ impl Engine {
                 open: self.registrar.policy().open,
             };
             match identity::admit(&mut self.auth, &request, &ess, source, directory, now.ms()) {
-                Ok(who) => identity = who,
+                Ok(who) => identity = self.trunk_identity(who, &ess.from.uri, source),
                 Err(refusal) => {
                     let response = refusal.response(&request, &ids::tag());
                     self.sip.respond(&key, response, now.instant);
@@ -233,10 +233,14 @@ impl Engine {
             }
             Method::Notify if self.subs.agents.is_agent(&ess.call_id.0) => {
                 let Some(from) = from else { return };
-                with_cx!(self, now, |cx| self
-                    .subs
-                    .agents
-                    .notify(&mut cx, key, &request, from));
+                let b2bua = &self.b2bua;
+                with_cx!(self, now, |cx| self.subs.agents.notify(
+                    &mut cx,
+                    key,
+                    &request,
+                    from,
+                    |id| b2bua.recall_answered(id)
+                ));
             }
             Method::Subscribe if in_dialog => {
                 let sub = ess
@@ -271,7 +275,7 @@ impl Engine {
             Method::Invite => {
                 let Some(from) = from else { return };
                 let mut request = request;
-                match self.cc_call(&mut request, &identity, now) {
+                match self.cc_call(&mut request, &identity, from, now) {
                     Err((status, reason)) => {
                         self.reply(&key, &request, status, Some(reason), now);
                         return;

@@ -28,6 +28,7 @@ pub mod ids;
 pub mod inbound;
 pub mod meters;
 pub mod monitor;
+pub mod monitor_trunk;
 pub mod runtime;
 pub mod trace;
 pub mod transactions;

@@ -33,7 +33,7 @@ use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{
-    CompletionFact, CompletionId, CompletionMode, CompletionTarget, EventKind, LineErr,
+    Caller, CompletionFact, CompletionId, CompletionMode, CompletionTarget, EventKind, LineErr,
     RequestState,
 };
 
@@ -109,23 +109,14 @@ impl Engine {
             self.sip.respond(&key, response, now.instant);
             return;
         }
+        if let Some(caller) = self.trunk_subscriber(&request, identity, source) {
+            self.trunk_subscribe(key, request, caller, source, now);
+            return;
+        }
         let Some(line) = self.local_line(&key, &request, identity, now) else {
             return;
         };
-        let Some(expires) = requested_expires(&request, cc::DEFAULT_EXPIRES) else {
-            self.reply(&key, &request, 400, Some("Bad Expires"), now);
-            return;
-        };
-        let call_id = request
-            .get_str(&HeaderName::CallId)
-            .map(|c| c.into_owned())
-            .unwrap_or_default();
-        if self.subs.monitor.has_call_id(&call_id) {
-            // RFC 6910 §7.2: a fork of a SUBSCRIBE that already formed a subscription.
-            self.reply(&key, &request, 482, Some("Redundant Subscription"), now);
-            return;
-        }
-        let Some(uri) = request.uri().cloned() else {
+        let Some((expires, uri)) = self.subscription_asked(&key, &request, now) else {
             return;
         };
         let existing = match request_of_uri(&uri) {
@@ -204,8 +195,31 @@ impl Engine {
         }
     }
 
-    /// The local line `identity` speaks for; a stranger (through a trusted peer) is answered
-    /// 403: callcomp is the monitor for its own users only (the agent role is not built).
+    /// What a new SUBSCRIBE asks for: its expiry and Request-URI; `None` once it is answered
+    /// (400 for a bad `Expires`, 482 for a fork of a live subscription, RFC 6910 §7.2).
+    pub(super) fn subscription_asked(
+        &mut self,
+        key: &TransactionKey,
+        request: &Message,
+        now: Now,
+    ) -> Option<(Duration, Uri)> {
+        let Some(expires) = requested_expires(request, cc::DEFAULT_EXPIRES) else {
+            self.reply(key, request, 400, Some("Bad Expires"), now);
+            return None;
+        };
+        let call_id = request
+            .get_str(&HeaderName::CallId)
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
+        if self.subs.monitor.has_call_id(&call_id) {
+            self.reply(key, request, 482, Some("Redundant Subscription"), now);
+            return None;
+        }
+        Some((expires, request.uri()?.clone()))
+    }
+
+    /// The local line `identity` speaks for; a stranger (through a trusted peer that is not
+    /// a trunk) is answered 403: callcomp is the monitor for its own users and for trunks'.
     fn local_line(
         &mut self,
         key: &TransactionKey,
@@ -230,14 +244,14 @@ impl Engine {
     fn outstanding_of(&self, line: &str, id: CompletionId) -> Option<CompletionId> {
         lock(&self.switch)
             .completion(id)
-            .filter(|r| r.line == line)
+            .filter(|r| r.caller.is_line(line))
             .map(|r| r.id)
     }
 
     /// The callee a SUBSCRIBE is about: the To user when it is a line (RFC 6910 §6.2: To is
     /// the original destination), else the Request-URI's user (subscribed at the callee's
     /// AOR).
-    fn subscribed_callee(&self, request: &Message, uri: &Uri) -> Option<String> {
+    pub(super) fn subscribed_callee(&self, request: &Message, uri: &Uri) -> Option<String> {
         let switch = lock(&self.switch);
         let to = request
             .header::<callcomp_sip::headers::from_to::To>()
@@ -255,7 +269,7 @@ impl Engine {
     /// Forms the subscription of stored request `id`: granted for the time asked, at most
     /// what is left of the request's lifetime (RFC 6910 §9.4).
     #[allow(clippy::too_many_arguments)]
-    fn establish(
+    pub(super) fn establish(
         &mut self,
         key: TransactionKey,
         request: &Message,
@@ -434,21 +448,29 @@ impl Engine {
 
     /// An INVITE that is a CC call (to a request's cc URI, or carrying its Call-Info):
     /// `Ok(true)` once it is recognised and readdressed to the callee, `Ok(false)` when it is
-    /// no CC call, `Err` with the answer refusing it.
+    /// no CC call, `Err` with the answer refusing it. The request's caller must be the one
+    /// calling: its line, or (for another server's subscriber) its trunk and AOR.
     pub(super) fn cc_call(
         &mut self,
         request: &mut Message,
         identity: &Identity,
+        source: Target,
         now: Now,
     ) -> Result<bool, (u16, &'static str)> {
         let by_uri = request.uri().and_then(request_of_uri);
         let Some(id) = by_uri.or_else(|| request_of_call_info(request)) else {
             return Ok(false);
         };
+        let calling = match identity.user() {
+            Some(line) => Some(Caller::Line(line.to_owned())),
+            None => self
+                .trunk_subscriber(request, identity, source)
+                .map(Caller::Trunk),
+        };
         let (target, state) = {
             let switch = lock(&self.switch);
             match switch.completion(id) {
-                Some(r) if Some(r.line.as_str()) == identity.user() => (r.target.clone(), r.state),
+                Some(r) if Some(&r.caller) == calling.as_ref() => (r.target.clone(), r.state),
                 // A Call-Info naming someone else's or an ended request on an ordinary call:
                 // an ordinary call.
                 _ if by_uri.is_none() => return Ok(false),

@@ -317,12 +317,16 @@ impl Agents {
 
     /// A NOTIFY of an agent subscription from `source`: 200 (481 for none, 403 when it does
     /// not come from the subscription's trunk), then its state and body move the request.
+    /// `cc_call_out` says whether a request's CC call is under way (its recall answered): the
+    /// monitor ends the subscription when the CC call reaches it (§7.3), which may be before
+    /// the CC call is answered here.
     pub fn notify(
         &mut self,
         cx: &mut Ctx<'_>,
         key: TransactionKey,
         request: &Message,
         source: Target,
+        cc_call_out: impl Fn(CompletionId) -> bool,
     ) {
         let call_id = request
             .get_str(&HeaderName::CallId)
@@ -355,6 +359,9 @@ impl Agents {
         let Some(link) = self.links.get_mut(&call_id) else {
             return;
         };
+        if matches!(link.request.state, AgentState::Recalling { .. }) && cc_call_out(link.id) {
+            link.request.handle(Input::RecallAnswered);
+        }
         let actions = link.request.handle(Input::Notify {
             state: &state,
             body: body.as_ref(),

@@ -633,6 +633,7 @@ pub struct Sipp {
     scenario: String,
     builtin: bool,
     args: Vec<String>,
+    local_ip: &'static str,
     local_port: Option<u16>,
     remote: Option<SocketAddr>,
     transport: SipTransport,
@@ -647,6 +648,7 @@ impl Sipp {
             scenario: scenario.to_owned(),
             builtin: false,
             args: Vec::new(),
+            local_ip: LOCALHOST,
             local_port: None,
             remote: None,
             transport: SipTransport::Udp,
@@ -714,6 +716,13 @@ impl Sipp {
         self
     }
 
+    /// `-i IP`: the local address (default 127.0.0.1; another loopback address plays another
+    /// host, such as a trunk's server).
+    pub fn local_ip(mut self, ip: &'static str) -> Sipp {
+        self.local_ip = ip;
+        self
+    }
+
     /// `-p PORT`: the local SIP port (a free one is picked when not given).
     pub fn local_port(mut self, port: u16) -> Sipp {
         self.local_port = Some(port);
@@ -766,7 +775,7 @@ impl Sipp {
         }
         command
             .args(["-m", "1", "-l", "1", "-r", "1"])
-            .args(["-i", LOCALHOST, "-p", &port.to_string()])
+            .args(["-i", self.local_ip, "-p", &port.to_string()])
             .args([
                 "-t",
                 match self.transport {

@@ -74,7 +74,7 @@ impl Engine {
             let campon = self
                 .requests
                 .get(&id)
-                .and_then(|r| r.held_leg().zip(Some(r.call)));
+                .and_then(|r| r.held_leg().zip(r.call));
             if let Some((call, call_id)) = campon {
                 // Its held leg is a different call to the same callee: give it up.
                 self.action(Action::RejectCampOn { id, call });
@@ -90,7 +90,7 @@ impl Engine {
         let found = self
             .requests_of(line)
             .into_iter()
-            .find(|r| r.held_leg().is_some() && r.call == call);
+            .find(|r| r.held_leg().is_some() && r.call == Some(call));
         if let Some(id) = found.map(|r| r.id) {
             self.end(id, End::Cancelled(CancelCause::CallerReleased), now);
         }
@@ -112,10 +112,15 @@ impl Engine {
     /// Whether `r`'s caller is free for it: a camp-on's own held leg does not count, and a
     /// camp-on reaches its caller over that held INVITE, so the caller's registration does
     /// not matter (a phone that only calls out can camp on).
+    /// A trunk's subscriber counts as free unless its agent suspended the request: its own
+    /// server knows, and answers the CC call or not.
     pub(crate) fn caller_free_for(&self, r: &CompletionRequest) -> bool {
+        let Some(line) = r.line() else {
+            return !r.suspended_by_caller;
+        };
         let holds_leg = r.held_leg().is_some();
-        let legs = self.lines.get(&r.line).map_or(0, |l| l.open_legs);
-        let reachable = holds_leg || self.registered(&r.line) != Some(false);
+        let legs = self.lines.get(line).map_or(0, |l| l.open_legs);
+        let reachable = holds_leg || self.registered(line) != Some(false);
         legs <= u32::from(holds_leg) && reachable && !r.suspended_by_caller && !r.caller_found_busy
     }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::call::{CallId, CallRef, IdAllocator};
+use crate::completion::caller::Caller;
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits};
 use crate::completion::events::{CompletionEvent, CompletionPhase, LineDevState, Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
@@ -86,7 +87,7 @@ pub(crate) struct Callee {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Hold {
     pub(crate) request: CompletionId,
-    pub(crate) caller: String,
+    pub(crate) caller: Caller,
     pub(crate) phase: HoldPhase,
 }
 
@@ -94,7 +95,7 @@ pub(crate) struct Hold {
 pub(crate) enum HoldPhase {
     /// The guard runs until then; the request is `ready`.
     Guard(Time),
-    /// The caller is being rung back.
+    /// The caller is being rung back (a trunk's subscriber: its CC call is awaited).
     Recall,
     /// The request fired; the callee's leg should open before then.
     Connecting(Time),
@@ -213,13 +214,25 @@ impl Engine {
         self.callees.get(r.target.key())?.queue.position(r.seq)
     }
 
-    /// Whether a call from `caller` (a line name, or `None` for anyone else) to `callee` must
-    /// be answered busy because the callee is reserved for a waiting request (guard, recall).
-    pub fn is_reserved(&self, callee: &str, caller: Option<&str>) -> bool {
+    /// Whether a call from `caller` (a line or a trunk's subscriber, or `None` for anyone
+    /// else) to `callee` must be answered busy because the callee is reserved for a waiting
+    /// request (guard, recall, CC call).
+    pub fn is_reserved(&self, callee: &str, caller: Option<&Caller>) -> bool {
         self.callees
             .get(callee)
             .and_then(|c| c.hold.as_ref())
-            .is_some_and(|h| caller != Some(h.caller.as_str()))
+            .is_some_and(|h| caller != Some(&h.caller))
+    }
+
+    /// The outstanding and pending requests of subscribers of `trunk` (its limit counts them).
+    pub fn trunk_outstanding(&self, trunk: &str) -> u32 {
+        let n = self
+            .requests
+            .values()
+            .chain(self.pending.values())
+            .filter(|r| r.caller.trunk().is_some_and(|t| t.trunk == trunk))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     /// The earliest pending deadline.
@@ -254,9 +267,9 @@ impl Engine {
         &mut self,
         id: CompletionId,
         valid: Valid,
-        line: &str,
+        caller: Caller,
         target: &CompletionTarget,
-        call: CallId,
+        call: Option<CallId>,
         held_call: Option<CallRef>,
         now: Time,
     ) -> CompletionRequest {
@@ -271,7 +284,7 @@ impl Engine {
         self.next_seq += 1;
         CompletionRequest {
             id,
-            line: line.to_owned(),
+            caller,
             target: target.clone(),
             mode: valid.mode,
             condition: valid.condition,
@@ -296,20 +309,23 @@ impl Engine {
     pub(crate) fn insert(&mut self, mut r: CompletionRequest, now: Time) {
         r.condition_met = self.condition_met(r.condition, &r.target);
         let (id, mode, call, expiry) = (r.id, r.mode, r.call, r.expiry);
-        let (line, target) = (r.line.clone(), r.target.key().to_owned());
+        let (line, target) = (r.line().map(str::to_owned), r.target.key().to_owned());
         self.deadlines.insert((expiry, Timer::Expiry(id)));
         self.enqueue(r);
-        let count = self.count(&line);
-        self.event(EventKind::Reply(Reply {
-            request: ReplyTo::CompleteCall,
-            line: line.clone(),
-            call_id: Some(call),
-            completion_id: id,
-            result: 0,
-        }));
-        self.event(EventKind::LineDevState(LineDevState::num_completions(
-            &line, count,
-        )));
+        // A trunk's subscriber has no line: its request shows only in `completion` events.
+        if let Some(line) = line {
+            let count = self.count(&line);
+            self.event(EventKind::Reply(Reply {
+                request: ReplyTo::CompleteCall,
+                line: line.clone(),
+                call_id: call,
+                completion_id: id,
+                result: 0,
+            }));
+            self.event(EventKind::LineDevState(LineDevState::num_completions(
+                &line, count,
+            )));
+        }
         self.phase(id, CompletionPhase::Queued);
         match mode.fires() {
             Fires::Delivery => self.deliver(id),
@@ -361,11 +377,11 @@ impl Engine {
     }
 
     /// lineUncompleteCall after the line was checked: `INVALCOMPLETIONID` unless `id` is
-    /// outstanding on `line`.
+    /// outstanding on `line` (the line speaking for it: a trunk subscriber's callee).
     pub(crate) fn uncomplete(&mut self, line: &str, id: u32, now: Time) -> Result<(), LineErr> {
         let r = CompletionId::new(id)
             .and_then(|id| self.requests.get(&id))
-            .filter(|r| r.line == line)
+            .filter(|r| r.speaking_line() == line)
             .ok_or(LineErr::InvalCompletionId)?;
         let id = r.id;
         self.event(EventKind::Reply(Reply {
@@ -444,7 +460,7 @@ impl Engine {
                 // already reported that leg (it offers the callee's side before the phone
                 // alerts), the reservation is over now.
                 if let Some(r) = self.requests.get(&id) {
-                    let (target, caller) = (r.target.key().to_owned(), r.line.clone());
+                    let (target, caller) = (r.target.key().to_owned(), r.caller.clone());
                     let leg_open = self.lines.get(&target).is_some_and(|l| l.open_legs > 0);
                     if leg_open {
                         self.release_any(&target);
@@ -457,7 +473,8 @@ impl Engine {
             }
             CompletionFact::CcCall { id } => {
                 let r = self.get(id)?;
-                let (state, target, caller) = (r.state, r.target.key().to_owned(), r.line.clone());
+                let (state, target, caller) =
+                    (r.state, r.target.key().to_owned(), r.caller.clone());
                 match state {
                     RequestState::Ready | RequestState::Recalling => {}
                     other => {
@@ -469,7 +486,7 @@ impl Engine {
                     }
                 }
                 if state == RequestState::Recalling {
-                    self.action(Action::CancelRecall { id });
+                    self.cancel_recall(id);
                 }
                 let until = now + CONNECT_GRACE;
                 self.hold(&target, id, caller, HoldPhase::Connecting(until));
@@ -500,8 +517,7 @@ impl Engine {
             CompletionFact::IntrusionJoined { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
                 if let Some(r) = self.requests.get(&id) {
-                    if let Some(into) = r.joins {
-                        let call = r.call;
+                    if let (Some(into), Some(call)) = (r.joins, r.call) {
                         self.out.push(Out::Joined { call, id, into });
                     }
                 }
@@ -536,11 +552,12 @@ impl Engine {
             match timer {
                 Timer::Expiry(id) => self.expire(id, at, now),
                 Timer::Ring(id) => {
+                    // A recall rang out (a trunk's subscriber: its CC call did not come).
                     let due = self.requests.get(&id).is_some_and(|r| {
                         r.state == RequestState::Recalling && r.recall_until == Some(at)
                     });
                     if due {
-                        self.action(Action::CancelRecall { id });
+                        self.cancel_recall(id);
                         self.recall_attempt_failed(id, CancelCause::RecallUnanswered, now);
                     }
                 }
@@ -612,12 +629,22 @@ impl Engine {
             }
             Fires::AtOnce => {}
         }
-        self.lines
-            .entry(r.line.clone())
-            .or_default()
-            .requests
-            .insert(r.id);
+        if let Some(line) = r.line() {
+            self.lines
+                .entry(line.to_owned())
+                .or_default()
+                .requests
+                .insert(r.id);
+        }
         self.requests.insert(r.id, r);
+    }
+
+    /// Stops the recall of `id`; a trunk's subscriber was never rung by callcomp (its own
+    /// server recalls it), so there is nothing to stop.
+    pub(crate) fn cancel_recall(&mut self, id: CompletionId) {
+        if self.requests.get(&id).is_some_and(|r| r.line().is_some()) {
+            self.action(Action::CancelRecall { id });
+        }
     }
 
     pub(crate) fn event(&mut self, kind: EventKind) {
@@ -663,7 +690,8 @@ impl Engine {
         if r.expiry != at || r.state == RequestState::Recalling {
             return;
         }
-        let cause = if r.held_leg().is_none() && self.registered(&r.line) == Some(false) {
+        let unregistered = r.line().is_some_and(|l| self.registered(l) == Some(false));
+        let cause = if r.held_leg().is_none() && unregistered {
             CancelCause::CallerUnregistered
         } else {
             CancelCause::Expired
@@ -679,11 +707,13 @@ impl Engine {
         };
         let (state, held, call_id) = (r.state, r.held_leg(), r.call);
         if state == RequestState::Recalling {
-            self.action(Action::CancelRecall { id });
+            self.cancel_recall(id);
         }
         if let Some(call) = held {
             self.action(Action::RejectCampOn { id, call });
-            self.out.push(Out::EndCall(call_id));
+            if let Some(call_id) = call_id {
+                self.out.push(Out::EndCall(call_id));
+            }
         }
         self.end(id, End::Cancelled(cause), now);
     }
@@ -715,24 +745,27 @@ impl Engine {
         if reselect {
             self.release_any(r.target.key());
         }
-        if let Some(l) = self.lines.get_mut(&r.line) {
+        if let Some(l) = r.line().and_then(|line| self.lines.get_mut(line)) {
             l.requests.remove(&id);
         }
-        let count = self.count(&r.line);
         let mut e = CompletionEvent::of(&r, phase, position);
         if let End::Cancelled(cause) = how {
             e.cause = Some(cause);
         }
         self.event(EventKind::Completion(e));
-        if let End::Cancelled(cause) = how {
-            if cause != CancelCause::Uncompleted {
-                let dev = LineDevState::compl_cancel(&r.line, count, id, cause);
-                self.event(EventKind::LineDevState(dev));
+        // A trunk's subscriber has no line to count on: its end shows in `completion` only.
+        if let Some(line) = r.line() {
+            let count = self.count(line);
+            if let End::Cancelled(cause) = how {
+                if cause != CancelCause::Uncompleted {
+                    let dev = LineDevState::compl_cancel(line, count, id, cause);
+                    self.event(EventKind::LineDevState(dev));
+                }
             }
+            self.event(EventKind::LineDevState(LineDevState::num_completions(
+                line, count,
+            )));
         }
-        self.event(EventKind::LineDevState(LineDevState::num_completions(
-            &r.line, count,
-        )));
         if reselect {
             self.select(r.target.key(), now);
         }
@@ -743,7 +776,7 @@ impl Engine {
             .requests
             .values()
             .filter_map(|r| {
-                if r.line == line {
+                if r.caller.is_line(line) {
                     Some((r.seq, r.id, CancelCause::CallerDeleted))
                 } else if r.target == line {
                     Some((r.seq, r.id, CancelCause::CalleeDeleted))
@@ -774,7 +807,11 @@ impl Limits for Engine {
     }
 
     fn outstanding(&self, line: &str) -> u32 {
-        let pending = self.pending.values().filter(|r| r.line == line).count();
+        let pending = self
+            .pending
+            .values()
+            .filter(|r| r.caller.is_line(line))
+            .count();
         self.count(line)
             .saturating_add(u32::try_from(pending).unwrap_or(u32::MAX))
     }

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::call::CallId;
+use crate::completion::caller::TrunkCaller;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest};
 use crate::tapi::{
     CompletionCond, CompletionMode, LINEDEVSTATE_COMPLCANCEL, LINEDEVSTATE_INSERVICE,
@@ -153,8 +154,11 @@ pub enum CompletionPhase {
 pub struct CompletionEvent {
     /// The request.
     pub completion_id: CompletionId,
-    /// The caller's line.
+    /// The caller's line; for a trunk's subscriber, the callee's (the line it is about).
     pub line: String,
+    /// For a request of another server's subscriber (over a trunk): who it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_caller: Option<TrunkCaller>,
     /// The callee's line.
     pub target: String,
     /// The mode.
@@ -175,7 +179,8 @@ impl CompletionEvent {
     pub fn of(r: &CompletionRequest, state: CompletionPhase, position: Option<u32>) -> Self {
         CompletionEvent {
             completion_id: r.id,
-            line: r.line.clone(),
+            line: r.speaking_line().to_owned(),
+            external_caller: r.caller.trunk().cloned(),
             target: r.target.key().to_owned(),
             mode: r.mode,
             condition: r.condition,

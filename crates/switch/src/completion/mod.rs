@@ -7,7 +7,8 @@
 //! takes its number from the switch's one counter. The engine keeps to its own tables and
 //! hands the switch what to apply.
 //!
-//! - [`request`]: requests, their ids, states and end causes.
+//! - [`request`]: requests, their ids, states and end causes; [`caller`]: whose they are (a
+//!   line, or a trunk's subscriber).
 //! - [`caps`]: settings, address capabilities, line status.
 //! - [`mode`]: what each mode needs, what fires it, what it does to the original call.
 //! - [`validate`]: DESIGN §2.1's checks, in order.
@@ -20,9 +21,11 @@
 //! - [`events`]: `reply`, `linedevstate`, `completion`.
 //! - [`snapshot`]: export and import across a restart.
 //! - [`target`]: whom a request waits for, a line or a remote party (RFC 6910 agent).
-//! - `switch_api`: the `Switch` methods applications and the server call.
+//! - `switch_api`: the `Switch` methods applications and the server call; `trunk_request`:
+//!   the request of another server's subscriber (over a trunk).
 
 mod availability;
+pub mod caller;
 pub mod caps;
 pub mod engine;
 pub mod events;
@@ -36,8 +39,10 @@ mod selection;
 pub mod snapshot;
 mod switch_api;
 pub mod target;
+mod trunk_request;
 pub mod validate;
 
+pub use caller::{Caller, TrunkCaller};
 pub use caps::{AddressCaps, CompletionConfig, LineLimits, LineStatus};
 pub use engine::Engine;
 pub use events::{CompletionEvent, CompletionPhase, DevState, LineDevState, Reply, ReplyTo};

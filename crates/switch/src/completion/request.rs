@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
 
 use crate::call::{CallId, CallRef};
+use crate::completion::caller::Caller;
 use crate::completion::target::CompletionTarget;
 use crate::tapi::{CompletionCond, CompletionMode};
 use crate::time::Time;
@@ -138,8 +139,10 @@ pub enum Availability {
 pub struct CompletionRequest {
     /// The completion id.
     pub id: CompletionId,
-    /// The caller's line (the line that asked).
-    pub line: String,
+    /// Whose request it is: a line (the line that asked), or a trunk's subscriber. Stored
+    /// under `line` as before (a line is its name there).
+    #[serde(rename = "line")]
+    pub caller: Caller,
     /// The callee: a line, or a remote party (RFC 6910 agent role).
     pub target: CompletionTarget,
     /// How the call is to be completed.
@@ -154,8 +157,9 @@ pub struct CompletionRequest {
     pub created: Time,
     /// When it ends if it has not fired.
     pub expiry: Time,
-    /// The call it was requested on.
-    pub call: CallId,
+    /// The call it was requested on; `None` for a trunk's subscriber, whose failed call is
+    /// its own server's.
+    pub call: Option<CallId>,
     /// For a mode that holds the caller's leg (`campon`, `intrude`): the B2BUA call whose
     /// caller leg is held.
     #[serde(alias = "campon_call")]
@@ -196,6 +200,17 @@ impl CompletionRequest {
             (false, CompletionCond::Busy) => Availability::Unknown,
             (false, _) => Availability::Waiting,
         }
+    }
+
+    /// The caller's line, if the caller is a line.
+    pub fn line(&self) -> Option<&str> {
+        self.caller.line()
+    }
+
+    /// The local line that speaks for the request: the caller's, or for a trunk's subscriber
+    /// the callee's.
+    pub fn speaking_line(&self) -> &str {
+        self.caller.line_for(self.target.key())
     }
 
     /// The held call whose caller's INVITE this request keeps open, if it keeps one.

@@ -1,6 +1,7 @@
 //! Picking the next request of a callee, the guard and reservation, firing, and putting a
 //! request back in its place (DESIGN §2.2, §2.3; RFC 6910 §5 for the queue rules).
 
+use crate::completion::caller::Caller;
 use crate::completion::engine::{End, Engine, Hold, HoldPhase, Out, Timer, CONNECT_GRACE};
 use crate::completion::io::Action;
 use crate::completion::mode::{Fires, OnFree};
@@ -29,7 +30,7 @@ impl Engine {
                 self.set_state(id, RequestState::Suspended);
                 continue;
             }
-            let caller = r.line.clone();
+            let caller = r.caller.clone();
             let until = now + self.config.guard;
             self.hold(callee, id, caller, HoldPhase::Guard(until));
             self.set_state(id, RequestState::Ready);
@@ -44,7 +45,7 @@ impl Engine {
         &mut self,
         callee: &str,
         request: CompletionId,
-        caller: String,
+        caller: Caller,
         phase: HoldPhase,
     ) {
         let c = self.callees.entry(callee.to_owned()).or_default();
@@ -112,7 +113,9 @@ impl Engine {
                 let (call, campon) = (r.call, r.held_leg());
                 let until = now + CONNECT_GRACE;
                 self.hold(callee, id, hold.caller, HoldPhase::Connecting(until));
-                self.out.push(Out::FireCampOn { call, id });
+                if let Some(call) = call {
+                    self.out.push(Out::FireCampOn { call, id });
+                }
                 if let Some(call) = campon {
                     self.action(Action::ConnectCampOn {
                         id,
@@ -130,11 +133,17 @@ impl Engine {
                 }
                 self.deadlines.insert((until, Timer::Ring(id)));
                 self.set_state(id, RequestState::Recalling);
-                self.action(Action::Recall {
-                    id,
-                    caller: hold.caller,
-                    callee: callee.to_owned(),
-                });
+                match hold.caller {
+                    Caller::Line(caller) => self.action(Action::Recall {
+                        id,
+                        caller,
+                        callee: callee.to_owned(),
+                    }),
+                    // Never recalled here: `recalling` (its `ready` NOTIFY) means its own
+                    // server recalls it; it stands until the CC call arrives over the trunk,
+                    // or `recall_ring` passes (a failed attempt).
+                    Caller::Trunk(_) => {}
+                }
             }
         }
     }
@@ -151,7 +160,7 @@ impl Engine {
             self.deadlines.remove(&(until, Timer::Ring(id)));
         }
         if was == RequestState::Recalling {
-            self.action(Action::CancelRecall { id });
+            self.cancel_recall(id);
         }
         let held = self
             .callees
@@ -208,7 +217,7 @@ impl Engine {
         let action = Action::SendMessage {
             id,
             to: r.target.key().to_owned(),
-            from: r.line.clone(),
+            from: r.speaking_line().to_owned(),
             text,
         };
         self.set_state(id, RequestState::Ready);

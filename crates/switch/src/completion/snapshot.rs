@@ -86,7 +86,7 @@ impl Engine {
             }
             r.recall_until = None;
             self.next_seq = self.next_seq.max(r.seq.saturating_add(1));
-            let doom = if !line_exists(&r.line) {
+            let doom = if r.line().is_some_and(|l| !line_exists(l)) {
                 Some(CancelCause::CallerDeleted)
             } else if r.target.line().is_some_and(|l| !line_exists(l)) {
                 Some(CancelCause::CalleeDeleted)

@@ -6,6 +6,7 @@
 //! [`Switch::poll_actions`].
 
 use crate::call::{Call, CallFeatures, CallId, CallRef};
+use crate::completion::caller::Caller;
 use crate::completion::caps::{AddressCaps, CompletionConfig, LineLimits, LineStatus};
 use crate::completion::events::{Reply, ReplyTo};
 use crate::completion::io::{Action, CompletionFact, CompletionFactError};
@@ -175,8 +176,12 @@ impl Switch {
         );
         // A call with a request on its way to the store is as good as completed: step 4
         // (INVALCALLSTATE) comes before the limits of steps 6 and 7.
-        let pending =
-            call.is_some_and(|c| self.completion.pending.values().any(|r| r.call == c.id));
+        let pending = call.is_some_and(|c| {
+            self.completion
+                .pending
+                .values()
+                .any(|r| r.call == Some(c.id))
+        });
         let valid = match valid {
             Ok(_) | Err(LineErr::CompletionOverrun | LineErr::ResourceUnavail) if pending => {
                 return Err(LineErr::InvalCallState);
@@ -188,9 +193,15 @@ impl Switch {
         };
         let id = self.completion.allocate()?;
         let held_call = valid.mode.holds_caller_leg().then_some(call.call_ref);
-        let request = self
-            .completion
-            .build(id, valid, &call.line, &target, call.id, held_call, now);
+        let request = self.completion.build(
+            id,
+            valid,
+            Caller::Line(call.line.clone()),
+            &target,
+            Some(call.id),
+            held_call,
+            now,
+        );
         self.completion.pending.insert(id, request.clone());
         Ok(request)
     }
@@ -206,9 +217,9 @@ impl Switch {
             .pending
             .remove(&id)
             .ok_or(LineErr::InvalCompletionId)?;
-        let call = self
-            .calls
-            .get(&request.call)
+        let call = request
+            .call
+            .and_then(|c| self.calls.get(&c))
             .filter(|c| condition_of(c).is_some())
             .cloned();
         let held = call
@@ -243,7 +254,7 @@ impl Switch {
         let mut out = Vec::new();
         let request = self.completion.pending.remove(&id);
         let (line, call) = match &request {
-            Some(r) => (r.line.clone(), Some(r.call)),
+            Some(r) => (r.speaking_line().to_owned(), r.call),
             None => return out,
         };
         let reply = Reply {
@@ -265,7 +276,7 @@ impl Switch {
         }
         CompletionId::new(completion_id)
             .and_then(|id| self.completion.request(id))
-            .filter(|r| r.line == line)
+            .filter(|r| r.speaking_line() == line)
             .map(|_| ())
             .ok_or(LineErr::InvalCompletionId)
     }
@@ -337,9 +348,16 @@ impl Switch {
         self.completion.position(id)
     }
 
-    /// Whether a new call from `caller` (a line, or `None` for anyone else) to `callee` must be
+    /// Whether a new call from line `caller` (or `None` for anyone else) to `callee` must be
     /// answered busy because `callee` is reserved for a waiting caller (guard or recall).
     pub fn is_reserved(&self, callee: &str, caller: Option<&str>) -> bool {
+        let caller = caller.map(|l| Caller::Line(l.to_owned()));
+        self.completion.is_reserved(callee, caller.as_ref())
+    }
+
+    /// [`Switch::is_reserved`] for any caller: a line or a trunk's subscriber (whose CC call
+    /// comes over the trunk).
+    pub fn is_reserved_for(&self, callee: &str, caller: Option<&Caller>) -> bool {
         self.completion.is_reserved(callee, caller)
     }
 

@@ -442,3 +442,29 @@ fn the_busy_policy_requests_completion_toward_the_remote_party() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].target.key(), "sip:frank@b.test");
 }
+
+/// The monitor ends the subscription as soon as the CC call reaches it (§7.3), before its
+/// answer: the CC call goes on and its answer completes the request (no cancel).
+#[test]
+fn the_monitors_final_notify_before_the_cc_calls_answer_does_not_cancel_it() {
+    let mut h = Harness::with_config(AGENT_CONFIG);
+    let id = requested(&mut h);
+    let subscribe = subscribed(&mut h, 600);
+    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
+    notify(&mut h, &subscribe, 1, "active;expires=600", Some(&ready));
+    h.advance(Duration::from_millis(600));
+    let recall = one_request(&mut h, DAVE);
+    h.recv(DAVE, &reply(&recall, 200, "dv2", DAVE, Some(SDP_A)));
+    let cc_call = one_request(&mut h, TRUNK);
+    assert_eq!(cc_call.uri().unwrap().to_string(), CC);
+    notify(&mut h, &subscribe, 2, "terminated;reason=noresource", None);
+    assert_eq!(agent_state(&h, id), None, "the subscription is over");
+    assert!(super::completion::outstanding(&h, id), "not cancelled");
+    assert!(
+        super::completion::requests(&mut h, TRUNK).is_empty(),
+        "no CANCEL of the CC call"
+    );
+    h.recv(TRUNK, &reply(&cc_call, 200, "fr2", TRUNK, Some(SDP_B)));
+    assert!(!super::completion::outstanding(&h, id), "completed");
+    assert!(super::completion::cancel_causes(&h).is_empty());
+}

@@ -414,7 +414,7 @@ fn two_callers_are_recalled_in_order() {
         let queue: Vec<String> = switch
             .completions_for("bob")
             .iter()
-            .map(|r| r.line.clone())
+            .map(|r| r.speaking_line().to_owned())
             .collect();
         assert_eq!(queue, ["dave", "carol"]);
         assert_eq!(
@@ -737,7 +737,7 @@ fn restart_reloads_and_still_recalls() {
         let switch = h2.engine.switch();
         let switch = lock(&switch);
         let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
-        assert_eq!(r.line, "dave");
+        assert_eq!(r.line(), Some("dave"));
         assert_eq!(r.target, "bob");
     }
     h2.advance(Duration::from_millis(1_500));

@@ -24,6 +24,7 @@ mod completion;
 mod identity;
 mod intrude;
 mod monitor;
+mod monitor_trunk;
 mod operator;
 mod overload;
 mod recall_join;

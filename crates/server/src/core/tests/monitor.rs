@@ -691,7 +691,7 @@ fn feature_codes_request_and_cancel() {
         .completion(CompletionId::new(id).unwrap())
         .unwrap()
         .clone();
-    assert_eq!((r.line.as_str(), r.target.key()), ("dave", "bob"));
+    assert_eq!((r.line(), r.target.key()), (Some("dave"), "bob"));
     assert_eq!(r.mode, callcomp_switch::CompletionMode::Callback);
     drop(switch);
     assert!(
