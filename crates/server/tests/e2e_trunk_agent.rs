@@ -6,7 +6,11 @@
 //! - a stranger's call to B's domain through A is refused 403;
 //! - a user of A calls a busy user of B: the INVITE goes over the trunk, B (seeing a trusted
 //!   peer) classifies the busy and offers completion, A relays the failure to its user with
-//!   its own offer; A's API shows the failed call.
+//!   its own offer; A's API shows the failed call;
+//! - the whole agent flow (RFC 6910 §5): A's user asks for completion of that call (the API,
+//!   or `*37`), A subscribes at B's monitor over the trunk, B's user becomes free, B's monitor
+//!   says `ready`, A recalls its user, she answers, A's CC call goes over the trunk to B's
+//!   cc-URI and B connects it to its user; the request completes in both APIs.
 //!
 //! Everything runs on 127.0.0.1 (the servers on different ports); the users placing calls
 //! have no password so a trusted source still speaks for them (identity gate rule 2).
@@ -17,8 +21,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::http::{get_json, poll};
-use common::{free_port, Server, ServerConfig};
+use common::http::{get_json, poll, request, Events};
+use common::{free_port, Phone, Server, ServerConfig};
 use serde_json::Value;
 
 /// How long any one step may take before the test fails.
@@ -39,7 +43,7 @@ fn side(domain: &str, own: u16, other_domain: &str, other: u16) -> ServerConfig 
         .user_option("dave", "call_waiting = false")
         .sip_option("trusted = [\"127.0.0.1/32\"]")
         .tables(&format!(
-            "[completion]\nguard_ms = 300\nrecall_ring = \"15s\"\n\n\
+            "[completion]\nguard_ms = 1000\nrecall_ring = \"15s\"\n\n\
              [[trunks]]\ndomain = \"{other_domain}\"\naddress = \"127.0.0.1:{other}\"\n"
         ))
 }
@@ -49,7 +53,8 @@ fn start_pair() -> Pair {
     while port_b == port_a {
         port_b = free_port();
     }
-    let a = Server::start(side("a.test", port_a, "b.test", port_b));
+    // erin is a user of A only: B must see her as a stranger behind the trunk.
+    let a = Server::start(side("a.test", port_a, "b.test", port_b).user("erin", None));
     let b = Server::start(side("b.test", port_b, "a.test", port_a));
     Pair { a, b }
 }
@@ -152,4 +157,145 @@ fn a_strangers_call_to_the_trunk_domain_is_refused() {
     };
     // Sent on to B, it would come back 480 (dave is not registered there either).
     assert_eq!(status, "SIP/2.0 403 Trunks Are For Local Users");
+}
+
+/// Whether `events` hold a `completion` event of `line` in `state`.
+fn has_completion(events: &[Value], line: &str, state: &str) -> bool {
+    events
+        .iter()
+        .any(|e| e["event"] == "completion" && e["line"] == line && e["state"] == state)
+}
+
+/// How erin (a user of A) asks for completion of her failed call to dave@b.test.
+#[derive(Clone, Copy)]
+enum Ask {
+    /// `POST /v1/calls/{id}/complete` at A.
+    Api,
+    /// She dials `*37` (A answers `480 Completion Requested`).
+    FeatureCode,
+}
+
+/// The agent role end to end. B: dave (no call waiting) talks with B's alice; erin at A (a user B does not have) calls
+/// dave@b.test and gets busy with A's offer; she asks for completion (`ask`); A subscribes at
+/// B's monitor over the trunk and A's API shows the request toward the remote AOR; dave hangs
+/// up and his phone comes back; B's monitor says `ready`; A recalls erin (`uas_recall.xml`),
+/// she answers, A's CC call reaches dave through B (`uas_answer_recall.xml` takes A's media
+/// offer), dave hangs up; the request is completed in A's API and in B's.
+fn completion_across_two_servers(ask: Ask) {
+    common::require_sipp();
+    let pair = start_pair();
+    let mut events_a = Events::connect(pair.a.api);
+    let mut events_b = Events::connect(pair.b.api);
+    let erin = Phone::start(
+        pair.a
+            .sipp_as("phone.xml", "erin")
+            .ooc("uas_recall.xml")
+            .pause_ms(300),
+    );
+    let dave_first = Phone::start(
+        pair.b
+            .sipp_as("phone.xml", "dave")
+            .ooc("uas_answer_then_bye.xml")
+            .pause_ms(4000),
+    );
+    let talk = pair
+        .b
+        .sipp_as("call_bye_from_callee.xml", "alice")
+        .service("dave")
+        .spawn();
+    poll(
+        STEP,
+        "dave connected at B",
+        || {
+            calls_of(pair.b.api, "dave")
+                .into_iter()
+                .find(|c| c["state"] == "connected")
+        },
+        || format!("{:?}", calls_of(pair.b.api, "dave")),
+    );
+    pair.a
+        .sipp_as("call_out_486.xml", "erin")
+        .service("dave")
+        .key("callee_host", "b.test")
+        .set("expect_m", "BS")
+        .run()
+        .assert_success();
+    let call = poll(
+        STEP,
+        "erin's failed call at A",
+        || {
+            calls_of(pair.a.api, "erin")
+                .into_iter()
+                .find(|c| c["state"] == "busy")
+        },
+        || format!("{:?}", calls_of(pair.a.api, "erin")),
+    );
+    match ask {
+        Ask::Api => {
+            let id = call["id"].as_u64().unwrap();
+            let (status, body) = request(
+                pair.a.api,
+                "POST",
+                &format!("/v1/calls/{id}/complete"),
+                Some("{\"mode\": \"callback\"}"),
+            );
+            assert_eq!(status, 201, "{body}");
+        }
+        Ask::FeatureCode => {
+            let outcome = pair
+                .a
+                .sipp_as("invite_outcome.xml", "erin")
+                .service("*37")
+                .run();
+            outcome.assert_success();
+            assert!(
+                outcome.logged("first: 480 Completion Requested"),
+                "{}",
+                outcome.report
+            );
+        }
+    }
+    // A's request names the remote party and its monitor.
+    let listed = get_json(pair.a.api, "/v1/lines/erin/completions");
+    let request_a = &listed.as_array().unwrap()[0];
+    assert_eq!(request_a["target"], "sip:dave@b.test", "{listed}");
+    assert_eq!(request_a["target_kind"], "remote", "{listed}");
+    assert_eq!(request_a["remote"]["monitor"], "sip:cc@b.test", "{listed}");
+    // B took the subscription as a request of its own on dave.
+    events_b.wait_until(STEP, |seen| {
+        seen.iter()
+            .any(|e| e["event"] == "completion" && e["state"] == "queued")
+    });
+
+    talk.wait().assert_success();
+    dave_first.wait().assert_success();
+    // dave's phone comes back for the CC call.
+    let dave = Phone::start(
+        pair.b
+            .sipp_as("phone.xml", "dave")
+            .ooc("uas_answer_recall.xml"),
+    );
+    let erin = erin.wait();
+    erin.assert_success();
+    assert!(erin.logged("recall taken"), "{}", erin.report);
+    dave.wait().assert_success();
+    events_a.wait_until(STEP, |seen| has_completion(seen, "erin", "completed"));
+    events_b.wait_until(STEP, |seen| {
+        seen.iter()
+            .any(|e| e["event"] == "completion" && e["state"] == "completed")
+    });
+    let left = get_json(pair.a.api, "/v1/lines/erin/completions");
+    assert_eq!(left, Value::Array(Vec::new()), "nothing left at A");
+    let left = get_json(pair.b.api, "/v1/completions");
+    assert_eq!(left, Value::Array(Vec::new()), "nothing left at B");
+}
+
+#[test]
+fn a_user_of_a_completes_a_call_to_a_busy_user_of_b_through_the_api() {
+    completion_across_two_servers(Ask::Api);
+}
+
+#[test]
+fn a_user_of_a_completes_a_call_to_a_busy_user_of_b_by_feature_code() {
+    completion_across_two_servers(Ask::FeatureCode);
 }

@@ -232,7 +232,7 @@ fn memory(c: &mut Criterion) {
         .export_completions()
         .requests
         .iter()
-        .map(|r| r.speaking_line().len() + r.target.len())
+        .map(|r| r.speaking_line().len() + r.target.key().len())
         .sum();
     let lower = std::mem::size_of::<CompletionRequest>() + names / accepted.max(1);
     if let (Some(b), Some(a)) = (before, after) {

@@ -28,8 +28,8 @@ pub use call::{Call, CallFeatures, CallId, CallRef, Direction, IdAllocator, Stat
 pub use completion::{
     Accepted, Action, AddressCaps, Availability, Caller, CancelCause, CompletionConfig,
     CompletionEvent, CompletionFact, CompletionFactError, CompletionId, CompletionPhase,
-    CompletionRequest, LineDevState, LineLimits, LineStatus, Reply, RequestState, Snapshot,
-    TrunkCaller,
+    CompletionRequest, CompletionTarget, LineDevState, LineLimits, LineStatus, RemoteTarget, Reply,
+    RequestState, Snapshot, TrunkCaller,
 };
 pub use events::{AppNewCall, CallInfoChange, CallStateChange, Event, EventKind};
 pub use facts::{CallerLeg, Fact, FactError, Failure, Party, Side};

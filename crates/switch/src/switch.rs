@@ -58,6 +58,9 @@ pub struct Switch {
     pub(crate) completion: Engine,
     /// The callee's line of each outgoing call that was offered to one of our lines.
     pub(crate) targets: HashMap<CallId, String>,
+    /// The remote callee of each outgoing call that failed over a trunk with a remote
+    /// monitor's completion offer.
+    pub(crate) remote_targets: HashMap<CallId, crate::completion::RemoteTarget>,
     /// Actions for the server, drained by [`Switch::poll_actions`].
     pub(crate) actions: Vec<Action>,
     /// How many calls are in each state, by the state's place in [`CallState::ALL`], kept as
@@ -105,6 +108,7 @@ impl Switch {
         Switch {
             completion: Engine::new(completion),
             targets: HashMap::new(),
+            remote_targets: HashMap::new(),
             actions: Vec::new(),
             by_address: HashMap::new(),
             config,
@@ -636,6 +640,7 @@ impl Switch {
         if state == CallState::Idle {
             self.calls.remove(&id);
             self.targets.remove(&id);
+            self.remote_targets.remove(&id);
             self.count_state(Some(was), None);
         } else {
             self.count_state(Some(was), Some(state));

@@ -619,7 +619,7 @@ fn acceptance_events() {
     );
     let r = rig.sw.completion(a.id).unwrap();
     assert_eq!(
-        (r.line(), r.target.as_str(), r.call.map(|c| c.get())),
+        (r.line(), r.target.key(), r.call.map(|c| c.get())),
         (Some("alice"), "bob", Some(1))
     );
     assert_eq!(r.expiry, completion_common::t(100 + 3_600_000));
@@ -668,11 +668,7 @@ fn condition_per_failure() {
         };
         let (cid, _) = rig.complete(id, CompletionMode::Callback, 1);
         let r = rig.sw.completion(cid).unwrap();
-        assert_eq!(
-            (r.condition, r.target.as_str()),
-            (want, "bob"),
-            "{failure:?}"
-        );
+        assert_eq!((r.condition, r.target.key()), (want, "bob"), "{failure:?}");
     }
 }
 

@@ -262,8 +262,16 @@ pub struct CompletionView {
     /// Only for a request of another server's subscriber (RFC 6910 over a trunk): who asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_caller: Option<ExternalCallerView>,
-    /// The callee's line.
+    /// The callee: a line's name, or a remote party's AOR (`sip:user@<trunk domain>`).
     pub target: String,
+    /// `line`, or `remote` for a callee on another server (RFC 6910 agent role).
+    #[schema(example = "line")]
+    pub target_kind: String,
+    /// For a remote callee: its AOR, the monitor URI its server offered, the offer's `m`,
+    /// and the request's `cc-URI` once the monitor named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub remote: Option<callcomp_switch::RemoteTarget>,
     /// `callback`, `campon` or `message`.
     #[schema(value_type = String, example = "callback")]
     pub mode: CompletionMode,
@@ -303,7 +311,9 @@ impl CompletionView {
                 trunk: t.trunk.clone(),
                 aor: t.aor.clone(),
             }),
-            target: r.target.clone(),
+            target: r.target.key().to_owned(),
+            target_kind: r.target.kind().to_owned(),
+            remote: r.target.remote().cloned(),
             mode: r.mode,
             mode_value: r.mode.value(),
             condition: r.condition,

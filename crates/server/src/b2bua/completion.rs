@@ -21,16 +21,35 @@ impl B2bua {
     /// Action `Recall`: rings `caller`'s phone for request `id`, showing `callee`. On failure
     /// to start (no binding), the engine is told at once (`RecallFailed`).
     pub fn recall(&mut self, cx: &mut Ctx<'_>, id: CompletionId, caller: &str, callee: &str) {
+        // A remote callee is shown as its address (`dave@b.test`), a line by its display name.
+        let shown = match super::join::remote_callee(cx, id) {
+            Some(remote) => remote.aor.trim_start_matches("sip:").to_owned(),
+            None => cx.line_settings(callee).display,
+        };
         let req = JoinRequest {
             line: caller.to_owned(),
             to: callee.to_owned(),
-            display: Some(format!("Callback: {}", cx.line_settings(callee).display)),
+            display: Some(format!("Callback: {shown}")),
             recall: Some(id),
         };
         if let Err(e @ MakeCallError::PhoneNotRegistered(_)) = self.join(cx, req) {
             tracing::info!(error = %e, completion = id.get(), "recall cannot ring the caller");
             cx.completion_fact(CompletionFact::RecallFailed { id });
         }
+    }
+
+    /// Whether the caller answered the recall of request `id` and its call to the callee (for
+    /// a remote callee, the CC call) is under way.
+    pub fn recall_answered(&self, id: CompletionId) -> bool {
+        self.recalls
+            .get(&id)
+            .and_then(|call| self.calls.get(call))
+            .is_some_and(|c| {
+                matches!(
+                    c.third_party,
+                    Some(super::call::ThirdParty::CallingDestination)
+                )
+            })
     }
 
     /// Action `CancelRecall`: stops the recall of request `id` (the engine already ended or

@@ -16,7 +16,7 @@ use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{
-    CallReason, CallRef, CallerLeg, CompletionFact, CompletionId, Fact, Party, Side,
+    CallReason, CallRef, CallerLeg, CompletionFact, CompletionId, Fact, Party, RemoteTarget, Side,
 };
 
 use super::call::{Call, Leg, Phase, ThirdParty};
@@ -90,7 +90,11 @@ impl B2bua {
             return Err(MakeCallError::PhoneNotRegistered(req.line));
         }
         let id = self.new_ref();
-        let (line_aor, dest_aor) = (cx.aor(&req.line), cx.aor(&req.to));
+        let remote = req.recall.and_then(|cid| remote_callee(cx, cid));
+        let dest_aor = remote
+            .as_ref()
+            .map_or_else(|| cx.aor(&req.to), |r| r.aor.clone());
+        let line_aor = cx.aor(&req.line);
         match req.recall {
             Some(cid) => {
                 cx.fact(Fact::Dialed {
@@ -233,6 +237,9 @@ impl B2bua {
         } else {
             cx.fact(Fact::Proceeding { call: id });
         }
+        if let Some(remote) = recall.and_then(|cid| remote_callee(cx, cid)) {
+            return self.remote_cc_call(cx, id, &remote, &answer);
+        }
         let settings = cx.line_settings(&dest);
         if !settings.call_waiting && cx.switch.line_in_call(&dest) {
             return self.join_failed(cx, id, Outcome::BusyOnBusy);
@@ -277,15 +284,7 @@ impl B2bua {
         let Some(dialog) = phone.dialog.as_ref() else {
             return;
         };
-        // The phone's own AOR is the remote URI of the phone's dialog; the destination sees
-        // the line's display name.
-        let phone_aor = bare_uri(&dialog.remote_uri);
-        let line = Uri::parse(&phone_aor).ok().as_ref().and_then(aor_user);
-        let from = match line {
-            Some(line) => name_addr(&cx.line_settings(&line).display, &phone_aor),
-            None => dialog.remote_uri.clone(),
-        };
-        let from = format!("{from};tag={}", cx.sip.tag());
+        let from = phone_from(cx, dialog);
         let dest_aor = cx.aor(&dest);
         let mut invite = new_invite(cx, &dest_aor, &from, &dest_aor);
         copy_end_to_end(&answer, &mut invite);
@@ -342,6 +341,24 @@ impl B2bua {
     }
 }
 
+/// The From of callcomp's INVITE to the destination of a third-party call whose phone
+/// answered in `dialog`: the phone's own AOR (the remote URI of its dialog) with its line's
+/// display name, and a new tag.
+pub(super) fn phone_from(cx: &mut Ctx<'_>, dialog: &super::dialog::Dialog) -> String {
+    let phone_aor = bare_uri(&dialog.remote_uri);
+    let line = Uri::parse(&phone_aor).ok().as_ref().and_then(aor_user);
+    let from = match line {
+        Some(line) => name_addr(&cx.line_settings(&line).display, &phone_aor),
+        None => dialog.remote_uri.clone(),
+    };
+    format!("{from};tag={}", cx.sip.tag())
+}
+
+/// The remote callee of request `cid` (RFC 6910 agent role), if it has one.
+pub(super) fn remote_callee(cx: &Ctx<'_>, cid: CompletionId) -> Option<RemoteTarget> {
+    cx.switch.completion(cid)?.target.remote().cloned()
+}
+
 /// The URI of a name-addr (`"Dave" <sip:dave@…>` → `sip:dave@…`); the text itself when it
 /// has no angle brackets.
 fn bare_uri(name_addr: &str) -> String {
@@ -365,7 +382,7 @@ fn destination_line(to: &str) -> Option<String> {
 
 /// A new INVITE of callcomp's own (no body yet): Request-URI (replaced per fork), From with
 /// its tag, To, a new Call-ID, CSeq 1.
-fn new_invite(cx: &mut Ctx<'_>, uri: &str, from: &str, to: &str) -> Message {
+pub(super) fn new_invite(cx: &mut Ctx<'_>, uri: &str, from: &str, to: &str) -> Message {
     let uri = Uri::parse(uri).unwrap_or_else(|_| {
         Uri::Other(callcomp_sip::uri::OtherUri {
             scheme: "sip".into(),

@@ -14,6 +14,7 @@
 //! - [`recall`]: the callback recall with progress: callcomp answers the caller with its own
 //!   media (ringback) while the callee rings, then relays the two;
 //! - [`recall_join`]: the recall's direct join, re-INVITEing the two to each other;
+//! - [`recall_remote`]: the CC call of a request whose callee is on another server;
 //! - [`classify`], [`offer`]: failure classification and the RFC 6910 offer;
 //! - [`trunk`]: calls to another server's domain, sent to its `[[trunks]]` entry;
 //! - [`by_call`]: the indexes and timers, each knowing which call owns an entry.
@@ -36,6 +37,7 @@ pub mod join;
 pub mod offer;
 pub mod recall;
 pub mod recall_join;
+pub mod recall_remote;
 pub mod reinvite;
 pub mod relay;
 pub mod setup;

@@ -397,14 +397,16 @@ impl B2bua {
             })) => Some(*status),
             _ => None,
         };
+        // The recall's own leg closes first: its end is no sign that a caller found busy is
+        // free again (which would resume the request at once).
+        cx.fact(Fact::Hangup {
+            call,
+            by: Side::Caller,
+        });
         self.recall_outcome(cx, call, RecallStage::Settled, |id| match status {
             Some(486 | 600) => CompletionFact::RecallCallerBusy { id },
             Some(_) => CompletionFact::RecallUnanswered { id },
             None => CompletionFact::RecallFailed { id },
-        });
-        cx.fact(Fact::Hangup {
-            call,
-            by: Side::Caller,
         });
     }
 

@@ -400,6 +400,10 @@ impl B2bua {
             return;
         }
         let classified = classify(&outcome, rang.unwrap_or(call.attempt.rang()));
+        self.keep_remote_target(cx, id);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         // A CC call is not held after a busy: its request goes back to the queue.
         let hold = call.cc_call.is_none()
             && classified.failure == callcomp_switch::Failure::Busy

@@ -10,9 +10,12 @@
 //! is refused 403, so callcomp never relays between two other servers.
 
 use callcomp_sip::check::Essentials;
+use callcomp_sip::header_name::HeaderName;
+use callcomp_sip::headers::from_to::From as FromHeader;
+use callcomp_sip::headers::Header;
 use callcomp_sip::message::Message;
 use callcomp_sip::uri::Uri;
-use callcomp_switch::{CallRef, Fact};
+use callcomp_switch::{CallRef, Fact, RemoteTarget};
 
 use super::call::Leg;
 use super::classify::Outcome;
@@ -40,6 +43,21 @@ pub fn trunk_target(trunk: &TrunkConfig) -> Target {
         remote: trunk.address,
         conn: None,
     }
+}
+
+/// The other server knows callcomp's user by her address of record in callcomp's domain
+/// (`sip:erin@a.test`), whatever host her phone wrote in From: that is the subscriber its
+/// monitor will see in the agent's SUBSCRIBE (RFC 6910 §6.2). The display name and the tag
+/// stay.
+fn as_own_user(cx: &Ctx<'_>, invite: &mut Message, line: &str) {
+    let Some(Ok(mut from)) = invite.header::<FromHeader>() else {
+        return;
+    };
+    let Ok(aor) = Uri::parse(&cx.aor(line)) else {
+        return;
+    };
+    from.0.uri = aor;
+    invite.set_raw(HeaderName::From, from.to_value());
 }
 
 impl B2bua {
@@ -73,7 +91,10 @@ impl B2bua {
             return;
         };
         let to = ess.to.uri.to_string();
-        let invite: Message = super::setup::callee_invite(cx, &incoming.invite, ess, &to);
+        let mut invite: Message = super::setup::callee_invite(cx, &incoming.invite, ess, &to);
+        if let Some(line) = call.caller_line.as_deref() {
+            as_own_user(cx, &mut invite, line);
+        }
         let destination = Destination {
             uri: dialled,
             target: trunk_target(trunk),
@@ -88,6 +109,37 @@ impl B2bua {
         }
         self.arm(at, id, Timer::NoAnswer);
         self.check_all_failed(cx, id);
+    }
+
+    /// Call `id` is failing: if it went out over a trunk and the failure carried the remote
+    /// monitor's offer, the switch learns the remote callee (the AOR as dialled, the monitor
+    /// URI, `m`), so the caller's call can be completed toward it (RFC 6910 §5).
+    pub(super) fn keep_remote_target(&self, cx: &mut Ctx<'_>, id: CallRef) {
+        let Some(Leg::Out(out)) = self.calls.get(&id).and_then(|c| c.callee.as_ref()) else {
+            return;
+        };
+        let (Some(offer), Some(fork)) = (out.remote_offer.as_ref(), out.forks.first()) else {
+            return;
+        };
+        let over_trunk = fork
+            .invite
+            .uri()
+            .is_some_and(|uri| trunk_of(cx.config, uri).is_some());
+        let to = fork
+            .invite
+            .header::<callcomp_sip::headers::from_to::To>()
+            .and_then(Result::ok);
+        let (true, Some(to)) = (over_trunk, to) else {
+            return;
+        };
+        let target = RemoteTarget {
+            aor: to.0.uri.to_string(),
+            monitor: offer.uri.to_string(),
+            m: offer.m().map(str::to_owned),
+            cc_uri: None,
+        };
+        tracing::info!(call = id.0, aor = %target.aor, monitor = %target.monitor, "remote completion offer kept");
+        cx.switch.set_remote_target(id, target);
     }
 }
 

@@ -60,12 +60,19 @@ pub fn stored_row(r: &CompletionRequest) -> Option<StoredCompletion> {
     Some(StoredCompletion {
         completion_id: r.id.get(),
         line: r.speaking_line().to_owned(),
-        target: r.target.clone(),
+        target: r.target.key().to_owned(),
         mode: r.mode.as_str().to_owned(),
         state: r.state.as_str().to_owned(),
         seq: r.seq,
         data,
     })
+}
+
+/// The callee line of `r` whose availability is unknown (it said busy with no call known to
+/// callcomp): RFC 4235 watches its phones. Never a remote callee (its monitor tells).
+fn unknown_callee(r: &CompletionRequest) -> Option<String> {
+    let unknown = r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues();
+    r.target.line().filter(|_| unknown).map(str::to_owned)
 }
 
 /// The engine snapshot of stored rows (in queue order) and of the store's id high-water mark
@@ -315,10 +322,7 @@ impl Engine {
             let campon = request
                 .filter(|r| r.mode.original_call() == OriginalCall::StaysHeld)
                 .and(kept);
-            let unknown = request.and_then(|r| {
-                (r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues())
-                    .then(|| r.target.clone())
-            });
+            let unknown = request.and_then(unknown_callee);
             let moved = request.and_then(stored_row).is_none_or(|now| now != row);
             (campon, unknown, moved)
         };
@@ -400,8 +404,9 @@ impl Engine {
     pub(super) fn pump(&mut self, now: Now) {
         self.run_policy_asks(now);
         for _ in 0..64 {
+            let agents = self.drive_agents(now);
             let actions = self.switch.poll_actions();
-            if actions.is_empty() {
+            if actions.is_empty() && !agents {
                 break;
             }
             for action in actions {
@@ -451,11 +456,7 @@ impl Engine {
         for id in dirty {
             let request = CompletionId::new(id).and_then(|cid| switch.completion(cid));
             // RFC 4235: a callee that said busy with no call known to callcomp is watched.
-            if let Some(r) = request.filter(|r| {
-                r.availability() == callcomp_switch::Availability::Unknown && r.mode.queues()
-            }) {
-                watch.push(r.target.clone());
-            }
+            watch.extend(request.and_then(unknown_callee));
             let row = request.and_then(stored_row);
             match row {
                 // A write now could bring back the row its pending cancel deletes.

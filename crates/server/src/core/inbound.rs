@@ -135,6 +135,11 @@ impl Engine {
                 .subs
                 .watches
                 .response(&mut cx, &key, &response));
+        } else if self.subs.agents.owns(&key) {
+            with_cx!(self, now, |cx| self
+                .subs
+                .agents
+                .response(&mut cx, &key, &response));
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self
                 .delivery
@@ -152,6 +157,8 @@ impl Engine {
             }
         } else if self.subs.watches.owns(&key) {
             self.subs.watches.timed_out(&key);
+        } else if self.subs.agents.owns(&key) {
+            with_cx!(self, now, |cx| self.subs.agents.timed_out(&mut cx, &key));
         } else if self.delivery.owns(&key) {
             with_cx!(self, now, |cx| self.delivery.timed_out(&mut cx, &key));
         } else {
@@ -224,6 +231,17 @@ impl Engine {
                     .subs
                     .watches
                     .notify(&mut cx, key, &request, from));
+            }
+            Method::Notify if self.subs.agents.is_agent(&ess.call_id.0) => {
+                let Some(from) = from else { return };
+                let b2bua = &self.b2bua;
+                with_cx!(self, now, |cx| self.subs.agents.notify(
+                    &mut cx,
+                    key,
+                    &request,
+                    from,
+                    |id| b2bua.recall_answered(id)
+                ));
             }
             Method::Subscribe if in_dialog => {
                 let sub = ess

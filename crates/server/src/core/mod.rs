@@ -11,6 +11,7 @@
 //! - [`inbound`](mod@inbound): every inbound message, from the checks to the role that handles it;
 //! - [`completion`]: the completion engine's actions, durable accepts and cancels;
 //! - [`monitor`]: the RFC 6910 monitor role (SUBSCRIBE, PUBLISH, the CC call, NOTIFYs);
+//! - [`agent`](mod@agent): the RFC 6910 agent role, requests toward other servers' monitors;
 //! - [`feature_codes`]: dialled codes (`*37`, `#37`) for phones without RFC 6910;
 //! - [`transactions`]: the transaction layer and our Via/Contact;
 //! - [`runtime`]: the tokio task; [`handle`]: the API's view of the core;
@@ -20,6 +21,7 @@
 //! - [`meters`]: metric handles, registered once;
 //! - [`gate`]: the write-ahead of output behind the store jobs it depends on.
 
+pub mod agent;
 pub mod completion;
 pub mod feature_codes;
 pub mod gate;
@@ -189,6 +191,8 @@ pub struct Engine {
     cancel_groups: feature_codes::CancelGroups,
     /// How many of the pending events were already looked at for NOTIFYs.
     notified: usize,
+    /// How many of the pending events the agent subscriptions already saw.
+    agents_seen: usize,
     call_meters: meters::CallMeters,
     /// callcomp's own RTP endpoints (recall progress, mixing); `None` in cores built without.
     media: Option<MediaHandle>,
@@ -249,6 +253,7 @@ impl Engine {
             waits: HashMap::new(),
             cancel_groups: feature_codes::CancelGroups::new(),
             notified: 0,
+            agents_seen: 0,
             call_meters: meters::CallMeters::default(),
             media: None,
             config,
@@ -283,6 +288,7 @@ impl Engine {
         // The reloaded requests learn who is registered now (a `notregistered` callee that
         // registered while the server was down is available at once).
         self.report_registrations(now);
+        self.resubscribe_agents(now);
         self.switch.publish();
         Ok(())
     }
@@ -339,6 +345,7 @@ impl Engine {
         let events = std::mem::take(&mut self.events);
         self.completion.synced = 0;
         self.notified = 0;
+        self.agents_seen = 0;
         if !events.is_empty() {
             self.record_call_metrics(&events);
         }

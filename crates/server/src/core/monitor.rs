@@ -33,7 +33,8 @@ use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::{
-    Caller, CompletionFact, CompletionId, CompletionMode, EventKind, LineErr, RequestState,
+    Caller, CompletionFact, CompletionId, CompletionMode, CompletionTarget, EventKind, LineErr,
+    RequestState,
 };
 
 use super::{with_cx, Engine, Now};
@@ -521,7 +522,12 @@ impl Engine {
             }
         }
         if by_uri.is_some() {
-            if let Ok(uri) = Uri::parse(&format!("sip:{target}@{}", self.config.domain)) {
+            // A remote callee's CC call goes on over the trunk to its monitor's cc-URI.
+            let uri = match &target {
+                CompletionTarget::Line(line) => format!("sip:{line}@{}", self.config.domain),
+                CompletionTarget::Remote(remote) => remote.cc_call_uri().to_owned(),
+            };
+            if let Ok(uri) = Uri::parse(&uri) {
                 request.set_uri(uri);
             }
         }
@@ -628,6 +634,7 @@ impl Engine {
                 Err(e) => tracing::debug!(error = %e, "resume refused"),
             }
         }
+        with_cx!(self, now, |cx| self.subs.agents.on_timer(&mut cx));
         let expired = self
             .subs
             .monitor

@@ -84,7 +84,7 @@ impl Engine {
                     .switch
                     .completion(id)
                     .filter(|r| r.caller.trunk() == Some(&caller))
-                    .map(|r| (r.id, r.target.clone()));
+                    .map(|r| (r.id, r.target.key().to_owned()));
                 if mine.is_none() {
                     self.reply(&key, &request, 404, Some("No Such Completion Request"), now);
                     return;

@@ -19,6 +19,7 @@
 //! | `Suspended` | the own user is free | `Queued` | PUBLISH `open` (§6.6) |
 //! | `CcCall` | CC call answered | `Ended(Completed)` | report `completed` |
 //! | `CcCall` | CC call failed | `Queued` | (the monitor keeps the entry: `cc-service-retention`) |
+//! | `Recalling`, `CcCall` | the request went back to the queue | `Queued` | (the next `ready` recalls again) |
 //! | any live | the own user cancels | `Unsubscribing` | SUBSCRIBE `Expires: 0` |
 //! | any | NOTIFY `terminated` | `Ended(Terminated)` (or `Completed` after the CC call, `Cancelled` after an unsubscribe) | report `ended` |
 //!
@@ -118,6 +119,9 @@ pub enum Input<'a> {
     RecallFailed,
     /// The own user is free again after a failed recall.
     OwnUserFree,
+    /// The request went back to the queue after the monitor's `ready` (its recall was not
+    /// answered, or the CC call failed): the next `ready` recalls again.
+    Requeued,
     /// The CC call ended: answered by the remote callee or not.
     CcCallEnded {
         /// Whether the remote callee answered.
@@ -223,6 +227,11 @@ impl RemoteRequest {
                     cc_uri: Some(cc_uri.clone()),
                 })
             }
+            (AgentState::Recalling { cc_uri } | AgentState::CcCall { cc_uri }, Input::Requeued) => {
+                Some(AgentState::Queued {
+                    cc_uri: Some(cc_uri.clone()),
+                })
+            }
             (AgentState::CcCall { .. }, Input::CcCallEnded { answered: true }) => {
                 Some(AgentState::Ended(AgentEnd::Completed))
             }
@@ -314,16 +323,19 @@ pub fn subscribe(
         Method::Subscribe,
     ));
     subscribe.push(&callcomp_sip::headers::numbers::MaxForwards(70));
-    subscribe.push_raw(HeaderName::Event, EVENT);
-    subscribe.push_raw(HeaderName::Accept, "application/call-completion");
-    subscribe.push_raw(HeaderName::Expires, expires_secs.to_string());
+    super::subscriber::with_event(
+        &mut subscribe,
+        EVENT,
+        "application/call-completion",
+        std::time::Duration::from_secs(expires_secs),
+    );
     Some(subscribe)
 }
 
 /// The `Call-Info` a CC call to `cc_uri` carries (§6.4), with the offer's `m`.
-pub fn cc_call_info(request: &RemoteRequest, cc_uri: &str) -> Option<CallInfo> {
+pub fn cc_call_info(cc_uri: &str, m: Option<&str>) -> Option<CallInfo> {
     let uri = Uri::parse(cc_uri).ok()?;
-    Some(CallInfo::call_completion(uri, request.offer.m.as_deref()))
+    Some(CallInfo::call_completion(uri, m))
 }
 
 #[cfg(test)]
@@ -485,6 +497,24 @@ mod tests {
         assert_eq!(r.state, queued_at_cc());
     }
 
+    /// An unanswered recall (or a failed CC call the engine re-queued) waits for the next
+    /// `ready`, which recalls again.
+    #[test]
+    fn a_requeued_request_recalls_again_on_the_next_ready() {
+        let mut r = recalling();
+        assert_eq!(r.handle(Input::Requeued), vec![Action::Persist]);
+        assert_eq!(r.state, queued_at_cc());
+        let ready = body(CcState::Ready, None);
+        let active = SubscriptionState::active(60);
+        let actions = notify(&mut r, &active, Some(&ready));
+        assert_eq!(actions, vec![Action::Recall, Action::Persist]);
+        assert!(r.handle(Input::Requeued).contains(&Action::Persist));
+        assert!(
+            request().handle(Input::Requeued).is_empty(),
+            "not before a ready"
+        );
+    }
+
     #[test]
     fn the_own_users_cancel_unsubscribes_and_the_final_notify_ends_it_cancelled() {
         let mut r = request();
@@ -567,7 +597,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} in {text}");
         }
-        let info = cc_call_info(&r, CC).unwrap();
+        let info = cc_call_info(CC, r.offer.m.as_deref()).unwrap();
         assert_eq!(info.uri.to_string(), CC);
         assert!(info.is_call_completion());
         assert_eq!(info.m(), Some("BS"));

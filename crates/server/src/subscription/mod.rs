@@ -8,16 +8,22 @@
 //! - [`publish`]: suspend and resume by PUBLISH (RFC 6910 §7.5-§7.6, RFC 3903);
 //! - [`agent`]: the RFC 6910 agent role (§5) toward another server's monitor, for a local
 //!   user's call that failed over a trunk: the request's states and the messages it sends;
+//! - [`agents`]: those subscriptions on the wire (over the trunk: dialog, refresh, NOTIFYs,
+//!   PUBLISH suspend/resume, unsubscribe), wired to the engine;
 //! - [`watch`]: the subscriber side, RFC 4235 dialog-state watches of callees (dialog,
-//!   refresh, unsubscribe).
+//!   refresh, unsubscribe);
+//! - [`subscriber`]: what the watches and the agents share as subscribers (granted time,
+//!   refresh time, in-dialog SUBSCRIBEs).
 //!
 //! The core ([`crate::core`]) wires them to the engine: a `call-completion` SUBSCRIBE becomes
 //! a completion request through the durable accept path before its 200.
 
 pub mod agent;
+pub mod agents;
 pub mod call_completion;
 pub mod notifier;
 pub mod publish;
+pub mod subscriber;
 pub mod watch;
 
 use std::time::Instant;
@@ -35,6 +41,8 @@ pub struct Subscriptions {
     pub etags: publish::Etags,
     /// RFC 4235 dialog watches (callcomp is the subscriber).
     pub watches: watch::Watches,
+    /// RFC 6910 agent subscriptions at other servers' monitors (callcomp is the subscriber).
+    pub agents: agents::Agents,
 }
 
 impl Subscriptions {
@@ -49,6 +57,7 @@ impl Subscriptions {
             self.monitor.poll_timeout(),
             self.watches.poll_timeout(),
             self.etags.poll_timeout(),
+            self.agents.poll_timeout(),
         ]
         .into_iter()
         .flatten()

@@ -31,25 +31,22 @@ use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_switch::{Availability, CompletionFact};
 
+use super::subscriber::{granted, in_dialog, refresh_at, with_event};
 use crate::b2bua::dialog::Dialog;
 use crate::b2bua::Ctx;
 use crate::identity;
 use crate::transport::Target;
 
+/// The event package watched, and the bodies it asks for.
+const DIALOG: &str = "dialog";
+const DIALOG_INFO: &str = "application/dialog-info+xml";
+
 /// How long a dialog subscription is asked for (and refreshed for).
 pub const WATCH_EXPIRES: Duration = Duration::from_secs(3_600);
-
-/// How long before the granted time runs out a refresh is sent (at most half of it).
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
 /// How long an unsubscribed watch waits for the final NOTIFY after the unsubscribe's 2xx
 /// before it is forgotten (64·T1, the longest a transaction takes).
 pub const FINAL_NOTIFY_WAIT: Duration = Duration::from_secs(32);
-
-/// When a subscription granted for `granted` at `now` is refreshed.
-pub fn refresh_at(now: Instant, granted: Duration) -> Instant {
-    now + granted.saturating_sub(REFRESH_MARGIN.min(granted / 2))
-}
 
 /// One watch of one phone of a callee.
 #[derive(Debug)]
@@ -111,7 +108,7 @@ impl Watches {
             subscribe.push_raw(HeaderName::CallId, call_id.clone());
             subscribe.push(&CSeq::new(1, Method::Subscribe));
             subscribe.push_raw(HeaderName::Contact, cx.sip.contact(d.target.proto));
-            with_dialog_event(&mut subscribe, WATCH_EXPIRES);
+            with_event(&mut subscribe, DIALOG, DIALOG_INFO, WATCH_EXPIRES);
             let sent = subscribe.clone();
             if let Some(key) = cx.sip.request(subscribe, d.target, cx.now.instant) {
                 tracing::debug!(callee, "watching the callee's dialog state (RFC 4235)");
@@ -169,10 +166,7 @@ impl Watches {
         if w.dialog.is_none() {
             w.dialog = Dialog::as_uac(&w.subscribe, response, w.target);
         }
-        let granted = response
-            .get_str(&HeaderName::Expires)
-            .and_then(|e| e.trim().parse::<u64>().ok())
-            .map_or(WATCH_EXPIRES, Duration::from_secs);
+        let granted = granted(response, WATCH_EXPIRES);
         if w.dialog.is_none() || granted.is_zero() {
             tracing::debug!(
                 callee = w.callee,
@@ -256,8 +250,7 @@ impl Watches {
         else {
             return false;
         };
-        let mut subscribe = dialog.request(Method::Subscribe, cx.sip);
-        with_dialog_event(&mut subscribe, expires);
+        let subscribe = in_dialog(dialog, cx.sip, DIALOG, DIALOG_INFO, expires);
         let target = dialog.target;
         let Some(key) = cx.sip.request(subscribe, target, cx.now.instant) else {
             return false;
@@ -344,13 +337,6 @@ pub fn needed(cx: &Ctx<'_>, callee: &str) -> bool {
         .any(|r| r.availability() == Availability::Unknown && r.mode.queues())
 }
 
-/// `Event: dialog`, its `Accept` and `Expires: expires` on a SUBSCRIBE of a watch.
-fn with_dialog_event(subscribe: &mut Message, expires: Duration) {
-    subscribe.push_raw(HeaderName::Event, "dialog".to_owned());
-    subscribe.push_raw(HeaderName::Accept, "application/dialog-info+xml".to_owned());
-    subscribe.push_raw(HeaderName::Expires, expires.as_secs().to_string());
-}
-
 /// Whether a dialog-info document (RFC 4235 §4) shows a dialog in state `confirmed`.
 ///
 /// A light reading, enough for the question asked: the text of every `<state>` element.
@@ -374,20 +360,6 @@ pub fn has_confirmed_dialog(body: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refreshes_go_before_the_granted_time_runs_out() {
-        let now = Instant::now();
-        assert_eq!(
-            refresh_at(now, Duration::from_secs(3600)),
-            now + Duration::from_secs(3570)
-        );
-        assert_eq!(
-            refresh_at(now, Duration::from_secs(40)),
-            now + Duration::from_secs(20),
-            "at most half the time early"
-        );
-    }
 
     /// RFC 4235 §5 examples, reduced.
     #[test]

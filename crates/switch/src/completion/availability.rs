@@ -197,7 +197,7 @@ impl Engine {
             }
             if self.resume_one(id) {
                 if let Some(r) = self.requests.get(&id) {
-                    targets.push(r.target.clone());
+                    targets.push(r.target.key().to_owned());
                 }
             }
         }

@@ -19,6 +19,7 @@ use crate::completion::io::{Action, CompletionFact, CompletionFactError};
 use crate::completion::mode::Fires;
 use crate::completion::queue::CalleeQueue;
 use crate::completion::request::{CancelCause, CompletionId, CompletionRequest, RequestState};
+use crate::completion::target::CompletionTarget;
 use crate::completion::validate::{Limits, Valid};
 use crate::events::EventKind;
 use crate::tapi::{CompletionCond, CompletionMode, LineErr};
@@ -215,7 +216,7 @@ impl Engine {
     /// The 1-based place of request `id` in its callee's queue (`None` for messages).
     pub fn position(&self, id: CompletionId) -> Option<u32> {
         let r = self.requests.get(&id)?;
-        self.callees.get(&r.target)?.queue.position(r.seq)
+        self.callees.get(r.target.key())?.queue.position(r.seq)
     }
 
     /// Whether a call from `caller` (a line or a trunk's subscriber, or `None` for anyone
@@ -272,7 +273,7 @@ impl Engine {
         id: CompletionId,
         valid: Valid,
         caller: Caller,
-        target: &str,
+        target: &CompletionTarget,
         call: Option<CallId>,
         held_call: Option<CallRef>,
         now: Time,
@@ -289,7 +290,7 @@ impl Engine {
         CompletionRequest {
             id,
             caller,
-            target: target.to_owned(),
+            target: target.clone(),
             mode: valid.mode,
             condition: valid.condition,
             message_id: valid.message_id,
@@ -313,7 +314,7 @@ impl Engine {
     pub(crate) fn insert(&mut self, mut r: CompletionRequest, now: Time) {
         r.condition_met = self.condition_met(r.condition, &r.target);
         let (id, mode, call, expiry) = (r.id, r.mode, r.call, r.expiry);
-        let (line, target) = (r.line().map(str::to_owned), r.target.clone());
+        let (line, target) = (r.line().map(str::to_owned), r.target.key().to_owned());
         self.deadlines.insert((expiry, Timer::Expiry(id)));
         self.enqueue(r);
         // A trunk's subscriber has no line: its request shows only in `completion` events.
@@ -368,7 +369,11 @@ impl Engine {
 
     /// Whether `condition` is already met for `target` (the callee's call in progress, a
     /// `notregistered` callee registered again).
-    fn condition_met(&self, condition: CompletionCond, target: &str) -> bool {
+    fn condition_met(&self, condition: CompletionCond, target: &CompletionTarget) -> bool {
+        // A remote callee's availability comes only from its monitor's NOTIFY.
+        let Some(target) = target.line() else {
+            return false;
+        };
         match condition {
             CompletionCond::Busy => self.in_call(target),
             CompletionCond::Noanswer => false,
@@ -431,7 +436,7 @@ impl Engine {
                 if !r.suspended_by_caller {
                     return Ok(());
                 }
-                let target = r.target.clone();
+                let target = r.target.key().to_owned();
                 if let Some(r) = self.requests.get_mut(&id) {
                     r.suspended_by_caller = false;
                 }
@@ -460,7 +465,7 @@ impl Engine {
                 // already reported that leg (it offers the callee's side before the phone
                 // alerts), the reservation is over now.
                 if let Some(r) = self.requests.get(&id) {
-                    let (target, caller) = (r.target.clone(), r.caller.clone());
+                    let (target, caller) = (r.target.key().to_owned(), r.caller.clone());
                     let leg_open = self.lines.get(&target).is_some_and(|l| l.open_legs > 0);
                     if leg_open {
                         self.release_any(&target);
@@ -505,6 +510,11 @@ impl Engine {
             CompletionFact::MessageFailed { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Message))?;
                 self.set_state(id, RequestState::Queued);
+            }
+            CompletionFact::RemoteReady { id, cc_uri } => self.remote_ready(id, cc_uri, now)?,
+            CompletionFact::RemoteEnded { id, cause } => {
+                self.get(id)?;
+                self.abort(id, cause, now);
             }
             CompletionFact::IntrusionJoined { id } => {
                 self.expect(id, kind, RequestState::Ready, Some(CompletionMode::Intrude))?;
@@ -613,7 +623,7 @@ impl Engine {
     }
 
     pub(crate) fn enqueue(&mut self, r: CompletionRequest) {
-        let callee = self.callees.entry(r.target.clone()).or_default();
+        let callee = self.callees.entry(r.target.key().to_owned()).or_default();
         match r.mode.fires() {
             Fires::CalleeFree(_) => callee.queue.push(r.seq, r.id),
             Fires::Delivery => {
@@ -726,7 +736,7 @@ impl Engine {
             self.deadlines.remove(&(until, Timer::Ring(id)));
         }
         let mut reselect = false;
-        if let Some(c) = self.callees.get_mut(&r.target) {
+        if let Some(c) = self.callees.get_mut(r.target.key()) {
             c.queue.remove(r.seq);
             c.messages.remove(&id);
             reselect = c
@@ -735,7 +745,7 @@ impl Engine {
                 .is_some_and(|h| h.request == id && !matches!(h.phase, HoldPhase::Connecting(_)));
         }
         if reselect {
-            self.release_any(&r.target);
+            self.release_any(r.target.key());
         }
         if let Some(l) = r.line().and_then(|line| self.lines.get_mut(line)) {
             l.requests.remove(&id);
@@ -759,7 +769,7 @@ impl Engine {
             )));
         }
         if reselect {
-            self.select(&r.target, now);
+            self.select(r.target.key(), now);
         }
     }
 

@@ -181,7 +181,7 @@ impl CompletionEvent {
             completion_id: r.id,
             line: r.speaking_line().to_owned(),
             external_caller: r.caller.trunk().cloned(),
-            target: r.target.clone(),
+            target: r.target.key().to_owned(),
             mode: r.mode,
             condition: r.condition,
             state,

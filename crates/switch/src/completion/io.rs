@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::call::CallRef;
-use crate::completion::request::CompletionId;
+use crate::completion::request::{CancelCause, CompletionId};
 
 /// Something the server learned that matters to completion requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,22 @@ pub enum CompletionFact {
         /// The request.
         id: CompletionId,
     },
+    /// A remote target's monitor said `ready` (RFC 6910 NOTIFY `cc-state: ready`): the
+    /// request's condition is met, naming the request's `cc-URI` if the NOTIFY did.
+    RemoteReady {
+        /// The request.
+        id: CompletionId,
+        /// The `cc-URI` the NOTIFY named.
+        cc_uri: Option<String>,
+    },
+    /// A remote target's monitor refused or ended the subscription: the request ends with
+    /// `cause` (`monitor_refused`, `monitor_terminated`, `expired`).
+    RemoteEnded {
+        /// The request.
+        id: CompletionId,
+        /// Why.
+        cause: CancelCause,
+    },
     /// A line is about to be removed from the configuration: its requests end, as caller
     /// (`caller_deleted`) and as callee (`callee_deleted`).
     LineRemoved {
@@ -141,6 +157,8 @@ impl CompletionFact {
             CompletionFact::RecallCallerBusy { .. } => "recall_caller_busy",
             CompletionFact::MessageDelivered { .. } => "message_delivered",
             CompletionFact::MessageFailed { .. } => "message_failed",
+            CompletionFact::RemoteReady { .. } => "remote_ready",
+            CompletionFact::RemoteEnded { .. } => "remote_ended",
             CompletionFact::IntrusionJoined { .. } => "intrusion_joined",
             CompletionFact::IntrusionFailed { .. } => "intrusion_failed",
             CompletionFact::LineRemoved { .. } => "line_removed",

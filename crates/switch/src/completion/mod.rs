@@ -15,10 +15,12 @@
 //! - [`queue`]: one callee's FIFO queue.
 //! - [`engine`]: the engine's tables, acceptance, facts, timers, ends; with `availability`
 //!   (who is free, met conditions), `selection` (queue walk, guard, firing, retention) and
-//!   `recall_outcome` (a recall's failures: back in the queue, suspended, or the end).
+//!   `recall_outcome` (a recall's failures: back in the queue, suspended, or the end) and
+//!   `remote` (a remote target's monitor said `ready`).
 //! - [`io`]: the facts the server reports and the actions it must take.
 //! - [`events`]: `reply`, `linedevstate`, `completion`.
 //! - [`snapshot`]: export and import across a restart.
+//! - [`target`]: whom a request waits for, a line or a remote party (RFC 6910 agent).
 //! - `switch_api`: the `Switch` methods applications and the server call; `trunk_request`:
 //!   the request of another server's subscriber (over a trunk).
 
@@ -31,10 +33,12 @@ pub mod io;
 pub mod mode;
 pub mod queue;
 mod recall_outcome;
+mod remote;
 pub mod request;
 mod selection;
 pub mod snapshot;
 mod switch_api;
+pub mod target;
 mod trunk_request;
 pub mod validate;
 
@@ -46,3 +50,4 @@ pub use io::{Action, CompletionFact, CompletionFactError};
 pub use request::{Availability, CancelCause, CompletionId, CompletionRequest, RequestState};
 pub use snapshot::{ImportError, Snapshot};
 pub use switch_api::Accepted;
+pub use target::{CompletionTarget, RemoteTarget};

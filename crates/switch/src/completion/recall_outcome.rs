@@ -25,7 +25,7 @@ impl Engine {
         let Some(r) = self.requests.get_mut(&id) else {
             return;
         };
-        let (target, caller) = (r.target.clone(), r.caller.clone());
+        let (target, caller) = (r.target.key().to_owned(), r.caller.clone());
         if let Some(until) = r.recall_until.take() {
             self.deadlines.remove(&(until, Timer::Ring(id)));
         }
@@ -60,8 +60,13 @@ impl Engine {
         let Some(r) = self.requests.get_mut(&id) else {
             return;
         };
-        let target = r.target.clone();
+        let target = r.target.key().to_owned();
         r.caller_found_busy = true;
+        // A remote monitor told of the suspension (PUBLISH `closed`) says `ready` again once
+        // resumed: wait for that rather than firing on the old `ready`.
+        if r.target.remote().is_some() {
+            r.condition_met = false;
+        }
         if let Some(until) = r.recall_until.take() {
             self.deadlines.remove(&(until, Timer::Ring(id)));
         }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::{CallId, CallRef};
 use crate::completion::caller::Caller;
+use crate::completion::target::CompletionTarget;
 use crate::tapi::{CompletionCond, CompletionMode};
 use crate::time::Time;
 
@@ -92,6 +93,11 @@ pub enum CancelCause {
     /// The intrusion could not be set up (the callee's call ended first, or its parties
     /// could not be moved onto callcomp's media).
     IntrusionFailed,
+    /// A remote target: the remote monitor refused the subscription (or never answered it).
+    MonitorRefused,
+    /// A remote target: the remote monitor ended the subscription (`Subscription-State:
+    /// terminated` before the CC call; the reason is logged).
+    MonitorTerminated,
 }
 
 impl CancelCause {
@@ -108,6 +114,8 @@ impl CancelCause {
             CancelCause::CallerUnregistered => "caller_unregistered",
             CancelCause::CallerReleased => "caller_released",
             CancelCause::IntrusionFailed => "intrusion_failed",
+            CancelCause::MonitorRefused => "monitor_refused",
+            CancelCause::MonitorTerminated => "monitor_terminated",
         }
     }
 }
@@ -135,8 +143,8 @@ pub struct CompletionRequest {
     /// under `line` as before (a line is its name there).
     #[serde(rename = "line")]
     pub caller: Caller,
-    /// The callee's line.
-    pub target: String,
+    /// The callee: a line, or a remote party (RFC 6910 agent role).
+    pub target: CompletionTarget,
     /// How the call is to be completed.
     pub mode: CompletionMode,
     /// Why the original call failed.
@@ -187,6 +195,8 @@ impl CompletionRequest {
     pub fn availability(&self) -> Availability {
         match (self.condition_met, self.condition) {
             (true, _) => Availability::Met,
+            // A remote callee is available when its monitor says `ready`, never guessed.
+            (false, _) if self.target.remote().is_some() => Availability::Waiting,
             (false, CompletionCond::Busy) => Availability::Unknown,
             (false, _) => Availability::Waiting,
         }
@@ -200,7 +210,7 @@ impl CompletionRequest {
     /// The local line that speaks for the request: the caller's, or for a trunk's subscriber
     /// the callee's.
     pub fn speaking_line(&self) -> &str {
-        self.caller.line_for(&self.target)
+        self.caller.line_for(self.target.key())
     }
 
     /// The held call whose caller's INVITE this request keeps open, if it keeps one.
@@ -233,6 +243,8 @@ mod tests {
             CancelCause::CallerUnregistered,
             CancelCause::CallerReleased,
             CancelCause::IntrusionFailed,
+            CancelCause::MonitorRefused,
+            CancelCause::MonitorTerminated,
         ] {
             assert_eq!(
                 serde_json::to_string(&c).unwrap(),

@@ -155,7 +155,7 @@ impl Engine {
             return;
         };
         let was = r.state;
-        let target = r.target.clone();
+        let target = r.target.key().to_owned();
         if let Some(until) = r.recall_until.take() {
             self.deadlines.remove(&(until, Timer::Ring(id)));
         }
@@ -182,7 +182,7 @@ impl Engine {
         let Some(r) = self.requests.get(&id) else {
             return;
         };
-        let (target, expiry) = (r.target.clone(), r.expiry);
+        let (target, expiry) = (r.target.key().to_owned(), r.expiry);
         let met = self.in_call(&target);
         if let Some(r) = self.requests.get_mut(&id) {
             r.condition_met = met;
@@ -205,7 +205,7 @@ impl Engine {
         let Some(r) = self.requests.get(&id) else {
             return;
         };
-        if self.registered(&r.target) == Some(false) || r.state != RequestState::Queued {
+        if self.registered(r.target.key()) == Some(false) || r.state != RequestState::Queued {
             return;
         }
         let text = r
@@ -216,7 +216,7 @@ impl Engine {
             .unwrap_or_default();
         let action = Action::SendMessage {
             id,
-            to: r.target.clone(),
+            to: r.target.key().to_owned(),
             from: r.speaking_line().to_owned(),
             text,
         };

@@ -88,7 +88,7 @@ impl Engine {
             self.next_seq = self.next_seq.max(r.seq.saturating_add(1));
             let doom = if r.line().is_some_and(|l| !line_exists(l)) {
                 Some(CancelCause::CallerDeleted)
-            } else if !line_exists(&r.target) {
+            } else if r.target.line().is_some_and(|l| !line_exists(l)) {
                 Some(CancelCause::CalleeDeleted)
             } else if r.mode.holds_caller_leg() {
                 // The held leg died with the process: nothing to reject.

@@ -13,6 +13,7 @@ use crate::completion::io::{Action, CompletionFact, CompletionFactError};
 use crate::completion::mode::{Needs, OriginalCall};
 use crate::completion::request::{CompletionId, CompletionRequest};
 use crate::completion::snapshot::{ImportError, Snapshot};
+use crate::completion::target::{CompletionTarget, RemoteTarget};
 use crate::completion::validate::{condition_of, validate, Ask, Limits};
 use crate::events::{Event, EventKind};
 use crate::switch::{Phase, Switch};
@@ -82,7 +83,11 @@ impl Switch {
         call.completable_modes()
             .into_iter()
             .filter(|m| offered.contains(m))
-            .filter(|m| m.needs() != Needs::JoinableCall || self.joinable_call(&target).is_some())
+            .filter(|m| target.line().is_some() || *m == CompletionMode::Callback)
+            .filter(|m| {
+                m.needs() != Needs::JoinableCall
+                    || target.line().and_then(|t| self.joinable_call(t)).is_some()
+            })
             .collect()
     }
 
@@ -99,7 +104,7 @@ impl Switch {
             .ok()?
             .into_iter()
             .filter(|c| c.direction == crate::Direction::Out)
-            .filter(|c| target.is_none() || self.target_of(c).as_deref() == target)
+            .filter(|c| target.is_none_or(|t| self.target_of(c).is_some_and(|o| o == t)))
             .filter(|c| self.completable_modes(c.id).contains(&mode))
             .max_by_key(|c| (c.created, c.id))
             .map(|c| c.id)
@@ -149,11 +154,14 @@ impl Switch {
     ) -> Result<CompletionRequest, LineErr> {
         let call = CallId::new(call_id).and_then(|id| self.calls.get(&id));
         let target = call.and_then(|c| self.target_of(c));
-        let joinable = target.as_deref().and_then(|t| self.joinable_call(t));
+        let joinable = target
+            .as_ref()
+            .and_then(CompletionTarget::line)
+            .and_then(|t| self.joinable_call(t));
         let ask = Ask {
             requester,
             call,
-            target: target.as_deref(),
+            target: target.as_ref(),
             mode,
             message_id,
             joinable,
@@ -225,7 +233,7 @@ impl Switch {
             (OriginalCall::StaysHeld, _) if held => {}
             // So must the callee's call to join.
             (OriginalCall::Joins, _)
-                if held && self.joinable_call(&request.target) == request.joins => {}
+                if held && self.joinable_call(request.target.key()) == request.joins => {}
             (OriginalCall::StaysHeld | OriginalCall::Joins, _) => {
                 return Err(LineErr::InvalCallState)
             }
@@ -387,16 +395,34 @@ impl Switch {
             })
     }
 
-    /// The callee's line of an outgoing call: the line it was offered to, or the line whose
-    /// name or address it dialled.
-    pub(crate) fn target_of(&self, call: &Call) -> Option<String> {
+    /// The callee of an outgoing call: the line it was offered to, the line whose name or
+    /// address it dialled, or the remote party whose monitor offered completion (a trunk
+    /// call, [`Switch::set_remote_target`]).
+    pub(crate) fn target_of(&self, call: &Call) -> Option<CompletionTarget> {
         if let Some(t) = self.targets.get(&call.id) {
-            return Some(t.clone());
+            return Some(CompletionTarget::Line(t.clone()));
+        }
+        if let Some(r) = self.remote_targets.get(&call.id) {
+            return Some(CompletionTarget::Remote(r.clone()));
         }
         if self.lines.contains_key(&call.remote) {
-            return Some(call.remote.clone());
+            return Some(CompletionTarget::Line(call.remote.clone()));
         }
-        self.by_address.get(&call.remote).cloned()
+        self.by_address
+            .get(&call.remote)
+            .cloned()
+            .map(CompletionTarget::Line)
+    }
+
+    /// The B2BUA's call `call` went out over a trunk and is failing with the remote monitor's
+    /// offer (RFC 6910 §7.1): its caller's call may be completed toward `target`. Call it
+    /// before the `Failed` fact. `false` (nothing kept) if the call has no caller's line.
+    pub fn set_remote_target(&mut self, call: CallRef, target: RemoteTarget) -> bool {
+        let Some(caller) = self.sessions.get(&call).and_then(|s| s.caller) else {
+            return false;
+        };
+        self.remote_targets.insert(caller, target);
+        true
     }
 
     /// `callback` / `message` accepted: the original call goes idle now, ending a held caller

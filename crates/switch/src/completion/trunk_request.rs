@@ -12,6 +12,7 @@
 
 use crate::completion::caller::{Caller, TrunkCaller};
 use crate::completion::request::CompletionRequest;
+use crate::completion::target::CompletionTarget;
 use crate::completion::validate::{Limits, Valid};
 use crate::switch::Switch;
 use crate::tapi::{CompletionCond, CompletionMode, LineErr};
@@ -55,9 +56,10 @@ impl Switch {
             message_id: None,
             joins: None,
         };
+        let target = CompletionTarget::Line(target.to_owned());
         let request =
             self.completion
-                .build(id, valid, Caller::Trunk(caller), target, None, None, now);
+                .build(id, valid, Caller::Trunk(caller), &target, None, None, now);
         self.completion.pending.insert(id, request.clone());
         Ok(request)
     }

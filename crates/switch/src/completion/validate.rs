@@ -2,8 +2,10 @@
 //!
 //! 1. unknown call → `INVALCALLHANDLE`; a requester that does not own it → `NOTOWNER`;
 //! 2. completion unavailable on the line (`max_call_completions == 0`), or a call whose callee
-//!    is not a line of this switch → `OPERATIONUNAVAIL`;
-//! 3. not exactly one known mode, or one the address does not offer → `INVALCALLCOMPLMODE`;
+//!    is neither a line of this switch nor a remote party whose monitor offered completion
+//!    → `OPERATIONUNAVAIL`;
+//! 3. not exactly one known mode, one the address does not offer, or (remote callee) not
+//!    `callback` → `INVALCALLCOMPLMODE`;
 //! 4. the call is not `busy`/`ringback`, the mode cannot apply in its state (DESIGN §2.1), its
 //!    condition is not offered (digest §9.10), or (`intrude`) the callee has no call callcomp
 //!    carries that may be joined (not `intrudable`, not connected, joined already)
@@ -14,6 +16,7 @@
 
 use crate::call::{Call, CallRef, Direction};
 use crate::completion::mode::Needs;
+use crate::completion::target::CompletionTarget;
 use crate::facts::Failure;
 use crate::tapi::{CallState, CompletionCond, CompletionMode, LineErr};
 
@@ -34,8 +37,9 @@ pub struct Ask<'a> {
     pub requester: Option<&'a str>,
     /// The call, if the id named one.
     pub call: Option<&'a Call>,
-    /// The callee's line of that call, if it is one of ours.
-    pub target: Option<&'a str>,
+    /// The callee of that call: one of our lines, or a remote party whose monitor offered
+    /// completion.
+    pub target: Option<&'a CompletionTarget>,
     /// `dwCompletionMode` as given (one `LINECALLCOMPLMODE_*` bit).
     pub mode: u32,
     /// `dwMessageID` as given.
@@ -76,8 +80,10 @@ pub fn validate(
         Some(t) if max > 0 => t,
         _ => return Err(LineErr::OperationUnavail),
     };
+    // A remote monitor (RFC 6910) offers only callback: no camp-on, intrusion or message.
     let mode = CompletionMode::from_value(ask.mode)
         .filter(|m| offered.contains(m))
+        .filter(|m| target.line().is_some() || *m == CompletionMode::Callback)
         .ok_or(LineErr::InvalCallComplMode)?;
     let condition = condition_of(call)
         .filter(|c| conds.contains(c) && call.completable_modes().contains(&mode))
@@ -99,7 +105,7 @@ pub fn validate(
     if limits.outstanding(&call.line) >= max {
         return Err(LineErr::CompletionOverrun);
     }
-    if limits.queue_full(target, mode) {
+    if limits.queue_full(target.key(), mode) {
         return Err(LineErr::ResourceUnavail);
     }
     Ok(Valid {

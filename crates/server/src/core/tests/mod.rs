@@ -19,6 +19,7 @@ use callcomp_switch::{Event, EventKind, Time};
 use super::*;
 use crate::transport::{Inbound, Peer, Proto};
 
+mod agent;
 mod completion;
 mod feature_tones;
 mod identity;

@@ -830,7 +830,7 @@ fn feature_codes_request_and_cancel() {
         .completion(CompletionId::new(id).unwrap())
         .unwrap()
         .clone();
-    assert_eq!((r.line(), r.target.as_str()), (Some("dave"), "bob"));
+    assert_eq!((r.line(), r.target.key()), (Some("dave"), "bob"));
     assert_eq!(r.mode, callcomp_switch::CompletionMode::Callback);
     assert!(
         h.events
