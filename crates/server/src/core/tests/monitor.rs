@@ -510,17 +510,14 @@ fn a_closed_publication_that_runs_out_resumes_the_request() {
     hang_up_alice(&mut h, &to_bob);
     h.advance(Duration::from_secs(40));
     assert!(requests(&mut h, DAVE).is_empty(), "suspended: no recall");
-    // A refresh (no body) keeps the suspension for another 60 s.
-    h.recv(
-        DAVE,
-        &publish_text(
-            &uri,
-            None,
-            2,
-            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
-        ),
-    );
-    let ok = one_fresh(&mut h, DAVE);
+    // A refresh (no body, 60 s more) of `etag` as PUBLISH number `seq`.
+    let refresh = |h: &mut Harness, etag: &str, seq: u32| {
+        let extra = format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n");
+        h.recv(DAVE, &publish_text(&uri, None, seq, &extra));
+        one_fresh(h, DAVE)
+    };
+    // It keeps the suspension for another 60 s.
+    let ok = refresh(&mut h, &etag, 2);
     assert_eq!(ok.status(), Some(200));
     let etag = header(&ok, HeaderName::SipEtag);
     h.advance(Duration::from_secs(59));
@@ -538,17 +535,8 @@ fn a_closed_publication_that_runs_out_resumes_the_request() {
         ["INVITE", "NOTIFY"],
         "resumed: recalled and ready"
     );
-    h.recv(
-        DAVE,
-        &publish_text(
-            &uri,
-            None,
-            3,
-            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
-        ),
-    );
     assert_eq!(
-        one_fresh(&mut h, DAVE).status(),
+        refresh(&mut h, &etag, 3).status(),
         Some(412),
         "the tag ran out"
     );
