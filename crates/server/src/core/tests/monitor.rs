@@ -291,6 +291,14 @@ fn answering_the_recall_also_completes_and_terminates() {
     assert_eq!(notify_state(&notify).1, "terminated;reason=noresource");
 }
 
+/// The store commits the job it held (the last one), and answers at once from then on.
+fn commit_held(h: &mut Harness) {
+    let job = h.held.pop().unwrap();
+    h.hold_store = false;
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+}
+
 /// SUBSCRIBE `Expires: 0` in the dialog cancels the request (durably: the 200 waits for
 /// the delete), then the final NOTIFY.
 #[test]
@@ -304,10 +312,7 @@ fn unsubscribing_cancels_the_request_after_its_delete_committed() {
         "nothing before the delete commits"
     );
     assert!(outstanding(&h, id));
-    let job = h.held.pop().unwrap();
-    h.hold_store = false;
-    h.engine.store_done(job, Ok(()), h.now);
-    h.collect();
+    commit_held(&mut h);
     let got = fresh(&mut h, DAVE);
     assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
     assert_eq!(header(&got[0], HeaderName::Expires), "0");
@@ -327,10 +332,7 @@ fn a_second_unsubscribe_is_answered_with_the_first() {
     h.recv(DAVE, &resubscribe_text(&ok, 3, 0));
     assert!(fresh(&mut h, DAVE).is_empty(), "nothing before the commit");
     assert_eq!(h.held.len(), 1, "one cancel");
-    let job = h.held.pop().unwrap();
-    h.hold_store = false;
-    h.engine.store_done(job, Ok(()), h.now);
-    h.collect();
+    commit_held(&mut h);
     let got = fresh(&mut h, DAVE);
     assert_eq!(
         got.iter().map(label).collect::<Vec<_>>(),
