@@ -195,7 +195,7 @@ impl Core for CoreHandle {
     }
 
     fn calls(&self) -> Vec<CallView> {
-        // One snapshot under one lock, so a call moving between lines is not seen twice.
+        // One published copy, so a call moving between lines is not seen twice.
         let switch = self.switch.latest();
         let mut views: Vec<CallView> = switch
             .lines()

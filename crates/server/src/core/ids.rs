@@ -138,6 +138,17 @@ mod tests {
     }
 
     #[test]
+    fn waits_fall_in_their_range_and_repeat_with_the_seed() {
+        let draw = |ids: &mut Ids| (0..50).map(|_| ids.wait(2_100..=4_000)).collect::<Vec<_>>();
+        let first = draw(&mut Ids::seeded(7));
+        assert!(first
+            .iter()
+            .all(|w| (Duration::from_millis(2_100)..=Duration::from_millis(4_000)).contains(w)));
+        assert!(first.iter().any(|w| *w != first[0]), "not one fixed wait");
+        assert_eq!(draw(&mut Ids::seeded(7)), first);
+    }
+
+    #[test]
     fn a_seeded_generator_repeats_its_identifiers() {
         let draw = |ids: &mut Ids| (ids.tag(), ids.branch(), ids.call_id("h"));
         let first = draw(&mut Ids::seeded(7));

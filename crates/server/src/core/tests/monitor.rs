@@ -295,6 +295,14 @@ fn answering_the_recall_also_completes_and_terminates() {
     assert_eq!(notify_state(&notify).1, "terminated;reason=noresource");
 }
 
+/// The store commits the job it held (the last one), and answers at once from then on.
+fn commit_held(h: &mut Harness) {
+    let job = h.held.pop().unwrap();
+    h.hold_store = false;
+    h.engine.store_done(job, Ok(()), h.now);
+    h.collect();
+}
+
 /// SUBSCRIBE `Expires: 0` in the dialog cancels the request (durably: the 200 waits for
 /// the delete), then the final NOTIFY.
 #[test]
@@ -308,10 +316,7 @@ fn unsubscribing_cancels_the_request_after_its_delete_committed() {
         "nothing before the delete commits"
     );
     assert!(outstanding(&h, id));
-    let job = h.held.pop().unwrap();
-    h.hold_store = false;
-    h.engine.store_done(job, Ok(()), h.now);
-    h.collect();
+    commit_held(&mut h);
     let got = fresh(&mut h, DAVE);
     assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["200", "NOTIFY"]);
     assert_eq!(header(&got[0], HeaderName::Expires), "0");
@@ -331,10 +336,7 @@ fn a_second_unsubscribe_is_answered_with_the_first() {
     h.recv(DAVE, &resubscribe_text(&ok, 3, 0));
     assert!(fresh(&mut h, DAVE).is_empty(), "nothing before the commit");
     assert_eq!(h.held.len(), 1, "one cancel");
-    let job = h.held.pop().unwrap();
-    h.hold_store = false;
-    h.engine.store_done(job, Ok(()), h.now);
-    h.collect();
+    commit_held(&mut h);
     let got = fresh(&mut h, DAVE);
     assert_eq!(
         got.iter().map(label).collect::<Vec<_>>(),
@@ -514,17 +516,14 @@ fn a_closed_publication_that_runs_out_resumes_the_request() {
     hang_up_alice(&mut h, &to_bob);
     h.advance(Duration::from_secs(40));
     assert!(requests(&mut h, DAVE).is_empty(), "suspended: no recall");
-    // A refresh (no body) keeps the suspension for another 60 s.
-    h.recv(
-        DAVE,
-        &publish_text(
-            &uri,
-            None,
-            2,
-            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
-        ),
-    );
-    let ok = one_fresh(&mut h, DAVE);
+    // A refresh (no body, 60 s more) of `etag` as PUBLISH number `seq`.
+    let refresh = |h: &mut Harness, etag: &str, seq: u32| {
+        let extra = format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n");
+        h.recv(DAVE, &publish_text(&uri, None, seq, &extra));
+        one_fresh(h, DAVE)
+    };
+    // It keeps the suspension for another 60 s.
+    let ok = refresh(&mut h, &etag, 2);
     assert_eq!(ok.status(), Some(200));
     let etag = header(&ok, HeaderName::SipEtag);
     h.advance(Duration::from_secs(59));
@@ -542,17 +541,8 @@ fn a_closed_publication_that_runs_out_resumes_the_request() {
         ["INVITE", "NOTIFY"],
         "resumed: recalled and ready"
     );
-    h.recv(
-        DAVE,
-        &publish_text(
-            &uri,
-            None,
-            3,
-            &format!("Expires: 60\r\nSIP-If-Match: {etag}\r\n"),
-        ),
-    );
     assert_eq!(
-        one_fresh(&mut h, DAVE).status(),
+        refresh(&mut h, &etag, 3).status(),
         Some(412),
         "the tag ran out"
     );
