@@ -59,6 +59,11 @@ pub fn recognise(codes: &FeatureCodes, request: &Message) -> Option<Code> {
     }
 }
 
+/// `404 <reason>`: nothing for the code to act on.
+fn not_found(request: &Message, reason: &str, tag: &str) -> Message {
+    builder::response(request, 404, Some(reason), tag)
+}
+
 /// A code's INVITE waiting for its store jobs.
 #[derive(Debug)]
 pub(crate) struct Waiting {
@@ -107,12 +112,8 @@ impl Engine {
             Code::Complete(mode) => {
                 let call = self.switch.last_completable_call(&line, None, mode);
                 let Some(call) = call else {
-                    let response = builder::response(
-                        &request,
-                        404,
-                        Some("No Failed Call To Complete"),
-                        &self.sip.tag(),
-                    );
+                    let response =
+                        not_found(&request, "No Failed Call To Complete", &self.sip.tag());
                     self.answer_code(&key, &request, source, response, now);
                     return;
                 };
@@ -145,12 +146,7 @@ impl Engine {
                     .filter_map(|id| self.uncomplete_call(&line, id, now).ok())
                     .collect();
                 let Some(&group) = jobs.first() else {
-                    let response = builder::response(
-                        &request,
-                        404,
-                        Some("No Completion Requests"),
-                        &self.sip.tag(),
-                    );
+                    let response = not_found(&request, "No Completion Requests", &self.sip.tag());
                     self.answer_code(&key, &request, source, response, now);
                     return;
                 };

@@ -154,15 +154,7 @@ impl Engine {
             found
         });
         if expires.is_zero() {
-            // An unsubscribe with no subscription: cancel the request it names, if any.
-            if let Some(id) = existing {
-                if let Ok(job) = self.uncomplete_call(&line, id.get(), now) {
-                    self.waits.insert(job, SipWait::Unsubscribe { id });
-                }
-            }
-            let mut ok = builder::response(&request, 200, None, &self.sip.tag());
-            ok.push_raw(HeaderName::Expires, "0");
-            self.sip.respond(&key, ok, now.instant);
+            self.unsubscribe_outside_dialog(&key, &request, &line, existing, now);
             return;
         }
         if let Some(id) = existing {
@@ -178,30 +170,57 @@ impl Engine {
             self.reply(&key, &request, 403, Some("No Failed Call To Complete"), now);
             return;
         };
-        match self.request_completion(
+        let asked = self.request_completion(
             Some(&line),
             call.get(),
             CompletionMode::Callback.value(),
             0,
             now,
-        ) {
-            Ok(job) => {
-                self.waits.insert(
-                    job,
-                    SipWait::Subscribe {
-                        key,
-                        request,
-                        source,
-                        line,
-                        expires,
-                    },
-                );
+        );
+        let wait = SipWait::Subscribe {
+            key,
+            request,
+            source,
+            line,
+            expires,
+        };
+        self.subscribe_asked(asked, wait, now);
+    }
+
+    /// An unsubscribe (`Expires: 0`) with no subscription: the request it names, if any, is
+    /// cancelled through `line` (the line speaking for it); `200` with `Expires: 0`.
+    pub(super) fn unsubscribe_outside_dialog(
+        &mut self,
+        key: &TransactionKey,
+        request: &Message,
+        line: &str,
+        existing: Option<CompletionId>,
+        now: Now,
+    ) {
+        if let Some(id) = existing {
+            if let Ok(job) = self.uncomplete_call(line, id.get(), now) {
+                self.waits.insert(job, SipWait::Unsubscribe { id });
+            }
+        }
+        let tag = self.sip.tag();
+        let mut ok = builder::response(request, 200, None, &tag);
+        ok.push_raw(HeaderName::Expires, "0");
+        self.sip.respond(key, ok, now.instant);
+    }
+
+    /// A new request `asked` for the SUBSCRIBE in `wait`: its answer waits for the store
+    /// (the 200 once stored), or it is refused now.
+    pub(super) fn subscribe_asked(&mut self, asked: Result<u64, LineErr>, wait: SipWait, now: Now) {
+        match (asked, wait) {
+            (Ok(job), wait) => {
+                self.waits.insert(job, wait);
                 self.settle_waits(now);
             }
-            Err(e) => {
+            (Err(e), SipWait::Subscribe { key, request, .. }) => {
                 let response = refusal(&request, e, &self.sip.tag());
                 self.sip.respond(&key, response, now.instant);
             }
+            (Err(_), _) => {}
         }
     }
 

@@ -16,15 +16,13 @@
 //!   `Expires: 0` cancels it. The API lists it among the callee's waiting requests and
 //!   cancels it through the callee's line.
 
-use callcomp_sip::builder;
-use callcomp_sip::header_name::HeaderName;
 use callcomp_sip::headers::from_to::From as FromHeader;
 use callcomp_sip::message::Message;
 use callcomp_sip::transaction::TransactionKey;
 use callcomp_sip::uri::Uri;
 use callcomp_switch::TrunkCaller;
 
-use super::monitor::{refusal, SipWait};
+use super::monitor::SipWait;
 use super::{Engine, Now};
 use crate::b2bua::offer::request_of_uri;
 use crate::b2bua::trunk_failures::trunk_caller;
@@ -105,14 +103,7 @@ impl Engine {
             .map(|(id, _)| id)
             .or_else(|| self.switch.trunk_completion(&caller, &target).map(|r| r.id));
         if expires.is_zero() {
-            if let Some(id) = existing {
-                if let Ok(job) = self.uncomplete_call(&target, id.get(), now) {
-                    self.waits.insert(job, SipWait::Unsubscribe { id });
-                }
-            }
-            let mut ok = builder::response(&request, 200, None, &self.sip.tag());
-            ok.push_raw(HeaderName::Expires, "0");
-            self.sip.respond(&key, ok, now.instant);
+            self.unsubscribe_outside_dialog(&key, &request, &target, existing, now);
             return;
         }
         if let Some(id) = existing {
@@ -134,24 +125,14 @@ impl Engine {
             callee = target,
             "trunk subscriber asks for completion"
         );
-        match self.request_trunk_completion(caller, &target, condition, max, now) {
-            Ok(job) => {
-                self.waits.insert(
-                    job,
-                    SipWait::Subscribe {
-                        key,
-                        request,
-                        source,
-                        line: target,
-                        expires,
-                    },
-                );
-                self.settle_waits(now);
-            }
-            Err(e) => {
-                let response = refusal(&request, e, &self.sip.tag());
-                self.sip.respond(&key, response, now.instant);
-            }
-        }
+        let asked = self.request_trunk_completion(caller, &target, condition, max, now);
+        let wait = SipWait::Subscribe {
+            key,
+            request,
+            source,
+            line: target,
+            expires,
+        };
+        self.subscribe_asked(asked, wait, now);
     }
 }

@@ -7,19 +7,27 @@ use super::completion::{dave_gets_busy, outstanding, requests};
 use super::*;
 use crate::b2bua::code_tone::CODE_TONE_TIME;
 
+/// dave's INVITE dialling `code` (Call-ID `code-<n>`), offering `sdp` if given.
+pub(super) fn code_invite(h: &mut Harness, code: &str, n: u32, sdp: Option<&str>) -> String {
+    let branch = h.next_branch();
+    let body = match sdp {
+        Some(sdp) => format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+        None => "Content-Length: 0\r\n\r\n".to_owned(),
+    };
+    format!(
+        "INVITE sip:{code}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\n\
+         Max-Forwards: 70\r\nTo: <sip:{code}@example.com>\r\nFrom: <sip:dave@example.com>;tag=dk{n}\r\n\
+         Call-ID: code-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\n{body}"
+    )
+}
+
 /// dave dials `code` with SDP_A; returns the non-100 answers he got.
 fn dial(h: &mut Harness, code: &str, n: u32) -> Vec<Message> {
-    let branch = h.next_branch();
-    h.recv(
-        DAVE,
-        &format!(
-            "INVITE sip:{code}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\n\
-             Max-Forwards: 70\r\nTo: <sip:{code}@example.com>\r\nFrom: <sip:dave@example.com>;tag=dt{n}\r\n\
-             Call-ID: tone-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\n\
-             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP_A}",
-            SDP_A.len()
-        ),
-    );
+    let text = code_invite(h, code, n, Some(SDP_A));
+    h.recv(DAVE, &text);
     h.take(DAVE)
         .into_iter()
         .filter(|m| !matches!(m.status(), Some(100 | 486)))
@@ -65,7 +73,7 @@ fn a_code_with_sdp_is_answered_then_hung_up_after_the_tone() {
     assert_eq!(bye.iter().map(label).collect::<Vec<_>>(), ["BYE"]);
     assert_eq!(
         header(&bye[0], HeaderName::CallId),
-        "tone-1",
+        "code-1",
         "in the code call's dialog"
     );
     h.recv(DAVE, &reply(&bye[0], 200, "", DAVE, None));

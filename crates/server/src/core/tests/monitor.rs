@@ -11,6 +11,7 @@ use callcomp_switch::{CallState, CompletionId};
 use super::completion::{
     call_in, complete, dave_gets_busy, hang_up_alice, one_request, outstanding, requests, stored,
 };
+use super::feature_tones::code_invite;
 use super::*;
 
 const CALLBACK: u32 = 0x2;
@@ -763,15 +764,8 @@ fn feature_codes_request_and_cancel() {
     connected(&mut h);
     h.register("dave", DAVE);
     let code = |h: &mut Harness, code: &str, n: u32| {
-        let branch = h.next_branch();
-        h.recv(
-            DAVE,
-            &format!(
-                "INVITE sip:{code}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\n\
-                 Max-Forwards: 70\r\nTo: <sip:{code}@example.com>\r\nFrom: <sip:dave@example.com>;tag=dk{n}\r\n\
-                 Call-ID: code-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\nContent-Length: 0\r\n\r\n"
-            ),
-        );
+        let text = code_invite(h, code, n, None);
+        h.recv(DAVE, &text);
         one_fresh(h, DAVE)
     };
     let nothing = code(&mut h, "*37", 1);
@@ -785,15 +779,8 @@ fn feature_codes_request_and_cancel() {
 
     dave_gets_busy(&mut h, "call-2");
     h.hold_store = true;
-    let branch = h.next_branch();
-    h.recv(
-        DAVE,
-        &format!(
-            "INVITE sip:*37@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\n\
-             Max-Forwards: 70\r\nTo: <sip:*37@example.com>\r\nFrom: <sip:dave@example.com>;tag=dk2\r\n\
-             Call-ID: code-2\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\nContent-Length: 0\r\n\r\n"
-        ),
-    );
+    let text = code_invite(&mut h, "*37", 2, None);
+    h.recv(DAVE, &text);
     assert!(
         fresh(&mut h, DAVE).is_empty(),
         "no final answer before the store commits"
