@@ -111,6 +111,17 @@ fn notify(h: &mut Harness, subscribe: &Message, seq: u32, state: &str, body: Opt
     assert_eq!(answers, [200], "the NOTIFY is answered 200");
 }
 
+/// The monitor (subscription answered 200) says `ready` with cc-URI [`CC`]; after the guard
+/// dave's recall rings. Returns the SUBSCRIBE and the recall INVITE.
+fn recalled(h: &mut Harness) -> (Message, Message) {
+    let subscribe = subscribed(h, 600);
+    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
+    notify(h, &subscribe, 1, "active;expires=600", Some(&ready));
+    h.advance(Duration::from_millis(600));
+    let recall = one_request(h, DAVE);
+    (subscribe, recall)
+}
+
 /// The harness with dave registered, his call to frank@b.test failed busy, and his callback
 /// request accepted (the SUBSCRIBE not yet answered); the request's id.
 fn requested(h: &mut Harness) -> u32 {
@@ -289,11 +300,7 @@ fn one_request_or_none(h: &mut Harness) -> Option<Message> {
 fn a_busy_own_user_suspends_and_resumes_by_publish() {
     let mut h = Harness::with_config(AGENT_CONFIG);
     let id = requested(&mut h);
-    let subscribe = subscribed(&mut h, 600);
-    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
-    notify(&mut h, &subscribe, 1, "active;expires=600", Some(&ready));
-    h.advance(Duration::from_millis(600));
-    let recall = one_request(&mut h, DAVE);
+    let (_subscribe, recall) = recalled(&mut h);
     h.recv(DAVE, &reply(&recall, 486, "dv3", DAVE, None));
     let publish = one_request(&mut h, TRUNK);
     assert_eq!(label(&publish), "PUBLISH");
@@ -449,11 +456,7 @@ fn the_busy_policy_requests_completion_toward_the_remote_party() {
 fn the_monitors_final_notify_before_the_cc_calls_answer_does_not_cancel_it() {
     let mut h = Harness::with_config(AGENT_CONFIG);
     let id = requested(&mut h);
-    let subscribe = subscribed(&mut h, 600);
-    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
-    notify(&mut h, &subscribe, 1, "active;expires=600", Some(&ready));
-    h.advance(Duration::from_millis(600));
-    let recall = one_request(&mut h, DAVE);
+    let (subscribe, recall) = recalled(&mut h);
     h.recv(DAVE, &reply(&recall, 200, "dv2", DAVE, Some(SDP_A)));
     let cc_call = one_request(&mut h, TRUNK);
     assert_eq!(cc_call.uri().unwrap().to_string(), CC);
