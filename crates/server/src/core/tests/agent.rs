@@ -471,3 +471,26 @@ fn the_monitors_final_notify_before_the_cc_calls_answer_does_not_cancel_it() {
     assert!(!super::completion::outstanding(&h, id), "completed");
     assert!(super::completion::cancel_causes(&h).is_empty());
 }
+
+/// A monitor that never sends the final NOTIFY after an unsubscribe: the subscription is
+/// forgotten after `FINAL_NOTIFY_WAIT`, without a refresh.
+#[test]
+fn an_unsubscribe_without_a_final_notify_is_forgotten() {
+    let mut h = Harness::with_config(AGENT_CONFIG);
+    let id = requested(&mut h);
+    subscribed(&mut h, 60);
+    h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    let unsubscribe = one_request(&mut h, TRUNK);
+    h.recv(
+        TRUNK,
+        &with_header(&reply(&unsubscribe, 200, "mon1", TRUNK, None), "Expires: 0"),
+    );
+    assert_eq!(agent_state(&h, id), Some(AgentState::Unsubscribing));
+    h.advance(crate::subscription::agents::FINAL_NOTIFY_WAIT + Duration::from_secs(1));
+    assert_eq!(agent_state(&h, id), None);
+    assert!(
+        super::completion::requests(&mut h, TRUNK).is_empty(),
+        "no refresh of an ended subscription"
+    );
+}
