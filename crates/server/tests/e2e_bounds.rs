@@ -280,14 +280,35 @@ fn max_forwards_is_carried_one_less_and_loops_get_482() {
     assert_eq!(r.status(), Some(482), "{}", server.stderr());
     assert_eq!(reason(&r), "Loop Detected: a Via of this server");
 
-    // A Call-ID of ours: a call we placed came back.
-    caller.send(
-        &invite(&caller, "carol", "callcomp-abc@127.0.0.1", 70, &[]),
-        server.sip,
-    );
+    // A Call-ID of ours (its process token, as in the INVITE it sent the phone): a call we
+    // placed came back.
+    let sent = forwarded.get_str(&HeaderName::CallId).unwrap().into_owned();
+    let token = sent.split('-').nth(1).unwrap();
+    let ours = format!("callcomp-{token}-again@127.0.0.1");
+    caller.send(&invite(&caller, "carol", &ours, 70, &[]), server.sip);
     let r = caller.final_response(&server);
     assert_eq!(r.status(), Some(482));
     assert_eq!(reason(&r), "Loop Detected: a Call-ID of this server");
+    // Another callcomp's Call-ID (same shape, another token) is no loop: it reaches carol.
+    let other: String = token
+        .chars()
+        .map(|c| if c == 'z' { 'y' } else { 'z' })
+        .collect();
+    let theirs = format!("callcomp-{other}-call@127.0.0.1");
+    caller.send(&invite(&caller, "carol", &theirs, 70, &[]), server.sip);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "{theirs} not forwarded: {}",
+            server.stderr()
+        );
+        if let Some(m) = phone.recv(Duration::from_millis(200)) {
+            if m.method().is_some_and(|m| m.as_str() == "INVITE") {
+                break;
+            }
+        }
+    }
 }
 
 #[tokio::test]

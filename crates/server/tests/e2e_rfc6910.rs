@@ -8,7 +8,6 @@
 //!   (`call_basic.xml`), which reaches bob, withdraws the recall, and ends the subscription
 //!   with the final NOTIFY;
 //! - suspend and resume by PUBLISH and unsubscribe (`cc_suspend.xml`), each seen in the API;
-//! - `*37` and `#37` dialled from a SIPp phone (`invite_outcome.xml`).
 //!
 //! Timers are short; waiting is bounded polling; nothing asserts on durations.
 
@@ -222,51 +221,4 @@ fn publish_suspends_and_resumes_and_unsubscribing_cancels() {
         "the request cancelled",
         <[Value]>::is_empty,
     );
-}
-
-/// A phone without RFC 6910 dials `*37` after a failed call and `#37` to cancel.
-#[test]
-fn feature_codes_from_a_sipp_phone() {
-    common::require_sipp();
-    let server = Server::start(config());
-    let dial = |code: &str| {
-        let outcome = server
-            .sipp_as("invite_outcome.xml", "alice")
-            .service(code)
-            .set("answer", "1")
-            .run();
-        outcome.assert_success();
-        outcome
-    };
-    let nothing = dial("*37");
-    assert!(
-        nothing.logged("after credentials: 404 No Failed Call To Complete"),
-        "{}",
-        nothing.report
-    );
-    server
-        .sipp_as("call_expect_480.xml", "alice")
-        .service("bob")
-        .set("expect_m", "NL")
-        .run()
-        .assert_success();
-    let requested = dial("*37");
-    assert!(
-        requested.logged("after credentials: 480 Completion Requested"),
-        "{}",
-        requested.report
-    );
-    let requests = completions_of(server.api, "alice");
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    assert_eq!(
-        (requests[0]["target"].as_str(), requests[0]["mode"].as_str()),
-        (Some("bob"), Some("callback"))
-    );
-    let cancelled = dial("%2337");
-    assert!(
-        cancelled.logged("after credentials: 480 Completion Cancelled (1)"),
-        "{}",
-        cancelled.report
-    );
-    assert!(completions_of(server.api, "alice").is_empty());
 }

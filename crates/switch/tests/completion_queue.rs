@@ -430,11 +430,12 @@ fn complcancel_json_shape() {
     );
 }
 
-/// RFC 6910 §6.4: the CC call arrives while the request is selected: a ringing recall stops,
-/// the request completes, and the callee stays reserved for that caller only; before the
-/// request is selected the fact is refused and nothing changes.
+/// RFC 6910 §6.4, §7.4: the CC call arrives while the request is selected: a ringing recall
+/// stops, the request stays `recalling` while the CC call rings the callee (reserved for that
+/// caller only), and completes only when the callee answers; before the request is selected
+/// the fact is refused and nothing changes.
 #[test]
-fn the_cc_call_completes_a_selected_request_and_keeps_the_reservation() {
+fn the_cc_call_completes_a_selected_request_when_the_callee_answers() {
     let mut rig = Rig::new();
     let (id, talk) = busy_callback(&mut rig, "alice", "bob", "carol", 0);
     let refused = rig
@@ -447,9 +448,8 @@ fn the_cc_call_completes_a_selected_request_and_keeps_the_reservation() {
     assert_eq!(rig.timer(6_500), ["completion 1 recalling @1"]);
     rig.actions();
     let ev = rig.cfact(CompletionFact::CcCall { id }, 7_000);
-    assert_eq!(ev, ["completion 1 completed @1", "alice numcompletions 0"]);
+    assert!(ev.is_empty(), "still recalling: {ev:?}");
     assert_eq!(rig.actions(), [Action::CancelRecall { id }]);
-    assert_eq!(rig.state(id), None);
     assert!(
         rig.sw.is_reserved("bob", Some("carol")),
         "others are kept away"
@@ -458,20 +458,52 @@ fn the_cc_call_completes_a_selected_request_and_keeps_the_reservation() {
         !rig.sw.is_reserved("bob", Some("alice")),
         "the CC call goes through"
     );
-    // The reservation lapses if the CC call never reaches bob.
-    rig.timer(7_000 + 5_000);
+    // The recall's ring timer (20 s) no longer runs: bob's phone may ring longer.
+    assert!(rig.timer(30_000).is_empty());
+    assert_eq!(rig.state(id), Some("recalling"));
+    let ev = rig.cfact(CompletionFact::RecallConnected { id }, 31_000);
+    assert_eq!(ev, ["completion 1 completed @1", "alice numcompletions 0"]);
+    assert_eq!(rig.state(id), None);
+    // The reservation lapses if the CC call's leg never shows at bob.
+    assert!(rig.sw.is_reserved("bob", Some("carol")));
+    rig.timer(31_000 + 5_000);
     assert!(!rig.sw.is_reserved("bob", Some("carol")));
 }
 
-/// The CC call may also come during the guard (`ready`, the caller's agent was told early).
+/// The CC call may also come during the guard (`ready`, the caller's agent was told early);
+/// when it finds the callee busy the request goes back to the queue (retention), counted as
+/// a failed attempt.
 #[test]
-fn the_cc_call_during_the_guard_completes_without_a_recall() {
+fn a_cc_call_finding_the_callee_busy_is_a_failed_attempt() {
     let mut rig = Rig::new();
     let (id, talk) = busy_callback(&mut rig, "alice", "bob", "carol", 0);
     rig.hangup(talk, 5_000);
     assert_eq!(rig.state(id), Some("ready"));
     let ev = rig.cfact(CompletionFact::CcCall { id }, 5_100);
-    assert_eq!(ev, ["completion 1 completed @1", "alice numcompletions 0"]);
+    assert_eq!(ev, ["completion 1 recalling @1"]);
     assert!(rig.actions().is_empty(), "no recall was ringing");
     assert!(rig.timer(6_500).is_empty(), "the guard's end fires nothing");
+    let ev = rig.cfact(CompletionFact::RecallCalleeBusy { id }, 7_000);
+    assert_eq!(ev, ["completion 1 queued @1"]);
+    assert_eq!(rig.sw.completion(id).unwrap().recall_failures, 1);
+    assert!(
+        !rig.sw.is_reserved("bob", Some("carol")),
+        "bob is free again"
+    );
+}
+
+/// A CC call whose outcome never comes (the server could not start it) counts as a failed
+/// attempt after `CC_CALL_LIMIT`, so the callee is not reserved for ever.
+#[test]
+fn a_cc_call_without_an_outcome_fails_after_its_limit() {
+    let mut rig = Rig::new();
+    let (id, talk) = busy_callback(&mut rig, "alice", "bob", "carol", 0);
+    rig.hangup(talk, 5_000);
+    rig.cfact(CompletionFact::CcCall { id }, 5_100);
+    let limit = callcomp_switch::completion::engine::CC_CALL_LIMIT;
+    let just_before = 5_100 + u64::try_from(limit.as_millis()).unwrap() - 1;
+    assert!(rig.timer(just_before).is_empty());
+    assert!(rig.sw.is_reserved("bob", Some("carol")));
+    assert_eq!(rig.timer(just_before + 1), ["completion 1 queued @1"]);
+    assert_eq!(rig.sw.completion(id).unwrap().recall_failures, 1);
 }

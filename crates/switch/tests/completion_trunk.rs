@@ -1,7 +1,7 @@
 //! Requests of another server's subscriber (RFC 6910 monitor side over a trunk): the caller is
 //! a `Caller::Trunk`, not a line; it waits in the callee's queue like any request, is never
 //! recalled (after the guard it is `recalling` with no Recall action: its own server recalls,
-//! and the CC call ends it), is counted against its trunk's limit, and has
+//! and the CC call, once answered, ends it), is counted against its trunk's limit, and has
 //! no line events of its own. Injected time, no sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -70,8 +70,12 @@ fn a_trunk_subscriber_waits_is_never_recalled_and_its_cc_call_completes_it() {
         "its CC call passes"
     );
 
-    // The CC call over the trunk completes it; bob stays reserved for it until its leg opens.
-    let ev = rig.cfact(CompletionFact::CcCall { id }, 3_000);
+    // The CC call over the trunk rings bob (reserved for it); his answer completes it, and
+    // bob stays reserved for it until its leg opens.
+    assert!(rig.cfact(CompletionFact::CcCall { id }, 3_000).is_empty());
+    assert!(rig.actions().is_empty(), "no recall to cancel");
+    assert!(rig.sw.is_reserved_for("bob", None));
+    let ev = rig.cfact(CompletionFact::RecallConnected { id }, 4_000);
     assert_eq!(ev, ["completion 1 completed @1"]);
     assert_eq!(rig.state(id), None);
     assert!(!rig.sw.is_reserved_for("bob", Some(&trunk)));

@@ -192,6 +192,9 @@ pub struct Call {
     /// The caller, when it is another server's user over a trunk (its failure is kept for
     /// its subscription, and its CC call passes the reservation made for it).
     pub trunk_caller: Option<callcomp_switch::TrunkCaller>,
+    /// For a CC call (RFC 6910 §6.4), its request, until the outcome is reported
+    /// (`super::cc_call`).
+    pub cc_call: Option<callcomp_switch::CompletionId>,
     /// The last SDP each side was sent (the caller's, then the callee's), so that an
     /// intrusion can put the two back to each other as they were.
     pub last_sdp: [Option<Vec<u8>>; 2],
@@ -216,6 +219,7 @@ impl Call {
             shadow: None,
             caller_line: None,
             trunk_caller: None,
+            cc_call: None,
             last_sdp: [None, None],
         }
     }

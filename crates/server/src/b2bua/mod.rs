@@ -25,7 +25,9 @@
 
 pub mod by_call;
 pub mod call;
+pub mod cc_call;
 pub mod classify;
+pub mod code_tone;
 pub mod completion;
 pub mod dialog;
 pub mod fork;
@@ -182,6 +184,8 @@ enum Timer {
     ReinviteRetry(Side),
     /// A recall's caller heard the busy tone long enough: BYE.
     RecallFarewell,
+    /// A feature code's tone has played long enough: BYE.
+    CodeTone,
 }
 
 /// All calls of the B2BUA and the indexes that find them.
@@ -207,6 +211,8 @@ pub struct B2bua {
     intruders: HashMap<CallRef, CallRef>,
     /// Failed calls from trunks' users, for their subscriptions (callcomp as their monitor).
     trunk_failures: trunk_failures::TrunkFailures,
+    /// Feature codes answered with a tone: the call → its endpoint (`code_tone`).
+    code_tones: HashMap<CallRef, recall::OwnedEndpoint>,
 }
 
 impl B2bua {
@@ -250,6 +256,7 @@ impl B2bua {
                 Timer::Queued => self.queued_keepalive(cx, call),
                 Timer::ReinviteRetry(side) => self.reinvite_retry(cx, call, side),
                 Timer::RecallFarewell => self.recall_farewell_over(cx, call),
+                Timer::CodeTone => self.code_tone_over(cx, call),
             }
         }
     }
@@ -390,6 +397,7 @@ impl B2bua {
             return;
         }
         self.calls.remove(&id);
+        self.code_tones.remove(&id);
         self.dialogs.remove_call(id, |_| false);
         self.servers.remove_call(id, |_| false);
         // A relayed request's response still goes back to its sender.
@@ -414,6 +422,9 @@ impl B2bua {
         self.recall_outcome(cx, id, recall::RecallStage::Settled, |cid| {
             CompletionFact::RecallUnanswered { id: cid }
         });
+        if self.calls.get(&id).is_some_and(|c| c.phase == Phase::Setup) {
+            self.cc_call_outcome(cx, id, cc_call::dropped(by));
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return false;
         };

@@ -112,7 +112,7 @@ pub struct OwnedEndpoint {
 }
 
 impl OwnedEndpoint {
-    fn new(media: &MediaHandle, endpoint: Endpoint) -> Self {
+    pub(super) fn new(media: &MediaHandle, endpoint: Endpoint) -> Self {
         OwnedEndpoint {
             media: media.clone(),
             endpoint,

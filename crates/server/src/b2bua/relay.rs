@@ -117,6 +117,9 @@ impl B2bua {
         if method == Method::Bye && side == Side::Caller && self.recall_caller_bye(cx, id) {
             return respond(cx, 200, None);
         }
+        if method == Method::Bye && side == Side::Caller && self.code_caller_bye(id) {
+            return respond(cx, 200, None);
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return respond(cx, 481, None);
         };

@@ -19,7 +19,7 @@ use callcomp_sip::headers::numbers::MaxForwards;
 use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
-use callcomp_switch::{CallRef, Caller, CallerLeg, Fact, Party, Side};
+use callcomp_switch::{CallRef, Caller, CallerLeg, CompletionFact, Fact, Party, Side};
 
 use super::call::{Attempt, Call, Incoming, Leg, PendingAck, Phase};
 use super::classify::{classify, Outcome};
@@ -36,6 +36,8 @@ use crate::transport::Target;
 impl B2bua {
     /// A new INVITE outside any dialog, from `peer`, speaking for `identity` (decided by
     /// the identity gate, never by the From alone): a local user's line places the call.
+    /// `cc_call`: the request whose CC call this is (its outcome is reported, `super::cc_call`).
+    #[allow(clippy::too_many_arguments)]
     pub fn invite(
         &mut self,
         cx: &mut Ctx<'_>,
@@ -44,6 +46,7 @@ impl B2bua {
         ess: &Essentials,
         peer: Target,
         identity: Identity,
+        cc_call: Option<callcomp_switch::CompletionId>,
     ) {
         let tag = ids::tag();
         let Some(dialog) = Dialog::as_uas(&request, &tag, peer) else {
@@ -93,6 +96,7 @@ impl B2bua {
         let mut call = Call::new(id, Leg::In(incoming));
         call.caller_line = caller_line.clone();
         call.trunk_caller = trunk_caller.clone();
+        call.cc_call = cc_call;
         self.calls.insert(id, call);
 
         if let Some(trunk) = trunk {
@@ -359,6 +363,7 @@ impl B2bua {
         cx.sip.respond(&key, relayed.clone(), cx.now.instant);
         self.track_2xx(cx, id, Side::Caller, caller_seq, relayed, target);
         cx.fact(Fact::Answered { call: id });
+        self.cc_call_outcome(cx, id, |id| CompletionFact::RecallConnected { id });
     }
 
     /// Every fork failed: classify, answer the caller, tell the switch.
@@ -400,7 +405,9 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let hold = classified.failure == callcomp_switch::Failure::Busy
+        // A CC call is not held after a busy: its request goes back to the queue.
+        let hold = call.cc_call.is_none()
+            && classified.failure == callcomp_switch::Failure::Busy
             && call.caller_line.as_deref().is_some_and(|line| {
                 let s = cx.line_settings(line);
                 !s.busy_hold.is_zero() || s.on_busy == crate::config::Policy::Campon
@@ -440,7 +447,11 @@ impl B2bua {
             cause: classified.failure,
             caller_leg: CallerLeg::Released,
         });
-        self.apply_policy(cx, id, classified.failure);
+        if self.is_cc_call(id) {
+            self.cc_call_outcome(cx, id, super::cc_call::failed(classified.failure));
+        } else {
+            self.apply_policy(cx, id, classified.failure);
+        }
         self.reap(id);
     }
 

@@ -7,11 +7,15 @@
 //!   events like any other);
 //! - `cancel` (default `#37`) cancels every outstanding request of the caller, each durably.
 //!
-//! The code's INVITE gets a final response once the store committed (no media yet to play a
-//! tone): `480 Completion Requested` with the request's `Call-Info` (its cc URI and `m`),
-//! `480 Completion Cancelled`, or a refusal (`404 No Failed Call To Complete`, `404 No
-//! Completion Requests`, `403 <LINEERR name>`, 480 with `Retry-After` when the callee's
-//! queue or the line is full).
+//! Once the store committed, the code's INVITE is answered with a tone when the phone offered
+//! SDP (`b2bua/code_tone.rs`): 200 with callcomp's media, the confirmation tone (requested,
+//! cancelled) or the error tone (refused), BYE after a few seconds; the outcome and its
+//! reason are logged (and the request shows in the API and events as any other). A phone
+//! with no SDP offer gets the final response that says the same: `480 Completion Requested`
+//! with the request's `Call-Info` (its cc URI and `m`), `480 Completion Cancelled (N)`, or a
+//! refusal (`404 No Failed Call To Complete`, `404 No Completion Requests`, `403 <LINEERR
+//! name>`, 480 with `Retry-After` when the callee's queue or the line is full). A stranger
+//! (no local line) gets `403` without media.
 
 use std::collections::HashMap;
 
@@ -26,7 +30,9 @@ use super::{ids, lock, Engine, Now};
 use crate::b2bua::offer::{m_of, request_cc_uri};
 use crate::config::FeatureCodes;
 use crate::identity::Identity;
+use crate::media::ToneKind;
 use crate::registrar::aor_user;
+use crate::transport::Target;
 
 /// What a dialled code asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +64,8 @@ pub fn recognise(codes: &FeatureCodes, request: &Message) -> Option<Code> {
 pub(crate) struct Waiting {
     key: TransactionKey,
     request: Message,
+    /// Where the INVITE came from (the tone call's dialog is with it).
+    source: Target,
     code: Code,
     /// For `cancel`: the group of cancels this job belongs to.
     group: u64,
@@ -80,7 +88,7 @@ impl Engine {
         &mut self,
         key: TransactionKey,
         request: Message,
-        identity: &Identity,
+        (identity, source): (&Identity, Target),
         code: Code,
         now: Now,
     ) {
@@ -99,7 +107,13 @@ impl Engine {
             Code::Complete(mode) => {
                 let call = lock(&self.switch).last_completable_call(&line, None, mode);
                 let Some(call) = call else {
-                    self.reply(&key, &request, 404, Some("No Failed Call To Complete"), now);
+                    let response = builder::response(
+                        &request,
+                        404,
+                        Some("No Failed Call To Complete"),
+                        &ids::tag(),
+                    );
+                    self.answer_code(&key, &request, source, response, now);
                     return;
                 };
                 match self.request_completion(Some(&line), call.get(), mode.value(), 0, now) {
@@ -107,6 +121,7 @@ impl Engine {
                         let waiting = Waiting {
                             key,
                             request,
+                            source,
                             code,
                             group: job,
                         };
@@ -115,7 +130,7 @@ impl Engine {
                     }
                     Err(e) => {
                         let response = refusal(&request, e);
-                        self.sip.respond(&key, response, now.instant);
+                        self.answer_code(&key, &request, source, response, now);
                     }
                 }
             }
@@ -129,7 +144,13 @@ impl Engine {
                     .filter_map(|id| self.uncomplete_call(&line, id, now).ok())
                     .collect();
                 let Some(&group) = jobs.first() else {
-                    self.reply(&key, &request, 404, Some("No Completion Requests"), now);
+                    let response = builder::response(
+                        &request,
+                        404,
+                        Some("No Completion Requests"),
+                        &ids::tag(),
+                    );
+                    self.answer_code(&key, &request, source, response, now);
                     return;
                 };
                 self.cancel_groups.insert(
@@ -143,6 +164,7 @@ impl Engine {
                     let waiting = Waiting {
                         key: key.clone(),
                         request: request.clone(),
+                        source,
                         code,
                         group,
                     };
@@ -194,7 +216,50 @@ impl Engine {
                 }
             }
         };
-        self.sip.respond(&waiting.key, response, now.instant);
+        self.answer_code(
+            &waiting.key,
+            &waiting.request,
+            waiting.source,
+            response,
+            now,
+        );
+    }
+
+    /// Answers a code's INVITE with the outcome `response` says: with a tone when the phone
+    /// offered SDP (the confirmation tone for `480 Completion …`, the error tone for a
+    /// refusal), else with `response` itself. The outcome is logged either way.
+    fn answer_code(
+        &mut self,
+        key: &TransactionKey,
+        request: &Message,
+        source: Target,
+        response: Message,
+        now: Now,
+    ) {
+        let status = response.status().unwrap_or(500);
+        let reason = response
+            .reason_phrase()
+            .map(|r| r.into_owned())
+            .unwrap_or_default();
+        let accepted = status == 480 && reason.starts_with("Completion ");
+        let tone = if accepted {
+            ToneKind::Confirmation
+        } else {
+            ToneKind::Busy
+        };
+        let toned = self.with_ctx(now, |b2bua, cx| {
+            b2bua.answer_code(cx, key, request, source, tone)
+        });
+        tracing::info!(
+            status,
+            reason,
+            accepted,
+            tone = toned.then_some(if accepted { "confirmation" } else { "error" }),
+            "feature code answered"
+        );
+        if !toned {
+            self.sip.respond(key, response, now.instant);
+        }
     }
 
     /// `480 Completion Requested`, with the new request's Call-Info.

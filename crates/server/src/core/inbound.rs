@@ -24,6 +24,7 @@ use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 use callcomp_sip::transaction::TransactionKey;
 
+use super::monitor::CcCall;
 use super::trace::Direction;
 use super::transactions::TuEvent;
 use super::{ids, with_cx, Engine, Now, StoreJob};
@@ -180,10 +181,7 @@ impl Engine {
         };
         let in_dialog = ess.to.tag().is_some();
         if !in_dialog && !matches!(method, Method::Ack | Method::Cancel) {
-            // Another callcomp behind a trunk makes Call-IDs of the same shape: only the Via
-            // check tells its requests from our own come back.
-            let from_trunk = from.is_some_and(|t| self.config.trunk_at(t.remote).is_some());
-            if let Some(why) = self.looped(&request, &ess, from_trunk) {
+            if let Some(why) = self.looped(&request, &ess) {
                 ::metrics::counter!(m::LOOPS_DETECTED).increment(1);
                 tracing::warn!(call_id = %ess.call_id.0, %method, why, "loop detected");
                 self.reply(&key, &request, 482, Some(why), now);
@@ -275,25 +273,27 @@ impl Engine {
             Method::Invite => {
                 let Some(from) = from else { return };
                 let mut request = request;
-                match self.cc_call(&mut request, &identity, from, now) {
+                let cc = match self.cc_call(&mut request, &identity, from, now) {
                     Err((status, reason)) => {
                         self.reply(&key, &request, status, Some(reason), now);
                         return;
                     }
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(CcCall::Started(id)) => Some(id),
+                    Ok(CcCall::Readdressed) => None,
+                    Ok(CcCall::NotOne) => {
                         let code = super::feature_codes::recognise(
                             &self.config.completion.feature_codes,
                             &request,
                         );
                         if let Some(code) = code {
-                            self.feature_code(key, request, &identity, code, now);
+                            self.feature_code(key, request, (&identity, from), code, now);
                             return;
                         }
+                        None
                     }
-                }
+                };
                 self.with_ctx(now, |b2bua, cx| {
-                    b2bua.invite(cx, key, request, &ess, from, identity)
+                    b2bua.invite(cx, key, request, &ess, from, identity, cc)
                 });
             }
             Method::Subscribe => {
@@ -319,13 +319,14 @@ impl Engine {
     }
 
     /// Why an out-of-dialog request is one of ours come back, if it is.
+    /// Another callcomp (a trunk) makes Call-IDs of the same shape, with its own process
+    /// token: only ours is a loop.
     fn looped(
         &self,
         request: &Message,
         ess: &callcomp_sip::check::Essentials,
-        from_trunk: bool,
     ) -> Option<&'static str> {
-        if !from_trunk && ess.call_id.0.starts_with(ids::CALL_ID_PREFIX) {
+        if ids::is_own_call_id(&ess.call_id.0) {
             return Some("Loop Detected: a Call-ID of this server");
         }
         let own = &self.registrar.policy().own;

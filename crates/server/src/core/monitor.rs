@@ -49,6 +49,17 @@ use crate::transport::Target;
 /// How long a phone refused for a full queue should wait (`Retry-After`).
 pub const QUEUE_RETRY_AFTER_SECS: u32 = 60;
 
+/// What an INVITE is, as far as the CC call (RFC 6910 §6.4) goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CcCall {
+    /// No CC call: an ordinary INVITE.
+    NotOne,
+    /// A CC call for a request not selected now: readdressed to the callee, an ordinary call.
+    Readdressed,
+    /// The CC call of selected request `0`: the B2BUA reports its outcome (retention).
+    Started(CompletionId),
+}
+
 /// A SIP request whose answer waits for a store job of the completion path.
 #[derive(Debug)]
 pub(crate) enum SipWait {
@@ -446,20 +457,20 @@ impl Engine {
         }
     }
 
-    /// An INVITE that is a CC call (to a request's cc URI, or carrying its Call-Info):
-    /// `Ok(true)` once it is recognised and readdressed to the callee, `Ok(false)` when it is
-    /// no CC call, `Err` with the answer refusing it. The request's caller must be the one
-    /// calling: its line, or (for another server's subscriber) its trunk and AOR.
+    /// An INVITE that is a CC call (to a request's cc URI, or carrying its Call-Info): what it
+    /// is ([`CcCall`]; a recognised one is readdressed to the callee), or `Err` with the answer
+    /// refusing it. The request's caller must be the one calling: its line, or (for another
+    /// server's subscriber) its trunk and AOR.
     pub(super) fn cc_call(
         &mut self,
         request: &mut Message,
         identity: &Identity,
         source: Target,
         now: Now,
-    ) -> Result<bool, (u16, &'static str)> {
+    ) -> Result<CcCall, (u16, &'static str)> {
         let by_uri = request.uri().and_then(request_of_uri);
         let Some(id) = by_uri.or_else(|| request_of_call_info(request)) else {
-            return Ok(false);
+            return Ok(CcCall::NotOne);
         };
         let calling = match identity.user() {
             Some(line) => Some(Caller::Line(line.to_owned())),
@@ -473,15 +484,19 @@ impl Engine {
                 Some(r) if Some(&r.caller) == calling.as_ref() => (r.target.clone(), r.state),
                 // A Call-Info naming someone else's or an ended request on an ordinary call:
                 // an ordinary call.
-                _ if by_uri.is_none() => return Ok(false),
+                _ if by_uri.is_none() => return Ok(CcCall::NotOne),
                 Some(_) => return Err((403, "Not The Request's Caller")),
                 None => return Err((404, "No Such Completion Request")),
             }
         };
+        let mut kind = CcCall::Readdressed;
         if matches!(state, RequestState::Ready | RequestState::Recalling) {
             tracing::info!(completion = id.get(), "CC call (RFC 6910 §6.4)");
             match lock(&self.switch).completion_fact(CompletionFact::CcCall { id }, now.wall) {
-                Ok(events) => self.events.extend(events),
+                Ok(events) => {
+                    self.events.extend(events);
+                    kind = CcCall::Started(id);
+                }
                 Err(e) => tracing::debug!(error = %e, "CC call fact refused"),
             }
         }
@@ -495,7 +510,7 @@ impl Engine {
                 request.set_uri(uri);
             }
         }
-        Ok(true)
+        Ok(kind)
     }
 
     /// Answers the SIP requests whose store job finished (after [`Engine::store_done`]).

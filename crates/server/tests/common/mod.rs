@@ -29,6 +29,7 @@
     unreachable_pub
 )]
 
+pub mod audio;
 pub mod http;
 
 use std::fmt::Write as _;

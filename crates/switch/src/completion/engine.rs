@@ -29,6 +29,11 @@ use crate::time::Time;
 /// the callee's leg (the camp-on INVITE, the recall's second leg).
 pub const CONNECT_GRACE: Duration = Duration::from_secs(5);
 
+/// The longest a CC call may go without an outcome before it counts as a failed attempt: a
+/// safety net above the server's longest ring (`sip.no_answer_timeout`, at most 10 minutes),
+/// for a CC call the server could not even start.
+pub const CC_CALL_LIMIT: Duration = Duration::from_secs(11 * 60);
+
 /// What the engine hands the switch to apply, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Out {
@@ -473,8 +478,7 @@ impl Engine {
             }
             CompletionFact::CcCall { id } => {
                 let r = self.get(id)?;
-                let (state, target, caller) =
-                    (r.state, r.target.key().to_owned(), r.caller.clone());
+                let state = r.state;
                 match state {
                     RequestState::Ready | RequestState::Recalling => {}
                     other => {
@@ -488,9 +492,7 @@ impl Engine {
                 if state == RequestState::Recalling {
                     self.cancel_recall(id);
                 }
-                let until = now + CONNECT_GRACE;
-                self.hold(&target, id, caller, HoldPhase::Connecting(until));
-                self.end(id, End::Completed, now);
+                self.cc_call_started(id, now);
             }
             CompletionFact::RecallCalleeBusy { id }
             | CompletionFact::RecallCalleeNoAnswer { id } => {

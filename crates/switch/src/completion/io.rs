@@ -65,8 +65,11 @@ pub enum CompletionFact {
     },
     /// The caller's completion call (RFC 6910 §6.4: an INVITE to the request's cc URI)
     /// arrived while the request was selected (`ready` or `recalling`): a recall ringing is
-    /// stopped, the callee stays reserved for this caller until the call's leg to it opens,
-    /// and the request has fired.
+    /// stopped, the request is `recalling` and the callee stays reserved for this caller while
+    /// the CC call rings him. Its outcome is reported with the recall's facts:
+    /// `RecallConnected` (the callee answered: completed), `RecallCalleeBusy`,
+    /// `RecallCalleeNoAnswer` or `RecallUnanswered` (the caller gave up): a failed attempt,
+    /// back in the queue (RFC 6910 §7.4 retention) until `recall_attempts` failed.
     CcCall {
         /// The request.
         id: CompletionId,

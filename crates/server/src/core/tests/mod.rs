@@ -21,6 +21,7 @@ use crate::transport::{Inbound, Peer, Proto};
 
 mod agent;
 mod completion;
+mod feature_tones;
 mod identity;
 mod intrude;
 mod monitor;

@@ -244,14 +244,18 @@ fn the_rfc_flow_subscribe_queued_ready_cc_call_terminated() {
     assert_eq!(label(&to_bob), "INVITE");
     assert_eq!(to_bob.uri().unwrap().to_string(), format!("sip:bob@{BOB}"));
     assert_eq!(to_bob.body(), SDP_A.as_bytes(), "bob gets dave's offer");
-    assert!(!outstanding(&h, id), "the CC call ends the request");
-    assert!(stored(&h).is_empty());
+    assert!(
+        outstanding(&h, id),
+        "the request waits for the CC call's outcome"
+    );
     let got = requests(&mut h, DAVE);
     let labels: Vec<String> = got.iter().map(label).collect();
-    assert!(
-        labels.contains(&"CANCEL".to_owned()),
-        "the recall is withdrawn: {labels:?}"
-    );
+    assert_eq!(labels, ["CANCEL"], "the recall is withdrawn, no NOTIFY yet");
+    // bob answers the CC call: completed (RFC 6910 §7.4: only now), the final NOTIFY.
+    h.recv(BOB, &reply(&to_bob, 200, "b2", BOB, Some(SDP_B)));
+    assert!(!outstanding(&h, id), "the callee answered: completed");
+    assert!(stored(&h).is_empty());
+    let got = requests(&mut h, DAVE);
     let last = got
         .iter()
         .find(|m| label(m) == "NOTIFY")
@@ -759,7 +763,12 @@ fn the_cc_call_by_call_info_and_its_refusals() {
     h.recv(DAVE, &invite("dave", DAVE, "sip:bob@example.com", &info, 3));
     let to_bob = h.one(BOB);
     assert_eq!(label(&to_bob), "INVITE");
-    assert!(!outstanding(&h, id), "the CC call ended the request");
+    assert!(outstanding(&h, id), "until the callee answers");
+    h.recv(BOB, &reply(&to_bob, 200, "b3", BOB, Some(SDP_B)));
+    assert!(
+        !outstanding(&h, id),
+        "the answered CC call ended the request"
+    );
     let notify = requests(&mut h, DAVE)
         .into_iter()
         .find(|m| label(m) == "NOTIFY")
@@ -828,4 +837,104 @@ fn in_dialog_subscribes_only_from_the_peer_and_in_order() {
     );
     assert_eq!(one_fresh(&mut h, DAVE).status(), Some(500));
     assert!(outstanding(&h, id), "nothing cancelled");
+}
+
+/// RFC 6910 §7.4 (`cc-service-retention`): a CC call that finds the callee busy puts the
+/// request back in the queue (NOTIFY `queued`), counted as a failed attempt like a recall's;
+/// the last attempt (`recall_attempts`) ends it and the subscription.
+#[test]
+fn a_cc_call_finding_the_callee_busy_puts_the_request_back_until_the_attempts_run_out() {
+    let config = CONFIG.replace(
+        "offer_window = \"20s\"\n",
+        "offer_window = \"20s\"\nrecall_attempts = 2\n",
+    );
+    let mut h = Harness::with_config(&config);
+    let (to_bob, _ok, id) = subscribed(&mut h);
+    let cc_call = |h: &mut Harness, n: u32| {
+        let branch = h.next_branch();
+        format!(
+            "INVITE sip:cc-{id}@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {DAVE};branch={branch}\r\n\
+             Max-Forwards: 70\r\nTo: <sip:cc-{id}@example.com>\r\nFrom: <sip:dave@example.com>;tag=dr{n}\r\n\
+             Call-ID: cc-retain-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@{DAVE}>\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP_A}",
+            SDP_A.len()
+        )
+    };
+    let (recall, ready) = recalled(&mut h, &to_bob);
+    ack_notify(&mut h, &ready);
+    h.recv(DAVE, &reply(&recall, 180, "d1", DAVE, None));
+    let text = cc_call(&mut h, 1);
+    h.recv(DAVE, &text);
+    let to_bob = h.one(BOB);
+    fresh(&mut h, DAVE);
+    // bob's phone is busy: dave's CC call fails, the request goes back to the queue.
+    h.recv(BOB, &reply(&to_bob, 486, "b4", BOB, None));
+    h.take(BOB);
+    let got = fresh(&mut h, DAVE);
+    let notify = got.iter().find(|m| label(m) == "NOTIFY").expect("a NOTIFY");
+    assert_eq!(notify_state(notify).0, Some(CcState::Queued), "retained");
+    ack_notify(&mut h, notify);
+    {
+        let switch = h.engine.switch();
+        let switch = lock(&switch);
+        let r = switch.completion(CompletionId::new(id).unwrap()).unwrap();
+        assert_eq!(r.state.as_str(), "queued");
+        assert_eq!(r.recall_failures, 1, "one failed attempt");
+        assert!(
+            !switch.is_reserved("bob", Some("alice")),
+            "bob is free for others"
+        );
+    }
+    assert!(
+        stored(&h)
+            .iter()
+            .any(|r| r.completion_id == id && r.state == "queued"),
+        "the retained request is stored"
+    );
+
+    // bob's next call ends: ready again; the second CC call finds bob not answering: the end.
+    let talk = {
+        super::completion::invite_from(&mut h, "alice", ALICE, "bob", "call-9");
+        let to_bob = h.one(BOB);
+        h.recv(BOB, &reply(&to_bob, 200, "b5", BOB, Some(SDP_B)));
+        h.take(ALICE);
+        to_bob
+    };
+    // (CSeq 2: its Via branch must differ from the first call's BYE.)
+    h.recv(BOB, &from_callee("BYE", &talk, "b5", 2, BOB, None));
+    let bye = one_request(&mut h, ALICE);
+    h.recv(ALICE, &reply(&bye, 200, "", ALICE, None));
+    h.take(BOB);
+    h.advance(Duration::from_millis(1_600));
+    let got = requests(&mut h, DAVE);
+    let recall = got
+        .iter()
+        .find(|m| label(m) == "INVITE")
+        .expect("recalled again")
+        .clone();
+    for n in got.iter().filter(|m| label(m) == "NOTIFY") {
+        assert_eq!(notify_state(n).0, Some(CcState::Ready));
+        ack_notify(&mut h, n);
+    }
+    h.recv(DAVE, &reply(&recall, 180, "d2", DAVE, None));
+    let text = cc_call(&mut h, 2);
+    h.recv(DAVE, &text);
+    // (bob's phone may also get the RFC 4235 dialog watch, left unanswered here.)
+    let to_bob = requests(&mut h, BOB)
+        .into_iter()
+        .find(|m| label(m) == "INVITE")
+        .expect("the second CC call rings bob");
+    h.recv(BOB, &reply(&to_bob, 480, "b6", BOB, None));
+    assert!(!outstanding(&h, id), "the last attempt failed: the end");
+    assert_eq!(
+        super::completion::cancel_causes(&h)
+            .last()
+            .map(String::as_str),
+        Some("recall_callee_unavailable")
+    );
+    let last = requests(&mut h, DAVE)
+        .into_iter()
+        .rfind(|m| label(m) == "NOTIFY")
+        .expect("the final NOTIFY");
+    assert!(notify_state(&last).1.starts_with("terminated"));
 }

@@ -170,7 +170,7 @@ fn a_trunk_subscriber_is_queued_made_ready_and_completed_by_its_cc_call() {
     );
     assert!(h.take(BOB).is_empty());
 
-    // The CC call over the trunk to the request's cc URI rings bob and ends the request.
+    // The CC call over the trunk to the request's cc URI rings bob; his answer ends it.
     invite_over(
         &mut h,
         TRUNK,
@@ -181,6 +181,12 @@ fn a_trunk_subscriber_is_queued_made_ready_and_completed_by_its_cc_call() {
     let to_bob = h.one(BOB);
     assert_eq!(label(&to_bob), "INVITE");
     assert_eq!(to_bob.uri().unwrap().to_string(), format!("sip:bob@{BOB}"));
+    assert!(
+        fresh(&mut h).iter().all(|m| !m.is_request()),
+        "no NOTIFY before the callee answers"
+    );
+    assert_eq!(lock(&h.engine.switch()).completions_for("bob").len(), 1);
+    h.recv(BOB, &reply(&to_bob, 200, "b7", BOB, Some(SDP_B)));
     let got: Vec<Message> = fresh(&mut h)
         .into_iter()
         .filter(Message::is_request)
