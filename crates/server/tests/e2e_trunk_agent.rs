@@ -21,6 +21,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::audio::Audio;
 use common::http::{get_json, poll, request, Events};
 use common::{free_port, Phone, Server, ServerConfig};
 use serde_json::Value;
@@ -171,14 +172,14 @@ fn has_completion(events: &[Value], line: &str, state: &str) -> bool {
 enum Ask {
     /// `POST /v1/calls/{id}/complete` at A.
     Api,
-    /// She dials `*37` (A answers `480 Completion Requested`).
+    /// She dials `*37` (A answers with its confirmation tone).
     FeatureCode,
 }
 
 /// The agent role end to end. B: dave (no call waiting) talks with B's alice; erin at A (a user B does not have) calls
 /// dave@b.test and gets busy with A's offer; she asks for completion (`ask`); A subscribes at
 /// B's monitor over the trunk and A's API shows the request toward the remote AOR; dave hangs
-/// up and his phone comes back; B's monitor says `ready`; A recalls erin (`uas_recall.xml`),
+/// up (a second phone of his is registered meanwhile); B's monitor says `ready`; A recalls erin (`uas_recall.xml`),
 /// she answers, A's CC call reaches dave through B (`uas_answer_recall.xml` takes A's media
 /// offer), dave hangs up; the request is completed in A's API and in B's.
 fn completion_across_two_servers(ask: Ask) {
@@ -196,7 +197,10 @@ fn completion_across_two_servers(ask: Ask) {
         pair.b
             .sipp_as("phone.xml", "dave")
             .ooc("uas_answer_then_bye.xml")
-            .pause_ms(4000),
+            // Long enough for erin's call, her request and its SUBSCRIBE to reach B while
+            // dave still talks (a request made after his call ended would wait on an
+            // unknown availability at B, RFC 4235).
+            .pause_ms(7000),
     );
     let talk = pair
         .b
@@ -212,6 +216,13 @@ fn completion_across_two_servers(ask: Ask) {
                 .find(|c| c["state"] == "connected")
         },
         || format!("{:?}", calls_of(pair.b.api, "dave")),
+    );
+    // dave's second phone, for the CC call, registers while he talks (B answers erin busy
+    // itself: no call waiting), so it is there whenever B's monitor says `ready`.
+    let dave = Phone::start(
+        pair.b
+            .sipp_as("phone.xml", "dave")
+            .ooc("uas_answer_recall.xml"),
     );
     pair.a
         .sipp_as("call_out_486.xml", "erin")
@@ -242,17 +253,18 @@ fn completion_across_two_servers(ask: Ask) {
             assert_eq!(status, 201, "{body}");
         }
         Ask::FeatureCode => {
+            // Her phone dials the code with an offer: A answers with its confirmation tone
+            // and hangs up (the tone itself is e2e_feature_tones' to check).
+            let audio = Audio::start(1000);
             let outcome = pair
                 .a
-                .sipp_as("invite_outcome.xml", "erin")
+                .sipp_as("code_tone.xml", "erin")
                 .service("*37")
+                .set("audio_port", &audio.port.to_string())
                 .run();
+            audio.stop();
             outcome.assert_success();
-            assert!(
-                outcome.logged("first: 480 Completion Requested"),
-                "{}",
-                outcome.report
-            );
+            assert!(outcome.logged("hung up by callcomp"), "{}", outcome.report);
         }
     }
     // A's request names the remote party and its monitor.
@@ -269,12 +281,6 @@ fn completion_across_two_servers(ask: Ask) {
 
     talk.wait().assert_success();
     dave_first.wait().assert_success();
-    // dave's phone comes back for the CC call.
-    let dave = Phone::start(
-        pair.b
-            .sipp_as("phone.xml", "dave")
-            .ooc("uas_answer_recall.xml"),
-    );
     let erin = erin.wait();
     erin.assert_success();
     assert!(erin.logged("recall taken"), "{}", erin.report);

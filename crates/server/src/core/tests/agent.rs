@@ -111,6 +111,17 @@ fn notify(h: &mut Harness, subscribe: &Message, seq: u32, state: &str, body: Opt
     assert_eq!(answers, [200], "the NOTIFY is answered 200");
 }
 
+/// The monitor (subscription answered 200) says `ready` with cc-URI [`CC`]; after the guard
+/// dave's recall rings. Returns the SUBSCRIBE and the recall INVITE.
+fn recalled(h: &mut Harness) -> (Message, Message) {
+    let subscribe = subscribed(h, 600);
+    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
+    notify(h, &subscribe, 1, "active;expires=600", Some(&ready));
+    h.advance(Duration::from_millis(600));
+    let recall = one_request(h, DAVE);
+    (subscribe, recall)
+}
+
 /// The harness with dave registered, his call to frank@b.test failed busy, and his callback
 /// request accepted (the SUBSCRIBE not yet answered); the request's id.
 fn requested(h: &mut Harness) -> u32 {
@@ -288,11 +299,7 @@ fn one_request_or_none(h: &mut Harness) -> Option<Message> {
 fn a_busy_own_user_suspends_and_resumes_by_publish() {
     let mut h = Harness::with_config(AGENT_CONFIG);
     let id = requested(&mut h);
-    let subscribe = subscribed(&mut h, 600);
-    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
-    notify(&mut h, &subscribe, 1, "active;expires=600", Some(&ready));
-    h.advance(Duration::from_millis(600));
-    let recall = one_request(&mut h, DAVE);
+    let (_subscribe, recall) = recalled(&mut h);
     h.recv(DAVE, &reply(&recall, 486, "dv3", DAVE, None));
     let publish = one_request(&mut h, TRUNK);
     assert_eq!(label(&publish), "PUBLISH");
@@ -446,11 +453,7 @@ fn the_busy_policy_requests_completion_toward_the_remote_party() {
 fn the_monitors_final_notify_before_the_cc_calls_answer_does_not_cancel_it() {
     let mut h = Harness::with_config(AGENT_CONFIG);
     let id = requested(&mut h);
-    let subscribe = subscribed(&mut h, 600);
-    let ready = format!("cc-state: ready\r\ncc-URI: {CC}\r\n");
-    notify(&mut h, &subscribe, 1, "active;expires=600", Some(&ready));
-    h.advance(Duration::from_millis(600));
-    let recall = one_request(&mut h, DAVE);
+    let (subscribe, recall) = recalled(&mut h);
     h.recv(DAVE, &reply(&recall, 200, "dv2", DAVE, Some(SDP_A)));
     let cc_call = one_request(&mut h, TRUNK);
     assert_eq!(cc_call.uri().unwrap().to_string(), CC);
@@ -464,4 +467,27 @@ fn the_monitors_final_notify_before_the_cc_calls_answer_does_not_cancel_it() {
     h.recv(TRUNK, &reply(&cc_call, 200, "fr2", TRUNK, Some(SDP_B)));
     assert!(!super::completion::outstanding(&h, id), "completed");
     assert!(super::completion::cancel_causes(&h).is_empty());
+}
+
+/// A monitor that never sends the final NOTIFY after an unsubscribe: the subscription is
+/// forgotten after `FINAL_NOTIFY_WAIT`, without a refresh.
+#[test]
+fn an_unsubscribe_without_a_final_notify_is_forgotten() {
+    let mut h = Harness::with_config(AGENT_CONFIG);
+    let id = requested(&mut h);
+    subscribed(&mut h, 60);
+    h.engine.uncomplete_call("dave", id, h.now).unwrap();
+    h.collect();
+    let unsubscribe = one_request(&mut h, TRUNK);
+    h.recv(
+        TRUNK,
+        &with_header(&reply(&unsubscribe, 200, "mon1", TRUNK, None), "Expires: 0"),
+    );
+    assert_eq!(agent_state(&h, id), Some(AgentState::Unsubscribing));
+    h.advance(crate::subscription::agents::FINAL_NOTIFY_WAIT + Duration::from_secs(1));
+    assert_eq!(agent_state(&h, id), None);
+    assert!(
+        super::completion::requests(&mut h, TRUNK).is_empty(),
+        "no refresh of an ended subscription"
+    );
 }
