@@ -303,7 +303,10 @@ impl Engine {
                 let Some(from) = from else { return };
                 self.subscribe(key, request, &identity, from, now);
             }
-            Method::Publish => self.publish(key, request, &identity, now),
+            Method::Publish => {
+                let Some(from) = from else { return };
+                self.publish(key, request, &identity, from, now);
+            }
             Method::Bye | Method::Update | Method::Info | Method::Prack => {
                 self.reply(&key, &request, 481, None, now)
             }

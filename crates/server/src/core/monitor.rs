@@ -397,12 +397,14 @@ impl Engine {
         );
     }
 
-    /// A PUBLISH: suspend or resume the request it names (see the module documentation).
+    /// A PUBLISH: suspend or resume the request it names (see the module documentation),
+    /// from the request's own phone or, for another server's subscriber, from its trunk.
     pub(super) fn publish(
         &mut self,
         key: TransactionKey,
         request: Message,
         identity: &Identity,
+        source: Target,
         now: Now,
     ) {
         let publication = match publish::read(&request) {
@@ -418,10 +420,25 @@ impl Engine {
                 return;
             }
         };
-        let Some(line) = self.local_line(&key, &request, identity, now) else {
-            return;
+        let (line, id) = match self.trunk_subscriber(&request, identity, source) {
+            // Another server's subscriber publishes at its request's cc URI (RFC 6910 §6.5).
+            Some(caller) => {
+                let id = request.uri().and_then(request_of_uri).filter(|id| {
+                    self.switch
+                        .completion(*id)
+                        .is_some_and(|r| r.caller.trunk() == Some(&caller))
+                });
+                (caller.aor, id)
+            }
+            None => {
+                let Some(line) = self.local_line(&key, &request, identity, now) else {
+                    return;
+                };
+                let id = self.published_request(&request, &line);
+                (line, id)
+            }
         };
-        let Some(id) = self.published_request(&request, &line) else {
+        let Some(id) = id else {
             self.reply(&key, &request, 404, Some("No Such Completion Request"), now);
             return;
         };

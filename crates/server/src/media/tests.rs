@@ -259,18 +259,27 @@ fn rtp_source_host_takes_any_port_of_the_phone_host() {
 
 #[test]
 fn sdp_aiming_at_our_own_ports_or_a_service_is_refused_and_frees_the_pair() {
-    let plane = Plane::new();
-    for port in [RANGE.first, 53] {
+    // A range of its own: the other tests' planes (other processes) bind in RANGE.
+    let own = PortRange {
+        first: 21950,
+        last: 21959,
+    };
+    let config = crate::config::MediaConfig {
+        rtp_ports: own,
+        ..Default::default()
+    };
+    let (handle, _engine) = unthreaded(&config, Sounds::builtin(Country::Eu.tones()));
+    for port in [own.first, 53] {
         let offer = SessionDescription::parse(&format!(
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
              m=audio {port} RTP/AVP 0\r\n"
         ))
         .unwrap();
-        let e = plane.handle.answer(&offer).unwrap_err();
+        let e = handle.answer(&offer).unwrap_err();
         assert_eq!(e.status(), 488, "{port}: {e}");
     }
     // Both refusals bound a pair and dropped it: the range's first two pairs are free.
-    for port in [RANGE.first, RANGE.first + 2] {
+    for port in [own.first, own.first + 2] {
         UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("the refused endpoint's pair is free");
     }
 }

@@ -5,6 +5,7 @@
 //! and the final NOTIFY goes to the trunk. Also the refusals and the per-trunk limit.
 
 use callcomp_sip::body::call_completion::{CallCompletion, CcState};
+use callcomp_sip::body::pidf::{Basic, Pidf};
 use callcomp_switch::{Caller, TrunkCaller};
 
 use super::completion::{hang_up_alice, invite_from, requests, stored};
@@ -247,4 +248,85 @@ fn refusals_limits_reuse_and_the_api_cancel() {
     assert!(notify_state(got.last().unwrap())
         .1
         .starts_with("terminated"));
+}
+
+/// `user`@b.test's PUBLISH of `basic` to `uri`, sent by the server at `at`, with `extra`
+/// headers.
+fn publish_over(h: &mut Harness, at: &str, user: &str, uri: &str, basic: Basic, extra: &str) {
+    let branch = h.next_branch();
+    let body = String::from_utf8(Pidf::with_basic(&format!("sip:{user}@b.test"), basic).to_bytes())
+        .unwrap();
+    let text = format!(
+        "PUBLISH {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
+         From: <sip:{user}@b.test>;tag={user}p\r\nTo: <{uri}>\r\nCall-ID: {branch}\r\n\
+         CSeq: 1 PUBLISH\r\nEvent: call-completion\r\nExpires: 3600\r\n{extra}\
+         Content-Type: application/pidf+xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    h.recv(at, &text);
+}
+
+fn state_of(h: &Harness, id: u32) -> &'static str {
+    h.engine
+        .switch()
+        .completion(callcomp_switch::CompletionId::new(id).unwrap())
+        .unwrap()
+        .state
+        .as_str()
+}
+
+/// The agent server suspends its user's request with PUBLISH `closed` at the request's cc URI
+/// (RFC 6910 §6.5): no `ready` while bob is free; `open` with the entity tag resumes it and the
+/// `ready` follows. Another trunk user's or a non-trunk peer's PUBLISH changes nothing.
+#[test]
+fn a_trunk_subscriber_suspends_and_resumes_by_publish() {
+    let mut h = Harness::with_config(&config(5));
+    let (to_bob, id) = trunk_subscribed(&mut h);
+    let uri = format!("sip:cc-{id}@example.com");
+
+    publish_over(&mut h, TRUNK, "erin", &uri, Basic::Closed, "");
+    let refused = h.one(TRUNK);
+    assert_eq!(refused.status(), Some(404), "not erin's request");
+    publish_over(&mut h, PEER, "carol", &uri, Basic::Closed, "");
+    assert_ne!(
+        h.one(PEER).status(),
+        Some(200),
+        "a trusted peer but no trunk"
+    );
+    assert_eq!(state_of(&h, id), "queued");
+
+    publish_over(&mut h, TRUNK, "carol", &uri, Basic::Closed, "");
+    let ok = h.one(TRUNK);
+    assert_eq!(ok.status(), Some(200));
+    let etag = header(&ok, HeaderName::SipEtag);
+    assert!(!etag.is_empty());
+    assert_eq!(state_of(&h, id), "suspended");
+
+    hang_up_alice(&mut h, &to_bob);
+    h.advance(Duration::from_secs(3));
+    assert!(
+        fresh(&mut h)
+            .iter()
+            .all(|m| notify_state(m).0 != Some(CcState::Ready)),
+        "no ready while suspended"
+    );
+
+    publish_over(
+        &mut h,
+        TRUNK,
+        "carol",
+        &uri,
+        Basic::Open,
+        &format!("SIP-If-Match: {etag}\r\n"),
+    );
+    let resumed: Vec<Message> = fresh(&mut h);
+    assert_eq!(resumed[0].status(), Some(200));
+    h.advance(Duration::from_secs(3));
+    let got = fresh(&mut h);
+    assert!(
+        got.iter()
+            .any(|m| notify_state(m).0 == Some(CcState::Ready)),
+        "ready after the resume: {:?}",
+        got.iter().map(label).collect::<Vec<_>>()
+    );
 }
