@@ -254,7 +254,7 @@ fn refusals_limits_reuse_and_the_api_cancel() {
 /// headers.
 fn publish_over(h: &mut Harness, at: &str, user: &str, uri: &str, basic: Basic, extra: &str) {
     let branch = h.next_branch();
-    let body = String::from_utf8(Pidf::with_basic(&format!("sip:{user}@b.test"), basic).to_bytes())
+    let body = String::from_utf8(Pidf::with_basic(format!("sip:{user}@b.test"), basic).to_bytes())
         .unwrap();
     let text = format!(
         "PUBLISH {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {at};branch={branch}\r\nMax-Forwards: 70\r\n\
