@@ -77,6 +77,18 @@ async fn messages_in(handle: &TransportHandle, n: u64) {
     .expect("the transport did not take in the messages in time");
 }
 
+/// The next `n` messages the core gets, each as "METHOD call-id" (no method: a response).
+async fn method_and_call_ids(rx: &mut InboundRx, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        let (message, _) = next_message(rx).await;
+        let method = message.method().map(|m| m.to_string()).unwrap_or_default();
+        let call_id = message.get_str(&HeaderName::CallId).unwrap().into_owned();
+        got.push(format!("{method} {call_id}"));
+    }
+    got
+}
+
 async fn udp_client() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").await.unwrap()
 }
@@ -743,13 +755,7 @@ async fn udp_new_invites_get_503_retry_after_while_the_core_is_behind_and_dialog
     client.send_to(RESPONSE, server).await.unwrap();
     messages_in(&handle, 5).await;
 
-    let mut got = Vec::new();
-    for _ in 0..4 {
-        let (message, _) = next_message(&mut rx).await;
-        let method = message.method().map(|m| m.to_string()).unwrap_or_default();
-        let call_id = message.get_str(&HeaderName::CallId).unwrap().into_owned();
-        got.push(format!("{method} {call_id}"));
-    }
+    let got = method_and_call_ids(&mut rx, 4).await;
     // The core takes calls in progress first, then the new work that waited.
     assert_eq!(got, ["BYE c1", " c1", "INVITE c1", "INVITE c2"]);
     assert_eq!(handle.stats().overload_refused, 1);
@@ -805,13 +811,7 @@ async fn udp_a_flood_of_new_invites_past_the_bound_leaves_dialog_messages_their_
     client.send_to(reinvite.as_bytes(), server).await.unwrap();
     messages_in(&handle, 23).await;
 
-    let mut got = Vec::new();
-    for _ in 0..7 {
-        let (message, _) = next_message(&mut rx).await;
-        let method = message.method().map(|m| m.to_string()).unwrap_or_default();
-        let call_id = message.get_str(&HeaderName::CallId).unwrap().into_owned();
-        got.push(format!("{method} {call_id}"));
-    }
+    let got = method_and_call_ids(&mut rx, 7).await;
     assert_eq!(
         got,
         [
