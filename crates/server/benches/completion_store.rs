@@ -116,7 +116,10 @@ async fn main() {
             let _ = out_tx.send(o);
         },
         store.clone(),
-        Inputs { inbound, commands },
+        Inputs {
+            inbound: inbound.into(),
+            commands,
+        },
         events_tx,
         async {
             let _ = stop_rx.await;

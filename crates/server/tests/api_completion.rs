@@ -87,7 +87,10 @@ impl Rig {
                 let _ = out_tx.send(o);
             },
             store.clone(),
-            Inputs { inbound, commands },
+            Inputs {
+                inbound: inbound.into(),
+                commands,
+            },
             events_tx,
             async {
                 let _ = stop_rx.await;

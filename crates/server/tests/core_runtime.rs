@@ -73,7 +73,10 @@ async fn register_make_call_drop_and_restart() {
             let _ = out_tx.send(out);
         },
         store.clone(),
-        Inputs { inbound, commands },
+        Inputs {
+            inbound: inbound.into(),
+            commands,
+        },
         events_tx,
         async {
             let _ = stop_rx.await;

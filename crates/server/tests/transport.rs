@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use callcomp::transport::{
-    start, ConnId, Inbound, Outbound, Peer, Proto, SendError, Target, TransportHandle,
+    start, ConnId, Inbound, InboundRx, Outbound, Peer, Proto, SendError, Target, TransportHandle,
     TransportLimits,
 };
 use callcomp_sip::headers::via::Via;
@@ -17,7 +17,6 @@ use callcomp_sip::parse::{Framed, Limits};
 use callcomp_sip::HeaderName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -42,7 +41,7 @@ Call-ID: c1\r\n\
 CSeq: 1 REGISTER\r\n\
 Content-Length: 0\r\n\r\n";
 
-async fn start_local(limits: TransportLimits) -> (TransportHandle, Receiver<Inbound>) {
+async fn start_local(limits: TransportLimits) -> (TransportHandle, InboundRx) {
     start(
         &["127.0.0.1:0".parse().unwrap()],
         &[Proto::Udp, Proto::Tcp],
@@ -52,18 +51,42 @@ async fn start_local(limits: TransportLimits) -> (TransportHandle, Receiver<Inbo
     .unwrap()
 }
 
-async fn next_event(rx: &mut Receiver<Inbound>) -> Inbound {
+async fn next_event(rx: &mut InboundRx) -> Inbound {
     timeout(WAIT, rx.recv())
         .await
         .expect("no inbound event in time")
         .expect("inbound channel closed")
 }
 
-async fn next_message(rx: &mut Receiver<Inbound>) -> (Message, Peer) {
+async fn next_message(rx: &mut InboundRx) -> (Message, Peer) {
     match next_event(rx).await {
         Inbound::Message { message, peer, .. } => (message, peer),
         other => panic!("expected a message, got {other:?}"),
     }
+}
+
+/// Waits until the transport has taken in `n` well-formed messages (queued, dropped or
+/// refused), so that the order the core sees does not depend on when it starts reading.
+async fn messages_in(handle: &TransportHandle, n: u64) {
+    timeout(WAIT, async {
+        while handle.stats().messages_in < n {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("the transport did not take in the messages in time");
+}
+
+/// The next `n` messages the core gets, each as "METHOD call-id" (no method: a response).
+async fn method_and_call_ids(rx: &mut InboundRx, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        let (message, _) = next_message(rx).await;
+        let method = message.method().map(|m| m.to_string()).unwrap_or_default();
+        let call_id = message.get_str(&HeaderName::CallId).unwrap().into_owned();
+        got.push(format!("{method} {call_id}"));
+    }
+    got
 }
 
 async fn udp_client() -> UdpSocket {
@@ -259,7 +282,7 @@ Content-Length: 0\r\n\r\n",
     assert_eq!(handle.stats().rejected, 3);
     assert_eq!(handle.stats().parse_errors, 3);
     // Nothing reached the core.
-    assert!(rx.try_recv().is_err());
+    assert!(rx.try_recv().is_none());
 }
 
 #[tokio::test]
@@ -529,7 +552,7 @@ async fn bind_failure_names_the_address() {
 /// how many were written. Fails the test if all were written and it is still open.
 async fn trickle_until_closed(
     stream: &mut TcpStream,
-    rx: &mut Receiver<Inbound>,
+    rx: &mut InboundRx,
     bytes: &[u8],
     gap: Duration,
 ) -> usize {
@@ -730,15 +753,11 @@ async fn udp_new_invites_get_503_retry_after_while_the_core_is_behind_and_dialog
         .await
         .unwrap();
     client.send_to(RESPONSE, server).await.unwrap();
+    messages_in(&handle, 5).await;
 
-    let mut got = Vec::new();
-    for _ in 0..4 {
-        let (message, _) = next_message(&mut rx).await;
-        let method = message.method().map(|m| m.to_string()).unwrap_or_default();
-        let call_id = message.get_str(&HeaderName::CallId).unwrap().into_owned();
-        got.push(format!("{method} {call_id}"));
-    }
-    assert_eq!(got, ["INVITE c1", "INVITE c2", "BYE c1", " c1"]);
+    let got = method_and_call_ids(&mut rx, 4).await;
+    // The core takes calls in progress first, then the new work that waited.
+    assert_eq!(got, ["BYE c1", " c1", "INVITE c1", "INVITE c2"]);
     assert_eq!(handle.stats().overload_refused, 1);
 
     // The core caught up: a new INVITE is delivered again.
@@ -749,4 +768,66 @@ async fn udp_new_invites_get_503_retry_after_while_the_core_is_behind_and_dialog
     let (message, _) = next_message(&mut rx).await;
     assert_eq!(message.get_str(&HeaderName::CallId).as_deref(), Some("c5"));
     assert_eq!(handle.stats().overload_refused, 1);
+}
+
+#[tokio::test]
+async fn udp_a_flood_of_new_invites_past_the_bound_leaves_dialog_messages_their_own_lane() {
+    // The shedding mark is out of reach: the new-work lane fills to its bound and drops.
+    let limits = TransportLimits {
+        inbound_queue: 4,
+        shed_at: 1_000,
+        ..TransportLimits::default()
+    };
+    let (handle, mut rx) = start_local(limits).await;
+    let server = handle.local_addr(Proto::Udp).unwrap();
+    let client = udp_client().await;
+    let via = |b: &str| format!("SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{b}");
+    for n in 0..20 {
+        client
+            .send_to(
+                &request("INVITE", &via(&format!("f{n}")), &format!("f{n}")),
+                server,
+            )
+            .await
+            .unwrap();
+    }
+    messages_in(&handle, 20).await;
+    assert_eq!(
+        handle.stats().inbound_dropped,
+        16,
+        "the new-work lane is full"
+    );
+    let reinvite = String::from_utf8(request("INVITE", &via("d2"), "up1"))
+        .unwrap()
+        .replace(
+            "To: <sip:bob@example.com>",
+            "To: <sip:bob@example.com>;tag=b1",
+        );
+    client
+        .send_to(&request("BYE", &via("d1"), "up1"), server)
+        .await
+        .unwrap();
+    client.send_to(RESPONSE, server).await.unwrap();
+    client.send_to(reinvite.as_bytes(), server).await.unwrap();
+    messages_in(&handle, 23).await;
+
+    let got = method_and_call_ids(&mut rx, 7).await;
+    assert_eq!(
+        got,
+        [
+            "BYE up1",
+            " c1",
+            "INVITE up1",
+            "INVITE f0",
+            "INVITE f1",
+            "INVITE f2",
+            "INVITE f3"
+        ]
+    );
+    assert_eq!(
+        handle.stats().inbound_dropped,
+        16,
+        "only new INVITEs dropped"
+    );
+    assert_eq!(handle.stats().overload_refused, 0);
 }

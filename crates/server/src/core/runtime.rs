@@ -24,7 +24,7 @@ use super::gate::Gate;
 use super::handle::Command;
 use super::{Engine, Now, StoreFault, StoreJob};
 use crate::store::{self, Store, StoreError, StoreHealth};
-use crate::transport::{Inbound, Outbound};
+use crate::transport::{InboundRx, Outbound};
 
 /// The current time from tokio's clock (pausable in tests) and the system clock.
 pub fn now() -> Now {
@@ -43,8 +43,8 @@ pub const BATCH: usize = 256;
 
 /// The channels the core task reads.
 pub struct Inputs {
-    /// Messages from the transport.
-    pub inbound: mpsc::Receiver<Inbound>,
+    /// Messages from the transport: calls in progress first, new work after.
+    pub inbound: InboundRx,
     /// Commands from the API.
     pub commands: mpsc::Receiver<Command>,
 }

@@ -19,12 +19,13 @@
 //! Layout: `runtime` (binding, the handle, the dispatcher, what UDP and TCP share), `udp`,
 //! `tcp` (framing, keep-alives, connection table and bounds), `stamp` (RFC 3581), `reject`
 //! (stateless answers built from bytes that did not parse), `malformed` (the rate-limited
-//! log of malformed input), `overload` (new calls refused with `503` while the core's queue
-//! is behind).
+//! log of malformed input), `lanes` (the two inbound queues: calls in progress before new
+//! work), `overload` (new calls refused with `503` while the core's queues are behind).
 //!
 //! Counts of messages in and out, parse errors and drops are kept in [`TransportStats`]
 //! and logged through `tracing`; the `metrics` facade is not wired in yet.
 
+mod lanes;
 mod malformed;
 mod overload;
 mod reject;
@@ -33,6 +34,7 @@ mod stamp;
 mod tcp;
 mod udp;
 
+pub use lanes::InboundRx;
 pub use overload::OVERLOAD_RETRY_AFTER_SECS;
 pub use reject::reject;
 pub use runtime::{start, SendError, TransportError, TransportHandle, TransportStats};
@@ -153,10 +155,10 @@ pub struct TransportLimits {
     pub malformed_interval: Duration,
     /// Parser limits for every message.
     pub parse: callcomp_sip::parse::Limits,
-    /// At most this many inbound messages wait for the core: beyond it UDP drops and TCP
-    /// stops reading.
+    /// At most this many inbound messages wait for the core in each of its two lanes
+    /// (`lanes.rs`): beyond it UDP drops and TCP stops reading.
     pub inbound_queue: usize,
-    /// Once this many inbound messages wait for the core, new INVITEs are answered `503`
+    /// Once this many inbound messages wait for the core (both lanes), new requests are answered `503`
     /// with `Retry-After` by the transport (overload; see `overload.rs`).
     pub shed_at: usize,
 }

@@ -1,11 +1,12 @@
 //! Overload: past capacity, new calls are refused at the door (RFC 3261 §21.5.4) so that
 //! the calls already in progress keep their messages.
 //!
-//! The inbound queue to the core is bounded ([`TransportLimits::inbound_queue`]). Once it
-//! holds [`TransportLimits::shed_at`] messages, the core is behind: a new INVITE (one without
-//! a To tag) gets a stateless `503 Service Unavailable` with `Retry-After` from the transport
-//! task itself, without reaching the core, while every other message (ACK, BYE, responses,
-//! requests inside dialogs, CANCEL) is still queued up to the full bound. A refused INVITE
+//! The core reads two bounded lanes (`lanes.rs`): calls in progress first, new work after.
+//! Once the two together hold [`TransportLimits::shed_at`](super::TransportLimits::shed_at)
+//! messages, the core is behind: a new request (one without a To tag) gets a stateless
+//! `503 Service Unavailable` with `Retry-After` from the transport task itself, without
+//! reaching the core, while every other message (ACK, BYE, responses, requests inside
+//! dialogs, CANCEL) is still queued up to its lane's full bound. A refused INVITE
 //! costs a parse and one datagram, not a call; its retransmissions are refused the same way
 //! (with the same stateless To tag) while the overload lasts, and its ACK matches nothing
 //! in the core and is dropped.
@@ -19,7 +20,6 @@ use callcomp_sip::message::Message;
 use callcomp_sip::method::Method;
 
 use super::runtime::Ctx;
-use super::TransportLimits;
 
 /// The `Retry-After` of a `503` sent because the core is behind, in seconds.
 pub const OVERLOAD_RETRY_AFTER_SECS: u32 = 5;
@@ -32,9 +32,14 @@ pub(crate) fn is_new_call(message: &Message) -> bool {
     message
         .method()
         .is_some_and(|m| !matches!(m, Method::Ack | Method::Cancel | Method::Bye))
-        && message
-            .get_str(&HeaderName::To)
-            .is_none_or(|to| !has_tag_param(&to))
+        && !has_to_tag(message)
+}
+
+/// Whether the message's To header carries a tag (it belongs to a dialog).
+pub(crate) fn has_to_tag(message: &Message) -> bool {
+    message
+        .get_str(&HeaderName::To)
+        .is_some_and(|to| has_tag_param(&to))
 }
 
 /// Whether a To value carries a `tag` parameter (after the closing `>` when there is one).
@@ -47,14 +52,9 @@ fn has_tag_param(to: &str) -> bool {
     })
 }
 
-/// Whether the core's queue is full enough that new calls are refused.
+/// Whether the core's two lanes together hold enough that new calls are refused.
 pub(crate) fn shedding(ctx: &Ctx) -> bool {
-    queued(&ctx.limits, ctx.inbound.capacity()) >= ctx.limits.shed_at
-}
-
-/// How many messages wait in a queue of `limits.inbound_queue` with `free` places left.
-fn queued(limits: &TransportLimits, free: usize) -> usize {
-    limits.inbound_queue.saturating_sub(free)
+    ctx.inbound.queued() >= ctx.limits.shed_at
 }
 
 /// The stateless `503` with `Retry-After` for a new call refused under overload.

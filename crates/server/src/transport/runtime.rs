@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use super::lanes::{self, InboundRx, InboundTx, Lane};
 use super::malformed::{self, Tally, MALFORMED};
 use super::overload;
 use super::reject::{is_response, reject};
@@ -105,18 +106,18 @@ pub struct TransportHandle {
 /// Binds every address in `listen` for every protocol in `protos` and starts serving them.
 ///
 /// Port 0 lets the operating system choose; for an address served over UDP and TCP, TCP
-/// then takes the port UDP got when it is free. Returns the handle and the inbound events.
+/// then takes the port UDP got when it is free. Returns the handle and the inbound lanes.
 pub async fn start(
     listen: &[SocketAddr],
     protos: &[Proto],
     limits: TransportLimits,
-) -> Result<(TransportHandle, mpsc::Receiver<Inbound>), TransportError> {
+) -> Result<(TransportHandle, InboundRx), TransportError> {
     if listen.is_empty() || protos.is_empty() {
         return Err(TransportError::NothingToListenOn);
     }
     let (udp_sockets, tcp_listeners) = bind_all(listen, protos).await?;
 
-    let (inbound_tx, inbound_rx) = mpsc::channel(limits.inbound_queue.max(1));
+    let (inbound_tx, inbound_rx) = lanes::lanes(limits.inbound_queue);
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Ctx {
@@ -221,7 +222,7 @@ impl TransportHandle {
 /// What the tasks share.
 pub(crate) struct Ctx {
     pub(crate) limits: TransportLimits,
-    pub(crate) inbound: mpsc::Sender<Inbound>,
+    pub(crate) inbound: InboundTx,
     pub(crate) conns: Mutex<Conns>,
     pub(crate) next_conn: AtomicU64,
     pub(crate) counters: Counters,
@@ -275,8 +276,8 @@ pub(crate) fn bump(counter: &AtomicU64) {
 // Built once per message and matched at once; boxing would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Verdict {
-    /// Deliver it to the core.
-    Deliver(Inbound),
+    /// Deliver it to the core, in this lane.
+    Deliver(Inbound, Lane),
     /// Answer the peer with these bytes and drop the message.
     Answer(Vec<u8>),
     /// Drop it.
@@ -312,11 +313,15 @@ pub(crate) fn admit(mut message: Message, peer: Peer, ctx: &Ctx) -> Verdict {
         }
     }
     bump(&ctx.counters.messages_in);
-    Verdict::Deliver(Inbound::Message {
-        message,
-        peer,
-        at: Instant::now(),
-    })
+    let lane = lanes::lane(&message);
+    Verdict::Deliver(
+        Inbound::Message {
+            message,
+            peer,
+            at: Instant::now(),
+        },
+        lane,
+    )
 }
 
 /// Handles bytes the parser refused: a request gets a stateless answer, anything else is

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::lanes::Lane;
 use super::runtime::{admit, bump, refused, stopped, Ctx, Verdict};
 use super::{ConnId, Inbound, Outbound, Peer, Proto, Target, TransportLimits};
 use crate::api::metrics as m;
@@ -277,7 +278,7 @@ async fn run(mut stream: TcpStream, peer: Peer, mut queue: mpsc::Receiver<Vec<u8
         let mut stop = ctx.stop.clone();
         tokio::select! {
             _ = stopped(&mut stop) => {}
-            _ = ctx.inbound.send(Inbound::Closed(id)) => {}
+            _ = ctx.inbound.send(Inbound::Closed(id), Lane::Dialog) => {}
         }
     }
 }
@@ -311,10 +312,10 @@ async fn serve(
                     }
                 }
                 Frame::Message(message) => match admit(*message, *peer, ctx) {
-                    Verdict::Deliver(event) => {
+                    Verdict::Deliver(event, lane) => {
                         tokio::select! {
                             _ = stopped(&mut stop) => return End::Shutdown,
-                            r = ctx.inbound.send(event) => if r.is_err() {
+                            r = ctx.inbound.send(event, lane) => if r.is_err() {
                                 return End::CoreGone;
                             },
                         }

@@ -1,7 +1,7 @@
 //! SIP over UDP (RFC 3261 §18.1.1, §18.2.1): one message per datagram.
 //!
-//! The receiver parses each datagram on its own and never waits for the core: when the
-//! inbound queue is full the message is dropped and counted (the sender's transaction will
+//! The receiver parses each datagram on its own and never waits for the core: when its
+//! lane to the core is full the message is dropped and counted (the sender's transaction will
 //! retransmit). Responses go back to the source address and port of the request
 //! ([`Target::reply_to`](super::Target::reply_to)), as RFC 3581 asks.
 
@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use callcomp_sip::message::Message;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, warn};
 
+use super::lanes::NotQueued;
 use super::malformed::UDP_DROPPED;
 use super::runtime::{admit, bump, refused, stopped, Ctx, Verdict};
 use super::{Outbound, Peer, Proto};
@@ -58,15 +58,15 @@ pub(crate) async fn receive(socket: Arc<UdpSocket>, local: SocketAddr, ctx: Arc<
             },
         };
         match verdict {
-            Verdict::Deliver(event) => match ctx.inbound.try_send(event) {
+            Verdict::Deliver(event, lane) => match ctx.inbound.try_send(event, lane) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
+                Err(NotQueued::Full) => {
                     bump(&ctx.counters.inbound_dropped);
                     // A flood fills the queue: summarised, not one line per datagram.
                     debug!(peer = %remote, "inbound queue full; UDP message dropped");
                     ctx.tally.note(UDP_DROPPED, remote, "");
                 }
-                Err(TrySendError::Closed(_)) => {
+                Err(NotQueued::Closed) => {
                     debug!(peer = %remote, "no one reads inbound messages; UDP message dropped");
                 }
             },
