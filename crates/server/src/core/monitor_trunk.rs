@@ -10,7 +10,7 @@
 //! - It waits in the callee's queue as any request; when selected its `ready` is only the
 //!   NOTIFY to the trunk: callcomp never recalls it. The other server recalls its user and
 //!   places the CC call over the trunk (to the request's cc URI, or with its Call-Info),
-//!   which completes it and rings the callee, reserved for it meanwhile ([`Engine::cc_call`]).
+//!   which completes it and rings the callee, reserved for it meanwhile (`Engine::cc_call`).
 //!   Without a CC call within `completion.recall_ring` the attempt failed (retention).
 //! - One request per subscriber and callee (§6.2): a second SUBSCRIBE attaches to it;
 //!   `Expires: 0` cancels it. The API lists it among the callee's waiting requests and
