@@ -172,6 +172,114 @@ fn a_busy_call_completed_from_the_phone_with_ringback_on_the_recall() {
     );
 }
 
+/// The same with alice on another call when bob frees (issue #11: a caller busy at the recall
+/// is suspended, not cancelled): her request is suspended, bob's phone does not ring, and when
+/// she hangs up the recall goes ahead and completes.
+#[test]
+fn a_caller_busy_when_the_callee_frees_is_suspended_then_recalled() {
+    let server = Server::start(
+        ServerConfig::default()
+            .user("carol", Some("carol-secret"))
+            .user("dave", Some("dave-secret"))
+            .user_option("alice", "call_waiting = false")
+            .user_option("bob", "call_waiting = false"),
+    );
+    let mut events = Events::connect(server.api);
+    let carol = Phone::start(&server, "carol", 1500, 60, Answer::Auto, None);
+    let dave = Phone::start(&server, "dave", 1900, 60, Answer::Auto, None);
+    let bob = Phone::start(&server, "bob", 1100, 60, Answer::Manual, None);
+    let alice = Phone::start(&server, "alice", 700, 60, Answer::Auto, None);
+    for (phone, user) in [
+        (&carol, "carol"),
+        (&dave, "dave"),
+        (&bob, "bob"),
+        (&alice, "alice"),
+    ] {
+        phone.registered(&server, user);
+    }
+    let uri = |user: &str| format!("sip:{user}@{}", server.sip);
+
+    bob.command(&format!("/dial {}", uri("carol")));
+    bob.wait_for_output("Call established", 1, Duration::from_secs(8));
+    alice.command(&format!("/dial {}", uri("bob")));
+    events.wait_until(Duration::from_secs(8), |seen| {
+        events_of(seen, "alice", "callstate")
+            .iter()
+            .any(|e| e["state"] == "busy")
+    });
+    alice.command(&format!("/dial {}", uri("*37")));
+    let id = poll(
+        Duration::from_secs(8),
+        "alice's completion request after *37",
+        || {
+            get_json(server.api, "/v1/lines/alice/completions")
+                .as_array()?
+                .first()?["completion_id"]
+                .as_u64()
+        },
+        || format!("{}\n{}", server.stderr(), alice.output()),
+    );
+    // The code's call (its tone) is over before alice calls dave.
+    poll(
+        Duration::from_secs(10),
+        "the *37 call over",
+        || {
+            alice
+                .output()
+                .lines()
+                .any(|l| l.contains("Call with sip:*37") && l.contains("terminated"))
+                .then_some(())
+        },
+        || alice.output(),
+    );
+    alice.command(&format!("/dial {}", uri("dave")));
+    events.wait_until(Duration::from_secs(8), |seen| {
+        events_of(seen, "alice", "callstate")
+            .iter()
+            .any(|e| e["state"] == "connected" && e["completion_id"].is_null())
+    });
+
+    // bob frees while alice talks to dave: suspended, and bob's phone does not ring.
+    bob.command("/hangup");
+    events.wait_until(Duration::from_secs(8), |seen| {
+        seen.iter().any(|e| {
+            e["event"] == "completion" && e["completion_id"] == id && e["state"] == "suspended"
+        })
+    });
+    assert!(
+        !bob.output().contains("Incoming call from"),
+        "bob rung while alice is busy\n{}",
+        bob.output()
+    );
+
+    // alice hangs up: the recall goes ahead, bob answers, the request completes.
+    alice.command("/hangup");
+    bob.wait_for_output("Incoming call from", 1, Duration::from_secs(10));
+    bob.command("/accept");
+    let seen = events.wait_until(Duration::from_secs(10), |seen| {
+        seen.iter().any(|e| {
+            e["event"] == "completion" && e["completion_id"] == id && e["state"] == "completed"
+        })
+    });
+    let states: Vec<&str> = seen
+        .iter()
+        .filter(|e| e["event"] == "completion" && e["completion_id"] == id)
+        .filter_map(|e| e["state"].as_str())
+        .collect();
+    let at = |state: &str| {
+        states
+            .iter()
+            .position(|s| *s == state)
+            .unwrap_or_else(|| panic!("no {state} in {states:?}"))
+    };
+    assert!(
+        at("queued") < at("suspended")
+            && at("suspended") < at("recalling")
+            && at("recalling") < at("completed"),
+        "{states:?}"
+    );
+}
+
 #[test]
 fn an_outsider_forging_a_users_from_is_challenged() {
     let server = Server::start(ServerConfig::default());
