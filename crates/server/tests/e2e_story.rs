@@ -34,35 +34,18 @@ fn events_of<'a>(events: &'a [Value], line: &str, event: &str) -> Vec<&'a Value>
         .collect()
 }
 
-#[test]
-fn a_busy_call_completed_from_the_phone_with_ringback_on_the_recall() {
-    let server = Server::start(
-        ServerConfig::default()
-            .user("carol", Some("carol-secret"))
-            .user_option("bob", "call_waiting = false"),
-    );
-    let mut events = Events::connect(server.api);
-    let mut carol = Phone::start(&server, "carol", 1500, 40, Answer::Auto, None);
-    let mut bob = Phone::start(&server, "bob", 1100, 40, Answer::Manual, None);
-    let mut alice = Phone::start(&server, "alice", 700, 40, Answer::Auto, None);
-    for (phone, user) in [(&carol, "carol"), (&bob, "bob"), (&alice, "alice")] {
-        phone.registered(&server, user);
-    }
+/// bob talks to carol; alice calls bob and gets busy, then dials `*37` on her phone: her
+/// completion request, checked to be a queued callback on bob.
+fn busy_then_star37(server: &Server, events: &mut Events, bob: &Phone, alice: &Phone) -> Value {
     let uri = |user: &str| format!("sip:{user}@{}", server.sip);
-
-    // bob talks to carol.
     bob.command(&format!("/dial {}", uri("carol")));
     bob.wait_for_output("Call established", 1, Duration::from_secs(8));
-
-    // alice calls bob: busy.
     alice.command(&format!("/dial {}", uri("bob")));
     events.wait_until(Duration::from_secs(8), |seen| {
         events_of(seen, "alice", "callstate")
             .iter()
             .any(|e| e["state"] == "busy")
     });
-
-    // alice asks for completion from her phone.
     alice.command(&format!("/dial {}", uri("*37")));
     let request = poll(
         Duration::from_secs(8),
@@ -78,6 +61,25 @@ fn a_busy_call_completed_from_the_phone_with_ringback_on_the_recall() {
     assert_eq!(request["target"], "bob", "{request}");
     assert_eq!(request["mode"], "callback", "{request}");
     assert_eq!(request["state"], "queued", "{request}");
+    request
+}
+
+#[test]
+fn a_busy_call_completed_from_the_phone_with_ringback_on_the_recall() {
+    let server = Server::start(
+        ServerConfig::default()
+            .user("carol", Some("carol-secret"))
+            .user_option("bob", "call_waiting = false"),
+    );
+    let mut events = Events::connect(server.api);
+    let mut carol = Phone::start(&server, "carol", 1500, 40, Answer::Auto, None);
+    let mut bob = Phone::start(&server, "bob", 1100, 40, Answer::Manual, None);
+    let mut alice = Phone::start(&server, "alice", 700, 40, Answer::Auto, None);
+    for (phone, user) in [(&carol, "carol"), (&bob, "bob"), (&alice, "alice")] {
+        phone.registered(&server, user);
+    }
+    // bob busy with carol, alice's call to him busy, her `*37`.
+    let request = busy_then_star37(&server, &mut events, &bob, &alice);
     let id = request["completion_id"].as_u64().unwrap();
 
     // bob hangs up: alice is rung back, and bob's phone rings. (However the phone took the
@@ -197,28 +199,9 @@ fn a_caller_busy_when_the_callee_frees_is_suspended_then_recalled() {
     ] {
         phone.registered(&server, user);
     }
-    let uri = |user: &str| format!("sip:{user}@{}", server.sip);
-
-    bob.command(&format!("/dial {}", uri("carol")));
-    bob.wait_for_output("Call established", 1, Duration::from_secs(8));
-    alice.command(&format!("/dial {}", uri("bob")));
-    events.wait_until(Duration::from_secs(8), |seen| {
-        events_of(seen, "alice", "callstate")
-            .iter()
-            .any(|e| e["state"] == "busy")
-    });
-    alice.command(&format!("/dial {}", uri("*37")));
-    let id = poll(
-        Duration::from_secs(8),
-        "alice's completion request after *37",
-        || {
-            get_json(server.api, "/v1/lines/alice/completions")
-                .as_array()?
-                .first()?["completion_id"]
-                .as_u64()
-        },
-        || format!("{}\n{}", server.stderr(), alice.output()),
-    );
+    let id = busy_then_star37(&server, &mut events, &bob, &alice)["completion_id"]
+        .as_u64()
+        .unwrap();
     // The code's call (its tone) is over before alice calls dave.
     poll(
         Duration::from_secs(10),
@@ -232,7 +215,7 @@ fn a_caller_busy_when_the_callee_frees_is_suspended_then_recalled() {
         },
         || alice.output(),
     );
-    alice.command(&format!("/dial {}", uri("dave")));
+    alice.command(&format!("/dial sip:dave@{}", server.sip));
     events.wait_until(Duration::from_secs(8), |seen| {
         events_of(seen, "alice", "callstate")
             .iter()
