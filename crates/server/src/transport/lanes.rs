@@ -156,14 +156,25 @@ impl InboundRx {
         self.dialog.try_recv().or_else(|_| self.new.try_recv()).ok()
     }
 
+    /// Fills `buf` up to `up_to` with what waits: the dialog lane first, but at most three
+    /// quarters of the batch while new work waits. A To tag is the sender's to write, so a
+    /// flood of forged "in-dialog" requests (answered 481 by the core) must not starve new
+    /// calls for good: each batch keeps a quarter of its room for the new-work lane.
     fn take_waiting(&mut self, buf: &mut Vec<Inbound>, up_to: usize) {
-        for lane in [&mut self.dialog, &mut self.new] {
-            while buf.len() < up_to {
-                match lane.try_recv() {
-                    Ok(e) => buf.push(e),
-                    Err(_) => break,
-                }
-            }
+        let room = up_to.saturating_sub(buf.len());
+        let dialog_first = up_to - room / 4;
+        take(&mut self.dialog, buf, dialog_first);
+        take(&mut self.new, buf, up_to);
+        take(&mut self.dialog, buf, up_to);
+    }
+}
+
+/// Moves events from `lane` into `buf` until it holds `up_to` or the lane is empty.
+fn take(lane: &mut mpsc::Receiver<Inbound>, buf: &mut Vec<Inbound>, up_to: usize) {
+    while buf.len() < up_to {
+        match lane.try_recv() {
+            Ok(e) => buf.push(e),
+            Err(_) => break,
         }
     }
 }
@@ -231,5 +242,29 @@ CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
         drop(tx);
         assert_eq!(rx.recv_many(&mut buf, 8).await, 2);
         assert_eq!(rx.recv_many(&mut buf, 8).await, 0, "both lanes closed");
+    }
+
+    /// A dialog lane that never empties (forged To tags) still leaves a quarter of every
+    /// batch to the new-work lane.
+    #[tokio::test]
+    async fn a_full_dialog_lane_leaves_a_quarter_of_each_batch_to_new_work() {
+        let (tx, mut rx) = lanes(64);
+        for n in 0..64 {
+            tx.try_send(Inbound::Closed(ConnId(n)), Lane::Dialog)
+                .unwrap();
+            tx.try_send(Inbound::Closed(ConnId(1000 + n)), Lane::New)
+                .unwrap();
+        }
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_many(&mut buf, 16).await, 16);
+        let new = buf
+            .iter()
+            .filter(|e| matches!(e, Inbound::Closed(id) if id.0 >= 1000))
+            .count();
+        assert_eq!(new, 4, "a quarter of the batch");
+        assert!(
+            matches!(buf[0], Inbound::Closed(ConnId(0))),
+            "the dialog lane still goes first"
+        );
     }
 }
